@@ -1,0 +1,107 @@
+"""Human-readable terminal output (rich): run summaries, run history, slow-download progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .models import RunRecord, RunStatus
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> None:
+    """A short summary of one run; on failure the error sentence goes to stderr too."""
+    from rich.markup import escape
+
+    out = _console()
+    through = run.data_through.isoformat() if run.data_through else "-"
+    if run.status is RunStatus.SUCCEEDED:
+        kind = "initial load" if run.initial_load else "update"
+        out.print(
+            f"[bold green]Run #{run.id} succeeded[/] ({kind}, {escape(run.environment)}): "
+            f"{run.changed} row(s) changed — {run.inserted} inserted, {run.updated} updated, "
+            f"{run.unchanged} unchanged. Data through {through}."
+        )
+        if run.recovered_from is not None:
+            out.print(f"Recovered from failed run #{run.recovered_from}.")
+    else:
+        out.print(
+            f"[bold red]Run #{run.id} failed[/] at stage {run.failed_stage}: "
+            f"{escape(run.error or 'unknown error')}"
+        )
+        out.print(f"Database unchanged; data still through {through}.")
+    for warning in run.warnings:
+        out.print(f"[yellow]warning:[/] {escape(warning)}")
+    if run.notification_status:
+        out.print(f"Notifications: {escape(run.notification_status)}")
+    elif printed_because_no_channel:
+        out.print("[dim]No notification channel configured (COVID_ETL_NOTIFY); summary printed.[/]")
+
+
+def print_runs(runs: Sequence[RunRecord]) -> None:
+    """The run history as a table."""
+    from rich.table import Table
+
+    table = Table(title="covid-etl runs", show_lines=False)
+    for column in ("id", "started (UTC)", "trigger", "env", "status", "ins", "upd", "unch",
+                   "through", "detail"):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    colours = {"succeeded": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
+    for r in runs:
+        detail = r.error or ("; ".join(r.warnings[:1]) if r.warnings else "")
+        if r.failed_stage:
+            detail = f"[{r.failed_stage}] {detail}"
+        table.add_row(
+            str(r.id),
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(r.trigger),
+            r.environment,
+            f"[{colours.get(str(r.status), 'white')}]{r.status}[/]",
+            str(r.inserted),
+            str(r.updated),
+            str(r.unchanged),
+            r.data_through.isoformat() if r.data_through else "-",
+            detail,
+        )
+    _console().print(table)
+
+
+class SlowDownloadProgress:
+    """A progress bar on stderr that appears only once a download has taken over a second."""
+
+    def __init__(self, after_seconds: float = 1.0) -> None:
+        self.after = after_seconds
+        self.started: dict[str, float] = {}
+        self.progress: Any = None
+        self.tasks: dict[str, Any] = {}
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, name: str, received: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        first = self.started.setdefault(name, now)
+        if self.progress is None:
+            if now - first < self.after:
+                return
+            from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+            self.progress = Progress(
+                *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                console=_console(stderr=True), transient=True,
+            )  # fmt: skip
+            self.progress.start()
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(f"downloading {name.upper()}", total=total)
+        self.progress.update(self.tasks[name], completed=received, total=total)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()

@@ -1,0 +1,175 @@
+"""Typed records shared by every stage: data rows, source metadata and the run record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Stage(StrEnum):
+    """Pipeline stages, in the order the pipeline runs them."""
+
+    OPEN = "open"
+    LOCK = "lock"
+    EXTRACT = "extract"
+    VALIDATE = "validate"
+    TRANSFORM = "transform"
+    LOAD = "load"
+    NOTIFY = "notify"
+
+
+class RunStatus(StrEnum):
+    """Life cycle of a run: running until it succeeds, fails, or is found dead."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class Trigger(StrEnum):
+    """What started a run."""
+
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    EVENT = "event"
+
+
+class DeliveryStatus(StrEnum):
+    """Delivery state of one notification on one channel."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One joined row of the national series."""
+
+    date: dt.date
+    cases: int
+    deaths: int
+    recovered: int | None
+
+    def values(self) -> tuple[int, int, int | None]:
+        return (self.cases, self.deaths, self.recovered)
+
+
+@dataclass(frozen=True, slots=True)
+class NytRow:
+    """One validated row of NYT us.csv."""
+
+    date: dt.date
+    cases: int
+    deaths: int
+
+
+@dataclass(frozen=True, slots=True)
+class JhuRow:
+    """One validated US national row of the JHU combined file (recovered null when not reported)."""
+
+    date: dt.date
+    recovered: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMeta:
+    """What we know about one download: recorded with the run, used for conditional requests."""
+
+    name: str
+    url: str
+    status: int | None = None
+    bytes: int = 0
+    sha256: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "status": self.status,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "not_modified": self.not_modified,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceMeta:
+        return cls(
+            name=str(data["name"]),
+            url=str(data["url"]),
+            status=data.get("status"),
+            bytes=int(data.get("bytes") or 0),
+            sha256=data.get("sha256"),
+            etag=data.get("etag"),
+            last_modified=data.get("last_modified"),
+            not_modified=bool(data.get("not_modified", False)),
+        )
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """One run of the pipeline: written to the run history, rendered into notifications, served
+    by the API."""
+
+    id: int
+    trigger: Trigger
+    environment: str
+    started_at: dt.datetime
+    status: RunStatus = RunStatus.RUNNING
+    finished_at: dt.datetime | None = None
+    failed_stage: Stage | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    initial_load: bool = False
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    data_through: dt.date | None = None
+    sources: list[SourceMeta] = field(default_factory=list)
+    recovered_from: int | None = None
+    notification_status: str | None = None
+    pid: int | None = None
+    host: str | None = None
+
+    @property
+    def changed(self) -> int:
+        """Rows written to the database: new dates plus revised ones."""
+        return self.inserted + self.updated
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "trigger": str(self.trigger),
+            "environment": self.environment,
+            "status": str(self.status),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "failed_stage": str(self.failed_stage) if self.failed_stage else None,
+            "error": self.error,
+            "warnings": list(self.warnings),
+            "initial_load": self.initial_load,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "data_through": self.data_through.isoformat() if self.data_through else None,
+            "sources": [s.to_dict() for s in self.sources],
+            "recovered_from": self.recovered_from,
+            "notification_status": self.notification_status,
+        }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC (the only clock the project uses)."""
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,1 @@
+"""Notifications: one renderer (:mod:`.render`) and channel adapters (:mod:`.channels`)."""

@@ -1,0 +1,112 @@
+"""Render one run record into the message every channel sends (e-mail, Slack, SNS...).
+
+One renderer for every shape of the product, so a subscriber reads the same text whether the
+run happened on a laptop, a server or in AWS Lambda.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models import Record, RunRecord, RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What a notification says."""
+
+    subject: str
+    body: str
+
+
+def render(run: RunRecord, latest: Record | None) -> Message:
+    """The message for a finished run; ``latest`` is the stored row at ``run.data_through``."""
+    if run.status is RunStatus.SUCCEEDED:
+        return Message(success_subject(run), success_body(run, latest))
+    return Message(failure_subject(run), failure_body(run))
+
+
+def success_subject(run: RunRecord) -> str:
+    kind = "initial load" if run.initial_load else "update"
+    return (
+        f"[covid-etl {run.environment}] Succeeded ({kind}): {run.changed} row(s) updated "
+        f"({run.inserted} inserted, {run.updated} updated, {run.unchanged} unchanged)"
+    )
+
+
+def failure_subject(run: RunRecord) -> str:
+    stage = run.failed_stage or "unknown"
+    what = "interrupted" if run.status is RunStatus.INTERRUPTED else "FAILED"
+    return f"[covid-etl {run.environment}] {what} at stage {stage} (run #{run.id})"
+
+
+def success_body(run: RunRecord, latest: Record | None) -> str:
+    kind = "initial load" if run.initial_load else "incremental update"
+    lines = [
+        f"covid-etl run #{run.id} succeeded.",
+        "",
+        f"Environment: {run.environment}",
+        f"Run: #{run.id} ({run.trigger}), {kind}",
+        f"Rows updated in the database: {run.changed}",
+        f"  inserted: {run.inserted}",
+        f"  updated: {run.updated}",
+        f"  unchanged: {run.unchanged}",
+        f"Data through: {_date(run.data_through)}",
+    ]
+    if latest is not None:
+        lines.append(
+            f"Latest figures ({latest.date.isoformat()}): cases {latest.cases:,}, "
+            f"deaths {latest.deaths:,}, recovered "
+            + (f"{latest.recovered:,}" if latest.recovered is not None else "not reported")
+        )
+    if run.recovered_from is not None:
+        lines.append(f"Recovered from failed run #{run.recovered_from}.")
+    lines += _warnings(run) + _sources(run) + _times(run)
+    return "\n".join(lines) + "\n"
+
+
+def failure_body(run: RunRecord) -> str:
+    through = (
+        f"data still through {run.data_through.isoformat()}"
+        if run.data_through
+        else "the database holds no data yet"
+    )
+    verb = "was interrupted" if run.status is RunStatus.INTERRUPTED else "failed"
+    lines = [
+        f"covid-etl run #{run.id} {verb} at stage {run.failed_stage or 'unknown'}.",
+        "",
+        f"Error: {run.error or 'unknown error'}",
+        "",
+        f"Environment: {run.environment}",
+        f"Run: #{run.id} ({run.trigger})",
+        f"Database unchanged; {through}.",
+    ]
+    lines += _warnings(run) + _sources(run) + _times(run)
+    return "\n".join(lines) + "\n"
+
+
+def _warnings(run: RunRecord) -> list[str]:
+    if not run.warnings:
+        return []
+    return ["", f"Warnings ({len(run.warnings)}):", *(f"  - {w}" for w in run.warnings)]
+
+
+def _sources(run: RunRecord) -> list[str]:
+    if not run.sources:
+        return []
+    lines = ["", "Sources:"]
+    for s in run.sources:
+        state = "not modified" if s.not_modified else f"{s.bytes:,} bytes"
+        status = f"HTTP {s.status}, " if s.status else ""
+        digest = f", sha256 {s.sha256[:12]}" if s.sha256 else ""
+        lines.append(f"  - {s.name.upper()}: {s.url} ({status}{state}{digest})")
+    return lines
+
+
+def _times(run: RunRecord) -> list[str]:
+    finished = run.finished_at.isoformat(timespec="seconds") if run.finished_at else "-"
+    return ["", f"Started {run.started_at.isoformat(timespec='seconds')}, finished {finished}."]
+
+
+def _date(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else "-"

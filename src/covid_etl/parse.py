@@ -1,0 +1,195 @@
+"""Turn downloaded bytes into validated rows. Pure: no I/O, no knowledge of URLs or databases.
+
+Columns are found by *name*; extra columns are ignored (JHU dropped ``Lat,Long`` in 2020) and all
+missing required columns are reported together. Every problem names the source, the physical line
+number (the header is line 1), the column and the offending value.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator, Sequence
+
+from .errors import MissingColumns, ParseError, source_label
+from .models import JhuRow, NytRow
+
+NYT_COLUMNS = ("date", "cases", "deaths")
+JHU_DATE, JHU_COUNTRY, JHU_PROVINCE, JHU_RECOVERED = (
+    "Date",
+    "Country/Region",
+    "Province/State",
+    "Recovered",
+)
+JHU_COLUMNS = (JHU_DATE, JHU_COUNTRY, JHU_PROVINCE, JHU_RECOVERED)
+US = "US"
+# JHU writes "None" (a pandas artefact) or leaves the cell blank where recoveries were not reported.
+NOT_REPORTED = frozenset({"", "None"})
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def decode_csv(body: bytes, *, source: str, content_type: str | None = None) -> str:
+    """Decode a CSV body as UTF-8 (a BOM is allowed) and refuse things that are not CSV.
+
+    An HTML error page served with status 200 is the classic failure of raw-file hosts, so it gets
+    its own sentence instead of a confusing "missing columns".
+    """
+    head = body[:512].lstrip().lower()
+    is_html_type = bool(content_type and "html" in content_type.lower())
+    if is_html_type or head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        raise ParseError(
+            f"the body is an HTML page, not CSV (content type {content_type or 'unknown'})",
+            source=source,
+            line=1,
+            value=body[:60].decode("utf-8", "replace").strip(),
+        )
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].count(b"\n") + 1
+        raise ParseError(
+            f"the body is not valid UTF-8 at byte {exc.start}",
+            source=source,
+            line=line,
+            value=body[exc.start : exc.start + 8].hex(),
+        ) from exc
+
+
+def parse_nyt(text: str, *, source: str = "nyt") -> list[NytRow]:
+    """Parse NYT ``us.csv`` (``date,cases,deaths``, cumulative) into rows sorted by date."""
+    reader, index = _open(text, source, NYT_COLUMNS)
+    i_date, i_cases, i_deaths = (index[c] for c in NYT_COLUMNS)
+    width = max(index.values()) + 1
+    rows: list[NytRow] = []
+    seen: dict[dt.date, int] = {}
+    for row in _data_rows(reader, source, width):
+        line = reader.line_num
+        day = parse_date(row[i_date], source=source, line=line, column="date")
+        if day in seen:
+            raise ParseError(
+                f"duplicate date (first seen on line {seen[day]})",
+                source=source,
+                line=line,
+                column="date",
+                value=row[i_date],
+            )
+        seen[day] = line
+        rows.append(
+            NytRow(
+                date=day,
+                cases=parse_count(row[i_cases], source=source, line=line, column="cases"),
+                deaths=parse_count(row[i_deaths], source=source, line=line, column="deaths"),
+            )
+        )
+    if not rows:
+        raise ParseError("no data rows after the header", source=source, line=2)
+    rows.sort(key=lambda r: r.date)
+    return rows
+
+
+def parse_jhu(text: str, *, source: str = "jhu") -> list[JhuRow]:
+    """Parse the JHU combined file and keep the US national rows (``Country/Region == "US"``,
+    empty ``Province/State``), sorted by date. ``Recovered`` is None where it is blank or "None".
+
+    Rows of other countries are skipped without validation: we neither use nor vouch for them.
+    """
+    reader, index = _open(text, source, JHU_COLUMNS)
+    i_date, i_country, i_province, i_recovered = (index[c] for c in JHU_COLUMNS)
+    width = max(index.values()) + 1
+    rows: list[JhuRow] = []
+    seen: dict[dt.date, int] = {}
+    for row in _data_rows(reader, source, width):
+        # The all-countries file has ~115k rows; this cheap test skips all but ~1 in 190 of them.
+        if row[i_country] != US or row[i_province] != "":
+            continue
+        line = reader.line_num
+        day = parse_date(row[i_date], source=source, line=line, column=JHU_DATE)
+        if day in seen:
+            raise ParseError(
+                f"two US national rows for one date (the other is on line {seen[day]})",
+                source=source,
+                line=line,
+                column=JHU_DATE,
+                value=row[i_date],
+            )
+        seen[day] = line
+        raw = row[i_recovered]
+        recovered = (
+            None
+            if raw in NOT_REPORTED
+            else parse_count(raw, source=source, line=line, column=JHU_RECOVERED)
+        )
+        rows.append(JhuRow(date=day, recovered=recovered))
+    if not rows:
+        raise ParseError(
+            f"no US national rows ({JHU_COUNTRY} == {US!r} with empty {JHU_PROVINCE})",
+            source=source,
+        )
+    rows.sort(key=lambda r: r.date)
+    return rows
+
+
+def parse_date(value: str, *, source: str, line: int, column: str) -> dt.date:
+    """An ISO ``YYYY-MM-DD`` date, nothing looser (no ``1/22/20``, no times)."""
+    if _ISO_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ParseError(
+        "date is not an ISO YYYY-MM-DD date", source=source, line=line, column=column, value=value
+    )
+
+
+def parse_count(value: str, *, source: str, line: int, column: str) -> int:
+    """A cumulative count: a non-negative integer written with digits only."""
+    if value.isascii() and value.isdigit():
+        return int(value)
+    problem = (
+        "count is negative"
+        if value.startswith("-") and value[1:].isdigit()
+        else "count is not a non-negative integer"
+    )
+    raise ParseError(problem, source=source, line=line, column=column, value=value)
+
+
+def _open(text: str, source: str, required: Sequence[str]) -> tuple[csv.Reader, dict[str, int]]:  # type: ignore[name-defined]
+    if not text.strip():
+        raise ParseError("the file is empty", source=source, line=1)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
+    index = {name.strip(): i for i, name in enumerate(header)}
+    missing = set(required) - index.keys()
+    if missing:
+        raise MissingColumns(source=source, missing=missing, header=header)
+    return reader, {name: index[name] for name in required}
+
+
+def _data_rows(reader: Iterator[list[str]], source: str, width: int) -> Iterator[list[str]]:
+    for row in reader:
+        if not row:  # blank line, e.g. a trailing newline
+            continue
+        if len(row) < width:
+            line = getattr(reader, "line_num", None)
+            raise ParseError(
+                f"row has {len(row)} field(s), fewer than the header's required columns",
+                source=source,
+                line=line,
+                value=",".join(row),
+            )
+        yield row
+
+
+__all__ = [
+    "JHU_COLUMNS",
+    "NYT_COLUMNS",
+    "decode_csv",
+    "parse_count",
+    "parse_date",
+    "parse_jhu",
+    "parse_nyt",
+    "source_label",
+]

@@ -1,0 +1,214 @@
+"""The one settings object. Only entry points call :func:`settings_from_env`; every other function
+takes what it needs as arguments, so the core can be driven from tests, the CLI, the web service or
+a Lambda handler alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+NYT_URL = "https://raw.githubusercontent.com/nytimes/covid-19-data/master/us.csv"
+JHU_URL = (
+    "https://raw.githubusercontent.com/datasets/covid-19/master/data/"
+    "time-series-19-covid-combined.csv"
+)
+DEFAULT_DATABASE_URL = "sqlite:///data/covid-etl.db"
+
+
+def _doc(text: str, env: str) -> dict[str, str]:
+    return {"doc": text, "env": env}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know. Field metadata carries the documentation and env name."""
+
+    database_url: str = field(
+        default=DEFAULT_DATABASE_URL,
+        metadata=_doc(
+            "Store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db or "
+            "postgresql://user:pass@host:port/db.",
+            "COVID_ETL_DATABASE_URL",
+        ),
+    )
+    nyt_url: str = field(
+        default=NYT_URL,
+        metadata=_doc("NYT us.csv: an http(s) URL or a local file path.", "COVID_ETL_NYT_URL"),
+    )
+    jhu_url: str = field(
+        default=JHU_URL,
+        metadata=_doc(
+            "JHU combined time series (datasets/covid-19): an http(s) URL or a local file path.",
+            "COVID_ETL_JHU_URL",
+        ),
+    )
+    notify: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Notification channels: Apprise URLs separated by spaces (mailto://, json://, "
+            "slack://, ntfy://...). Empty: the summary is printed.",
+            "COVID_ETL_NOTIFY",
+        ),
+    )
+    environment: str = field(
+        default="production",
+        metadata=_doc(
+            "Label for runs and notifications (e.g. production, testing).",
+            "COVID_ETL_ENVIRONMENT",
+        ),
+    )
+    offline: bool = field(
+        default=False,
+        metadata=_doc(
+            "Use the data snapshot shipped with the package instead of downloading.",
+            "COVID_ETL_OFFLINE",
+        ),
+    )
+    connect_timeout: float = field(
+        default=10.0,
+        metadata=_doc(
+            "Seconds to wait for a source's TCP/TLS connection.", "COVID_ETL_CONNECT_TIMEOUT"
+        ),
+    )
+    read_timeout: float = field(
+        default=30.0,
+        metadata=_doc("Seconds to wait for each read from a source.", "COVID_ETL_READ_TIMEOUT"),
+    )
+    deadline: float = field(
+        default=300.0,
+        metadata=_doc(
+            "Overall seconds allowed for downloading one source, retries included.",
+            "COVID_ETL_DEADLINE",
+        ),
+    )
+    max_bytes: int = field(
+        default=64 * 1024 * 1024,
+        metadata=_doc("Largest accepted source body in bytes.", "COVID_ETL_MAX_BYTES"),
+    )
+    retries: int = field(
+        default=4,
+        metadata=_doc(
+            "Retries after a transient download failure (timeout, connection error, 429, 5xx).",
+            "COVID_ETL_RETRIES",
+        ),
+    )
+    retry_backoff: float = field(
+        default=1.0,
+        metadata=_doc(
+            "Base seconds of the exponential backoff between retries (jitter added).",
+            "COVID_ETL_RETRY_BACKOFF",
+        ),
+    )
+    lock_timeout: float = field(
+        default=60.0,
+        metadata=_doc(
+            "Seconds a run waits for another run to finish before failing.",
+            "COVID_ETL_LOCK_TIMEOUT",
+        ),
+    )
+    notify_retries: int = field(
+        default=2,
+        metadata=_doc(
+            "Retries of a failing notification channel before it is left pending.",
+            "COVID_ETL_NOTIFY_RETRIES",
+        ),
+    )
+    log_format: str = field(
+        default="text",
+        metadata=_doc("Log format on stderr: text or json.", "COVID_ETL_LOG_FORMAT"),
+    )
+    log_level: str = field(
+        default="WARNING",
+        metadata=_doc("Log level: DEBUG, INFO, WARNING or ERROR.", "COVID_ETL_LOG_LEVEL"),
+    )
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def secrets(self) -> list[str]:
+        """Strings that must never be shown: passwords and tokens inside configured URLs."""
+        from .redact import secrets_in_url
+
+        found: list[str] = []
+        for url in (self.database_url, self.nyt_url, self.jhu_url, *self.notify):
+            found.extend(secrets_in_url(url))
+        return found
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"", "0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _parse_positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be greater than 0")
+    return number
+
+
+def _parse_non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+def _parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.lower() not in choices and value.upper() not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value.upper() if value.upper() in choices else value.lower()
+
+    return parse
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "notify": lambda v: tuple(v.split()),
+    "offline": _parse_bool,
+    "connect_timeout": _parse_positive_float,
+    "read_timeout": _parse_positive_float,
+    "deadline": _parse_positive_float,
+    "max_bytes": _parse_non_negative_int,
+    "retries": _parse_non_negative_int,
+    "retry_backoff": float,
+    "lock_timeout": float,
+    "notify_retries": _parse_non_negative_int,
+    "log_format": _parse_choice("text", "json"),
+    "log_level": _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
+}
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting: the README's table."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = " ".join(default) if isinstance(default, tuple) else str(default)
+        rows.append((f.metadata["env"], shown, f.metadata["doc"]))
+    return rows
+
+
+def settings_from_env(environ: Mapping[str, str], **overrides: Any) -> Settings:
+    """Build settings from ``COVID_ETL_*`` variables; explicit overrides (CLI options) win."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        raw = environ.get(f.metadata["env"])
+        if raw is None or (raw == "" and f.name not in {"notify"}):
+            continue
+        parser = _PARSERS.get(f.name, str)
+        try:
+            values[f.name] = parser(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{f.metadata['env']}={raw!r} is invalid: {exc}") from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,133 @@
+"""The storage interface every backend implements, and the shared SQL logic.
+
+A run touches the store in this order, always under the writer lock:
+
+    mark_interrupted -> create_run -> stored_records -> finish_run (one transaction) ->
+    pending_notifications / update_notification
+
+``finish_run`` is the atomic unit of the design: changed rows, the final run record and one
+pending notification per channel are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..models import DeliveryStatus, Record, RunRecord, Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    """One run's notification on one channel, as stored."""
+
+    id: int
+    run_id: int
+    channel_key: str
+    channel: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChannel:
+    """A channel to notify about a run: its key (a hash of the URL, never the URL) and a masked
+    label for display."""
+
+    key: str
+    label: str
+
+
+class Store(Protocol):
+    """What the pipeline, the CLI and the API need from a backend."""
+
+    url_for_display: str
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the current version."""
+
+    def schema_version(self) -> int:
+        """The schema version of the opened database (0 for an empty one)."""
+
+    def writer_lock(self, timeout: float) -> AbstractContextManager[None]:
+        """Hold the single-writer lock; raise RunInProgress after ``timeout`` seconds."""
+
+    def mark_interrupted(self, now: dt.datetime) -> list[int]:
+        """Under the writer lock: mark runs still 'running' as interrupted; return their ids."""
+
+    def create_run(self, trigger: Trigger, environment: str, started_at: dt.datetime) -> RunRecord:
+        """Insert and commit a run record with status running."""
+
+    def record_failed_start(self, run: RunRecord) -> RunRecord:
+        """Insert a run that failed before it could start (e.g. lock timeout)."""
+
+    def stored_records(self) -> dict[dt.date, Record]:
+        """Every stored row by date."""
+
+    def records(
+        self,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Record]:
+        """Stored rows in date order, optionally filtered and paged."""
+
+    def count_records(self, start: dt.date | None = None, end: dt.date | None = None) -> int:
+        """Number of stored rows in the range."""
+
+    def data_through(self) -> dt.date | None:
+        """The latest stored date."""
+
+    def finish_run(
+        self,
+        run: RunRecord,
+        changes: Sequence[Record],
+        channels: Sequence[PendingChannel],
+    ) -> None:
+        """One transaction: write changed rows, the final run record, pending notifications."""
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        """One run by id."""
+
+    def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
+        """Most recent runs first."""
+
+    def last_run(self, *, before: int | None = None) -> RunRecord | None:
+        """The latest finished or running run (optionally the last one before id ``before``)."""
+
+    def last_successful_run(self) -> RunRecord | None:
+        """The latest succeeded run."""
+
+    def pending_notifications(self) -> list[NotificationRow]:
+        """Notifications waiting for delivery, oldest first."""
+
+    def notifications(self, run_id: int) -> list[NotificationRow]:
+        """Every notification of one run, whatever its state."""
+
+    def update_notification(
+        self,
+        notification_id: int,
+        status: DeliveryStatus,
+        attempts: int,
+        error: str | None,
+        at: dt.datetime,
+    ) -> None:
+        """Record a delivery attempt's outcome."""
+
+    def set_notification_status(self, run_id: int, summary: str) -> None:
+        """Store the delivery summary on a run record."""
+
+    def close(self) -> None:
+        """Release connections and locks."""
+
+
+def chunks(items: Sequence[Record], size: int) -> Iterator[Sequence[Record]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,396 @@
+"""SQL shared by the relational backends. Subclasses supply the connection, the lock, the
+schema (migrations) and value adapters; the queries and the transaction boundaries live here once.
+Queries are written with ``?`` placeholders; a backend with another paramstyle rewrites them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from ..models import DeliveryStatus, Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger
+from .base import NotificationRow, PendingChannel, chunks
+
+RUN_COLUMNS = (
+    "id, trigger, environment, status, started_at, finished_at, failed_stage, error, warnings, "
+    "initial_load, inserted, updated, unchanged, data_through, sources, recovered_from, "
+    "notification_status, pid, host"
+)
+INTERRUPTED_ERROR = "the run stopped before finishing (process killed or crashed)"
+
+
+class SqlStore:
+    """Backend-neutral SQL logic over a DB-API connection."""
+
+    url_for_display: str
+    paramstyle = "qmark"
+    # Each migration is a list of statements; index i upgrades schema version i to i + 1.
+    migrations: Sequence[Sequence[str]] = ()
+
+    # -- hooks for subclasses -----------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        raise NotImplementedError
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        """A write transaction that excludes other writers; yields a cursor."""
+        raise NotImplementedError
+
+    def writer_lock(self, timeout: float) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _date_in(self, value: dt.date | None) -> Any:
+        return value.isoformat() if value else None
+
+    def _date_out(self, value: Any) -> dt.date | None:
+        if value is None:
+            return None
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+    def _ts_in(self, value: dt.datetime | None) -> Any:
+        return value.isoformat() if value else None
+
+    def _ts_out(self, value: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+    def _json_in(self, value: Any) -> Any:
+        return json.dumps(value, separators=(",", ":"))
+
+    def _json_out(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+    def _sql(self, query: str) -> str:
+        return query.replace("?", "%s") if self.paramstyle == "format" else query
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        cur = self._connection().cursor()
+        try:
+            cur.execute(self._sql("SELECT MAX(version) FROM schema_migrations"))
+            row = cur.fetchone()
+        except Exception:
+            self._rollback_quietly()
+            return 0
+        self._end_read()
+        return int(row[0] or 0)
+
+    def migrate(self) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            cur.execute("SELECT MAX(version) FROM schema_migrations")
+            current = int(cur.fetchone()[0] or 0)
+            for version, statements in enumerate(self.migrations, start=1):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    cur.execute(statement)
+                cur.execute(
+                    self._sql("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
+                    (version, dt.datetime.now(dt.UTC).isoformat()),
+                )
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def mark_interrupted(self, now: dt.datetime) -> list[int]:
+        with self._transaction() as cur:
+            cur.execute(self._sql("SELECT id FROM runs WHERE status = ? ORDER BY id"), ("running",))
+            ids = [int(row[0]) for row in cur.fetchall()]
+            if ids:
+                cur.execute(
+                    self._sql(
+                        "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE status = ?"
+                    ),
+                    (str(RunStatus.INTERRUPTED), self._ts_in(now), INTERRUPTED_ERROR, "running"),
+                )
+        return ids
+
+    def create_run(self, trigger: Trigger, environment: str, started_at: dt.datetime) -> RunRecord:
+        run = RunRecord(
+            id=0,
+            trigger=trigger,
+            environment=environment,
+            started_at=started_at,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
+        return self._insert_run(run)
+
+    def record_failed_start(self, run: RunRecord) -> RunRecord:
+        return self._insert_run(run)
+
+    def _insert_run(self, run: RunRecord) -> RunRecord:
+        values = self._run_values(run)
+        with self._transaction() as cur:
+            cur.execute(
+                self._sql(
+                    "INSERT INTO runs (trigger, environment, status, started_at, finished_at, "
+                    "failed_stage, error, warnings, initial_load, inserted, updated, unchanged, "
+                    "data_through, sources, recovered_from, notification_status, pid, host) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                ),
+                values,
+            )
+            run.id = int(cur.fetchone()[0])
+        return run
+
+    def _run_values(self, run: RunRecord) -> tuple[Any, ...]:
+        return (
+            str(run.trigger),
+            run.environment,
+            str(run.status),
+            self._ts_in(run.started_at),
+            self._ts_in(run.finished_at),
+            str(run.failed_stage) if run.failed_stage else None,
+            run.error,
+            self._json_in(run.warnings),
+            bool(run.initial_load),
+            run.inserted,
+            run.updated,
+            run.unchanged,
+            self._date_in(run.data_through),
+            self._json_in([s.to_dict() for s in run.sources]),
+            run.recovered_from,
+            run.notification_status,
+            run.pid,
+            run.host,
+        )
+
+    def finish_run(
+        self, run: RunRecord, changes: Sequence[Record], channels: Sequence[PendingChannel]
+    ) -> None:
+        with self._transaction() as cur:
+            for batch in chunks(changes, 500):
+                self._write_records(cur, run.id, batch)
+            cur.execute(
+                self._sql(
+                    "UPDATE runs SET trigger = ?, environment = ?, status = ?, started_at = ?, "
+                    "finished_at = ?, failed_stage = ?, error = ?, warnings = ?, initial_load = ?, "
+                    "inserted = ?, updated = ?, unchanged = ?, data_through = ?, sources = ?, "
+                    "recovered_from = ?, notification_status = ?, pid = ?, host = ? WHERE id = ?"
+                ),
+                (*self._run_values(run), run.id),
+            )
+            now = self._ts_in(run.finished_at or dt.datetime.now(dt.UTC))
+            for channel in channels:
+                cur.execute(
+                    self._sql(
+                        "INSERT INTO notifications (run_id, channel_key, channel, status, "
+                        "attempts, created_at) VALUES (?, ?, ?, ?, 0, ?)"
+                    ),
+                    (run.id, channel.key, channel.label, str(DeliveryStatus.PENDING), now),
+                )
+
+    def _write_records(self, cur: Any, run_id: int, records: Sequence[Record]) -> None:
+        # Only changed rows reach this point, so every statement really changes a row.
+        cur.executemany(
+            self._sql(
+                "INSERT INTO records (date, cases, deaths, recovered, run_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (date) DO UPDATE SET "
+                "cases = excluded.cases, deaths = excluded.deaths, "
+                "recovered = excluded.recovered, run_id = excluded.run_id"
+            ),
+            [(self._date_in(r.date), r.cases, r.deaths, r.recovered, run_id) for r in records],
+        )
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        rows = self._runs(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        return rows[0] if rows else None
+
+    def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
+        return self._runs(
+            f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
+        )
+
+    def last_run(self, *, before: int | None = None) -> RunRecord | None:
+        if before is None:
+            rows = self._runs(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT 1", ())
+        else:
+            rows = self._runs(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1", (before,)
+            )
+        return rows[0] if rows else None
+
+    def last_successful_run(self) -> RunRecord | None:
+        rows = self._runs(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE status = ? ORDER BY id DESC LIMIT 1",
+            (str(RunStatus.SUCCEEDED),),
+        )
+        return rows[0] if rows else None
+
+    def _runs(self, query: str, params: tuple[Any, ...]) -> list[RunRecord]:
+        return [self._run_from_row(row) for row in self._read(query, params)]
+
+    def _run_from_row(self, row: Sequence[Any]) -> RunRecord:
+        return RunRecord(
+            id=int(row[0]),
+            trigger=Trigger(row[1]),
+            environment=row[2],
+            status=RunStatus(row[3]),
+            started_at=self._ts_out(row[4]) or dt.datetime.now(dt.UTC),
+            finished_at=self._ts_out(row[5]),
+            failed_stage=Stage(row[6]) if row[6] else None,
+            error=row[7],
+            warnings=list(self._json_out(row[8]) or []),
+            initial_load=bool(row[9]),
+            inserted=int(row[10]),
+            updated=int(row[11]),
+            unchanged=int(row[12]),
+            data_through=self._date_out(row[13]),
+            sources=[SourceMeta.from_dict(s) for s in self._json_out(row[14]) or []],
+            recovered_from=row[15],
+            notification_status=row[16],
+            pid=row[17],
+            host=row[18],
+        )
+
+    # -- records --------------------------------------------------------------------------------
+
+    def stored_records(self) -> dict[dt.date, Record]:
+        return {r.date: r for r in self.records()}
+
+    def records(
+        self,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Record]:
+        where, params = self._range(start, end)
+        query = f"SELECT date, cases, deaths, recovered FROM records{where} ORDER BY date"
+        if limit is not None:
+            query += " LIMIT ? OFFSET ?"
+            params += (limit, offset)
+        elif offset:
+            query += " LIMIT -1 OFFSET ?" if self.paramstyle == "qmark" else " OFFSET ?"
+            params += (offset,)
+        date_out = self._date_out
+        return [
+            Record(date_out(d), cases, deaths, recovered)  # type: ignore[arg-type]
+            for d, cases, deaths, recovered in self._read(query, params)
+        ]
+
+    def count_records(self, start: dt.date | None = None, end: dt.date | None = None) -> int:
+        where, params = self._range(start, end)
+        rows = self._read(f"SELECT COUNT(*) FROM records{where}", params)
+        return int(rows[0][0])
+
+    def data_through(self) -> dt.date | None:
+        rows = self._read("SELECT MAX(date) FROM records", ())
+        return self._date_out(rows[0][0])
+
+    def _range(self, start: dt.date | None, end: dt.date | None) -> tuple[str, tuple[Any, ...]]:
+        clauses, params = [], []
+        if start is not None:
+            clauses.append("date >= ?")
+            params.append(self._date_in(start))
+        if end is not None:
+            clauses.append("date <= ?")
+            params.append(self._date_in(end))
+        return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), tuple(params)
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def pending_notifications(self) -> list[NotificationRow]:
+        rows = self._read(
+            "SELECT id, run_id, channel_key, channel, status, attempts, last_error, created_at, "
+            "delivered_at FROM notifications WHERE status = ? ORDER BY id",
+            (str(DeliveryStatus.PENDING),),
+        )
+        return self._notifications(rows)
+
+    def notifications(self, run_id: int) -> list[NotificationRow]:
+        rows = self._read(
+            "SELECT id, run_id, channel_key, channel, status, attempts, last_error, created_at, "
+            "delivered_at FROM notifications WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+        return self._notifications(rows)
+
+    def _notifications(self, rows: list[Any]) -> list[NotificationRow]:
+        return [
+            NotificationRow(
+                id=int(r[0]),
+                run_id=int(r[1]),
+                channel_key=r[2],
+                channel=r[3],
+                status=DeliveryStatus(r[4]),
+                attempts=int(r[5]),
+                last_error=r[6],
+                created_at=self._ts_out(r[7]) or dt.datetime.now(dt.UTC),
+                delivered_at=self._ts_out(r[8]),
+            )
+            for r in rows
+        ]
+
+    def update_notification(
+        self,
+        notification_id: int,
+        status: DeliveryStatus,
+        attempts: int,
+        error: str | None,
+        at: dt.datetime,
+    ) -> None:
+        delivered_at = self._ts_in(at) if status is DeliveryStatus.DELIVERED else None
+        with self._transaction() as cur:
+            cur.execute(
+                self._sql(
+                    "UPDATE notifications SET status = ?, attempts = ?, last_error = ?, "
+                    "delivered_at = ? WHERE id = ?"
+                ),
+                (str(status), attempts, error, delivered_at, notification_id),
+            )
+
+    def set_notification_status(self, run_id: int, summary: str) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                self._sql("UPDATE runs SET notification_status = ? WHERE id = ?"), (summary, run_id)
+            )
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        cur = self._connection().cursor()
+        try:
+            cur.execute(self._sql(query), params)
+            rows = cur.fetchall()
+        except Exception:
+            self._rollback_quietly()
+            raise
+        self._end_read()
+        return list(rows)
+
+    def _end_read(self) -> None:
+        """Hook: end an implicit read transaction (PostgreSQL) so no snapshot is held open."""
+
+    def _rollback_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self._connection().rollback()
+
+
+@contextmanager
+def cursor_transaction(conn: Any, begin: str | None) -> Iterator[Any]:
+    """Run a block in a transaction on ``conn``; commit on success, roll back on any error."""
+    cur = conn.cursor()
+    if begin:
+        cur.execute(begin)
+    try:
+        yield cur
+    except BaseException:
+        conn.rollback()
+        raise
+    else:
+        conn.commit()
+    finally:
+        cur.close()

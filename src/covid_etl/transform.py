@@ -1,0 +1,162 @@
+"""Join the two sources into the national series and compare it with what is stored. Pure.
+
+The rules are the data contract in DESIGN.md: NYT is authoritative for cases and deaths, JHU gives
+recovered; only dates present in both are kept; recovered is null where JHU stopped reporting it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .errors import EmptyJoin, HistoryShrinks
+from .models import JhuRow, NytRow, Record
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """The joined series and what the run should warn about."""
+
+    records: list[Record]
+    warnings: list[str] = field(default_factory=list)
+    recovered_discontinued: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """How the joined series differs from the stored one."""
+
+    inserted: list[Record]
+    updated: list[Record]
+    unchanged: int
+
+    @property
+    def to_write(self) -> list[Record]:
+        return self.inserted + self.updated
+
+
+def normalize_recovered(rows: Sequence[JhuRow]) -> tuple[list[JhuRow], dt.date | None]:
+    """Null out recovered where JHU stopped reporting it.
+
+    JHU publishes an exact 0 for US recoveries from 2020-12-14 on. A 0 before the first positive
+    value is real (no recoveries yet in January 2020); a 0 after it means "not reported".
+    Returns the rows and the first date reported as 0 after being positive, if any.
+    """
+    out: list[JhuRow] = []
+    seen_positive = False
+    discontinued: dt.date | None = None
+    for row in rows:
+        value = row.recovered
+        if value is not None and value > 0:
+            seen_positive = True
+        elif value == 0 and seen_positive:
+            value = None
+            if discontinued is None:
+                discontinued = row.date
+        out.append(row if value == row.recovered else JhuRow(row.date, value))
+    return out, discontinued
+
+
+def join_sources(nyt: Sequence[NytRow], jhu: Sequence[JhuRow]) -> Joined:
+    """Inner-join NYT and JHU rows on date, sorted by date, with the contract's warnings."""
+    jhu_rows, discontinued = normalize_recovered(jhu)
+    recovered_by_date = {row.date: row.recovered for row in jhu_rows}
+    records = [
+        Record(row.date, row.cases, row.deaths, recovered_by_date[row.date])
+        for row in nyt
+        if row.date in recovered_by_date
+    ]
+    if not records:
+        raise EmptyJoin(
+            "the sources share no date: "
+            f"NYT covers {_span([r.date for r in nyt])}, JHU covers {_span([r.date for r in jhu])}"
+        )
+    records.sort(key=lambda r: r.date)
+    warnings = decrease_warnings(records)
+    if discontinued is not None:
+        warnings.append(
+            f"JHU recovered not reported from {discontinued.isoformat()} "
+            "(0 after being positive); stored as null"
+        )
+    warnings.extend(dropped_date_warnings(nyt, jhu_rows, {r.date for r in records}))
+    return Joined(records=records, warnings=warnings, recovered_discontinued=discontinued)
+
+
+def decrease_warnings(records: Sequence[Record]) -> list[str]:
+    """One warning per column whose cumulative value falls from one day to the next."""
+    warnings = []
+    for column in ("cases", "deaths", "recovered"):
+        drops = []
+        previous: tuple[dt.date, int] | None = None
+        for record in records:
+            value = getattr(record, column)
+            if value is None:
+                previous = None
+                continue
+            if previous is not None and value < previous[1]:
+                drops.append(f"{record.date.isoformat()} ({previous[1]} -> {value})")
+            previous = (record.date, value)
+        if drops:
+            shown = "; ".join(drops[:5]) + (
+                f"; and {len(drops) - 5} more" if len(drops) > 5 else ""
+            )
+            warnings.append(f"cumulative {column} decreases on {len(drops)} day(s): {shown}")
+    return warnings
+
+
+def dropped_date_warnings(
+    nyt: Sequence[NytRow], jhu: Sequence[JhuRow], joined: set[dt.date]
+) -> list[str]:
+    """Say which dates the join dropped, per source, as compact ranges."""
+    warnings = []
+    for label, dates in (("NYT", [r.date for r in nyt]), ("JHU", [r.date for r in jhu])):
+        dropped = sorted(d for d in dates if d not in joined)
+        if dropped:
+            ranges = format_ranges(dropped)
+            warnings.append(f"join dropped {len(dropped)} date(s) found only in {label}: {ranges}")
+    return warnings
+
+
+def diff_records(stored: Mapping[dt.date, Record], incoming: Iterable[Record]) -> Changes:
+    """Compare the incoming series with the stored one.
+
+    Both sources revise the past, so every stored date is compared, not only new ones. A run
+    never deletes: incoming data that lacks stored dates is refused outright.
+    """
+    incoming = list(incoming)
+    incoming_dates = {r.date for r in incoming}
+    lost = sorted(d for d in stored if d not in incoming_dates)
+    if lost:
+        raise HistoryShrinks(
+            f"the new data lacks {len(lost)} date(s) that are already stored "
+            f"({format_ranges(lost)}); refusing to load a truncated or shrunken source"
+        )
+    inserted, updated, unchanged = [], [], 0
+    for record in incoming:
+        old = stored.get(record.date)
+        if old is None:
+            inserted.append(record)
+        elif old.values() != record.values():
+            updated.append(record)
+        else:
+            unchanged += 1
+    return Changes(inserted=inserted, updated=updated, unchanged=unchanged)
+
+
+def format_ranges(dates: Sequence[dt.date], limit: int = 4) -> str:
+    """``2020-01-21, 2022-04-17..2023-01-24`` — consecutive days collapsed into ranges."""
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in dates:
+        if ranges and day - ranges[-1][1] == dt.timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    parts = [a.isoformat() if a == b else f"{a.isoformat()}..{b.isoformat()}" for a, b in ranges]
+    if len(parts) > limit:
+        parts = [*parts[:limit], f"and {len(parts) - limit} more range(s)"]
+    return ", ".join(parts)
+
+
+def _span(dates: Sequence[dt.date]) -> str:
+    return f"{min(dates).isoformat()}..{max(dates).isoformat()}" if dates else "no dates"
