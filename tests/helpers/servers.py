@@ -1,0 +1,220 @@
+"""Real servers on loopback for tests: a source host (with ETags), a webhook sink, SMTP."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Response:
+    """One scripted response. ``body=None`` with status 200 is not allowed; use b""."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (timeouts)
+
+
+class SourceServer:
+    """Serves files by path like a raw-file host: ETag, If-None-Match -> 304, scripted failures.
+
+    ``serve(path, body)`` sets the current content; ``script(path, [Response, ...])`` makes the
+    next requests to that path answer from the script first (e.g. a 500 then the real file).
+    """
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.scripts: dict[str, list[Response]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.etags = True
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with server.lock:
+                    server.requests.append({"path": self.path, "headers": dict(self.headers)})
+                    script = server.scripts.get(self.path)
+                    scripted = script.pop(0) if script else None
+                    current = server.files.get(self.path)
+                if scripted is not None:
+                    if scripted.delay:
+                        time.sleep(scripted.delay)
+                    self._send(scripted.status, scripted.body, scripted.headers)
+                    return
+                if current is None:
+                    self._send(404, b"404: Not Found", {"Content-Type": "text/plain"})
+                    return
+                body, content_type = current
+                etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+                headers = {"Content-Type": content_type}
+                if server.etags:
+                    headers["ETag"] = etag
+                    if self.headers.get("If-None-Match") == etag:
+                        self._send(304, b"", headers)
+                        return
+                self._send(200, body, headers)
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                if status != 304:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if status != 304 and body:
+                    try:
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def serve(self, path: str, body: bytes, content_type: str = "text/plain; charset=utf-8") -> str:
+        with self.lock:
+            self.files[path] = (body, content_type)
+        return self.url(path)
+
+    def script(self, path: str, responses: list[Response]) -> None:
+        with self.lock:
+            self.scripts[path] = list(responses)
+
+    def hits(self, path: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"] == path]
+
+    def start(self) -> SourceServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class WebhookSink:
+    """Collects JSON POSTs (Apprise's json:// target). ``fail = True`` answers 500."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.fail = False
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length)
+                if sink.fail:
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                sink.received.append(json.loads(data or b"{}"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"json://{host}:{port}/hook"
+
+    def start(self) -> WebhookSink:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@dataclass
+class Mail:
+    sender: str
+    recipients: list[str]
+    subject: str
+    body: str
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Mail] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                import email
+                import email.policy
+
+                parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                part = parsed.get_body(preferencelist=("plain", "html"))
+                body = part.get_content() if part is not None else ""
+                sink.messages.append(
+                    Mail(
+                        sender=envelope.mail_from,
+                        recipients=list(envelope.rcpt_tos),
+                        subject=str(parsed["Subject"]),
+                        body=body,
+                    )
+                )
+                return "250 Message accepted for delivery"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+
+    def start(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.server.sockets[0].getsockname()[1])
+
+    def mailto(self, to: str = "ops@example.com") -> str:
+        return (
+            f"mailto://etl:secret-pass@127.0.0.1:{self.port}"
+            f"?from=covid-etl@example.com&to={to}&mode=insecure"
+        )
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@contextmanager
+def running(server: Any) -> Iterator[Any]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
