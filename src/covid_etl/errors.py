@@ -101,10 +101,15 @@ class MissingColumns(ParseError):
         if len(shown) > 120:
             shown = shown[:117] + "..."
         super().__init__(
-            f"missing required column(s): {', '.join(self.missing)} (header was: {shown})",
-            source=source,
-            line=1,
+            f"missing required column(s): {', '.join(self.missing)}", source=source, line=1
         )
+        # The STYLE of the sentence: "NYT CSV is missing required column(s): deaths (header
+        # was: date,cases)" — the header says more than a line number here.
+        self.message = (
+            f"{source_label(source)} CSV is missing required column(s): "
+            f"{', '.join(self.missing)} (header was: {shown})"
+        )
+        self.args = (self.message,)
 
 
 class DataError(EtlError):

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from covid_etl.errors import TerminalFetchError, TransientFetchError
+from covid_etl.extract import FetchPolicy, backoff_delay, fetch_source, parse_retry_after
+from tests.helpers.servers import Response, SourceServer
+
+BODY = b"date,cases,deaths\n2020-01-21,1,0\n"
+POLICY = FetchPolicy(
+    read_timeout=0.5, connect_timeout=0.5, deadline=5, retries=2, retry_backoff=0.01
+)
+
+
+@pytest.fixture
+def client() -> httpx.Client:
+    with httpx.Client() as c:
+        yield c  # type: ignore[misc]
+
+
+def test_fetch_records_status_bytes_sha_and_etag(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.serve("/us.csv", BODY)
+    got = fetch_source("nyt", url, client=client, policy=POLICY)
+    assert got.body == BODY
+    assert got.meta.status == 200
+    assert got.meta.bytes == len(BODY)
+    assert got.meta.sha256 == hashlib.sha256(BODY).hexdigest()
+    assert got.meta.etag and got.meta.etag.startswith('"')
+
+
+def test_fetch_with_previous_etag_gets_304_without_body(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.serve("/us.csv", BODY)
+    first = fetch_source("nyt", url, client=client, policy=POLICY)
+    second = fetch_source("nyt", url, client=client, policy=POLICY, previous=first.meta)
+    assert second.body is None
+    assert second.meta.not_modified
+    assert second.meta.sha256 == first.meta.sha256
+    assert source_server.hits("/us.csv")[-1]["headers"]["If-None-Match"] == first.meta.etag
+
+
+def test_fetch_retries_500_then_succeeds(source_server: SourceServer, client: httpx.Client) -> None:
+    url = source_server.serve("/us.csv", BODY)
+    source_server.script("/us.csv", [Response(500, b"oops"), Response(503, b"busy")])
+    got = fetch_source("nyt", url, client=client, policy=POLICY)
+    assert got.body == BODY
+    assert len(source_server.hits("/us.csv")) == 3
+
+
+def test_fetch_gives_up_after_retries_on_persistent_500(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.url("/us.csv")
+    source_server.script("/us.csv", [Response(500, b"x")] * 5)
+    with pytest.raises(TransientFetchError, match=r"HTTP 500 .*gave up after 3 attempt"):
+        fetch_source("nyt", url, client=client, policy=POLICY)
+    assert len(source_server.hits("/us.csv")) == 3
+
+
+def test_fetch_does_not_retry_404(source_server: SourceServer, client: httpx.Client) -> None:
+    url = source_server.url("/missing.csv")
+    with pytest.raises(TerminalFetchError, match="NYT download failed: HTTP 404 Not Found"):
+        fetch_source("nyt", url, client=client, policy=POLICY)
+    assert len(source_server.hits("/missing.csv")) == 1
+
+
+def test_fetch_honours_retry_after_on_429(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.serve("/us.csv", BODY)
+    source_server.script("/us.csv", [Response(429, b"", {"Retry-After": "1"})])
+    slept: list[float] = []
+    got = fetch_source("nyt", url, client=client, policy=POLICY, sleep=slept.append)
+    assert got.body == BODY
+    assert slept and slept[0] >= 1.0
+
+
+def test_fetch_times_out_and_retries(source_server: SourceServer, client: httpx.Client) -> None:
+    url = source_server.serve("/us.csv", BODY)
+    source_server.script("/us.csv", [Response(200, BODY, delay=1.5)])
+    got = fetch_source("nyt", url, client=client, policy=POLICY)
+    assert got.body == BODY
+    assert len(source_server.hits("/us.csv")) == 2
+
+
+def test_fetch_persistent_timeout_is_transient_error(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.url("/slow.csv")
+    source_server.script("/slow.csv", [Response(200, BODY, delay=1.0)] * 3)
+    with pytest.raises(TransientFetchError, match="timed out"):
+        fetch_source("jhu", url, client=client, policy=POLICY)
+
+
+def test_fetch_refuses_body_over_limit(source_server: SourceServer, client: httpx.Client) -> None:
+    url = source_server.serve("/big.csv", b"x" * 5000)
+    small = FetchPolicy(max_bytes=1000, retries=0)
+    with pytest.raises(TerminalFetchError, match="over the 1000-byte limit"):
+        fetch_source("jhu", url, client=client, policy=small)
+
+
+def test_fetch_refuses_empty_body(source_server: SourceServer, client: httpx.Client) -> None:
+    url = source_server.serve("/empty.csv", b"")
+    with pytest.raises(TerminalFetchError, match="empty body"):
+        fetch_source("nyt", url, client=client, policy=POLICY)
+
+
+def test_fetch_connection_refused_is_transient(client: httpx.Client) -> None:
+    with pytest.raises(TransientFetchError, match="ConnectError"):
+        fetch_source("nyt", "http://127.0.0.1:9/us.csv", client=client, policy=POLICY)
+
+
+def test_fetch_local_file_and_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "us.csv"
+    path.write_bytes(BODY)
+    got = fetch_source("nyt", str(path), client=None, policy=POLICY)
+    assert got.body == BODY and got.meta.status is None
+    with pytest.raises(TerminalFetchError, match="cannot read NYT file"):
+        fetch_source("nyt", str(tmp_path / "nope.csv"), client=None, policy=POLICY)
+
+
+def test_backoff_grows_exponentially_within_jitter_bounds() -> None:
+    policy = FetchPolicy(retry_backoff=1.0, max_backoff=60)
+    for attempt in range(5):
+        delay = backoff_delay(attempt, policy, None)
+        assert 2**attempt / 2 <= delay <= 2**attempt
+
+
+def test_parse_retry_after_accepts_seconds_and_http_dates() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None

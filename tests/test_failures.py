@@ -1,0 +1,142 @@
+"""Malformed input, one test each: exit code 1, a failure notification with the precise reason,
+the run recorded as failed, and the stored data exactly as it was."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from covid_etl.cli import app
+from covid_etl.store import open_store
+from tests.conftest import NYT_CURRENT, cli_env, serve_real
+from tests.helpers.servers import Response, SourceServer, WebhookSink
+
+NYT_PATH = "/nytimes/covid-19-data/master/us.csv"
+JHU_PATH = "/datasets/covid-19/master/data/time-series-19-covid-combined.csv"
+JHU_HEADER = b"Date,Country/Region,Province/State,Confirmed,Recovered,Deaths\n"
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def loaded(
+    database_url: str, source_server: SourceServer, webhook: WebhookSink
+) -> Iterator[dict[str, str]]:
+    """A store already holding the real data, and the env to run the CLI against it."""
+    urls = serve_real(source_server)
+    env = cli_env(
+        database_url,
+        COVID_ETL_NYT_URL=urls["nyt_url"],
+        COVID_ETL_JHU_URL=urls["jhu_url"],
+        COVID_ETL_NOTIFY=webhook.url,
+        COVID_ETL_ENVIRONMENT="testing",
+        COVID_ETL_RETRIES="1",
+        COVID_ETL_READ_TIMEOUT="0.5",
+    )
+    result = runner.invoke(app, ["run", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    webhook.received.clear()
+    yield env
+
+
+def snapshot(database_url: str) -> list[tuple[object, ...]]:
+    store = open_store(database_url)
+    try:
+        return [(r.date, r.cases, r.deaths, r.recovered) for r in store.records()]
+    finally:
+        store.close()
+
+
+def run_failing(env: dict[str, str]) -> dict[str, object]:
+    result = runner.invoke(app, ["run", "--json"], env=env)
+    assert result.exit_code == 1, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def nyt_bytes_with(line_no: int, replacement: bytes) -> bytes:
+    lines = NYT_CURRENT.read_bytes().split(b"\n")
+    lines[line_no - 1] = replacement
+    return b"\n".join(lines)
+
+
+CASES: dict[str, tuple[str, object, str, str]] = {
+    # name: (path, new content or scripted responses, expected stage, expected text in error)
+    "missing_column": (NYT_PATH, b"date,cases\n2020-01-21,1\n", "validate",
+                       "NYT CSV is missing required column(s): deaths (header was: date,cases)"),
+    "bad_date": (NYT_PATH, nyt_bytes_with(10, b"2020-01-30T00:00,6,0"), "validate",
+                 "NYT CSV: date is not an ISO YYYY-MM-DD date (line 10, column 'date', "
+                 "value '2020-01-30T00:00')"),
+    "negative_count": (NYT_PATH, nyt_bytes_with(5, b"2020-01-24,-2,0"), "validate",
+                       "NYT CSV: count is negative (line 5, column 'cases', value '-2')"),
+    "non_numeric_count": (NYT_PATH, nyt_bytes_with(7, b"2020-01-26,5,n/a"), "validate",
+                          "NYT CSV: count is not a non-negative integer (line 7, column 'deaths', "
+                          "value 'n/a')"),
+    "duplicate_date": (NYT_PATH, nyt_bytes_with(3, b"2020-01-21,1,0"), "validate",
+                       "duplicate date (first seen on line 2) (line 3, column 'date', "
+                       "value '2020-01-21')"),
+    "no_us_rows": (JHU_PATH, JHU_HEADER + b"2020-01-22,Canada,,1,0,0\n", "validate",
+                   "JHU CSV: no US national rows"),
+    "empty_file": (JHU_PATH, b"", "extract", "JHU download returned an empty body"),
+    "html_page_200": (NYT_PATH, b"<!DOCTYPE html>\n<html><body>Too many requests</body></html>",
+                      "validate", "NYT CSV: the body is an HTML page, not CSV"),
+    "truncated_file": (NYT_PATH, b"\n".join(NYT_CURRENT.read_bytes().split(b"\n")[:400]),
+                       "transform", "the new data lacks 418 date(s) that are already stored "
+                       "(2021-02-23..2022-04-16)"),
+    "empty_join": (JHU_PATH, JHU_HEADER + b"2030-01-01,US,,1,0,0\n", "transform",
+                   "the sources share no date"),
+    "http_404": (NYT_PATH, [Response(404, b"404: Not Found")], "extract",
+                 "NYT download failed: HTTP 404 Not Found"),
+    "timeout": (JHU_PATH, [Response(200, b"x", delay=1.5)] * 3, "extract",
+                "JHU download timed out"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_source_fails_run_and_keeps_data(
+    case: str,
+    database_url: str,
+    loaded: dict[str, str],
+    source_server: SourceServer,
+    webhook: WebhookSink,
+) -> None:
+    path, content, stage, reason = CASES[case]
+    before = snapshot(database_url)
+    if isinstance(content, bytes):
+        source_server.serve(path, content)
+    else:
+        source_server.script(path, list(content))  # type: ignore[call-overload]
+
+    out = run_failing(loaded)
+
+    assert out["status"] == "failed"
+    assert out["failed_stage"] == stage
+    assert reason in str(out["error"])
+    assert snapshot(database_url) == before
+    store = open_store(database_url)
+    try:
+        recorded = store.get_run(int(out["run_id"]))  # type: ignore[call-overload]
+    finally:
+        store.close()
+    assert recorded is not None and str(recorded.status) == "failed"
+    assert recorded.error == out["error"]
+    assert len(webhook.received) == 1
+    note = webhook.received[0]
+    assert f"FAILED at stage {stage}" in note["title"]
+    assert reason in note["message"]
+    assert "Database unchanged; data still through 2022-04-16." in note["message"]
+
+
+def test_http_500_then_success_is_retried_and_succeeds(
+    loaded: dict[str, str], source_server: SourceServer, webhook: WebhookSink
+) -> None:
+    source_server.script(NYT_PATH, [Response(500, b"Internal Server Error")])
+    source_server.etags = False  # force a full download so the retry path is exercised
+    result = runner.invoke(app, ["run", "--json"], env=loaded)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["status"] == "succeeded"
+    assert (out["inserted"], out["updated"], out["unchanged"]) == (0, 0, 816)
+    assert webhook.received and "Succeeded" in webhook.received[0]["title"]

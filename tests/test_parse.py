@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from covid_etl.errors import MissingColumns, ParseError
+from covid_etl.parse import decode_csv, parse_jhu, parse_nyt
+from tests.conftest import JHU_ALL_COUNTRIES, JHU_CURRENT, NYT_CURRENT, jhu_history
+
+NYT_HEADER = "date,cases,deaths\n"
+JHU_HEADER = "Date,Country/Region,Province/State,Confirmed,Recovered,Deaths\n"
+
+
+def test_parse_nyt_real_file_has_1100_sorted_rows() -> None:
+    rows = parse_nyt(NYT_CURRENT.read_text())
+    assert len(rows) == 1100
+    assert rows[0].date == dt.date(2020, 1, 21)
+    assert rows[-1].date == dt.date(2023, 1, 24)
+    assert (rows[-1].cases, rows[-1].deaths) == (101795726, 1111991)
+
+
+def test_parse_nyt_ignores_extra_columns_and_column_order() -> None:
+    rows = parse_nyt("deaths,extra,date,cases\n5,x,2020-03-01,10\n")
+    assert (rows[0].date, rows[0].cases, rows[0].deaths) == (dt.date(2020, 3, 1), 10, 5)
+
+
+def test_parse_nyt_missing_column_reports_all_missing_and_header() -> None:
+    with pytest.raises(MissingColumns) as info:
+        parse_nyt("date,total\n2020-01-21,1\n")
+    message = str(info.value)
+    assert "NYT CSV is missing required column(s): cases, deaths" in message
+    assert "(header was: date,total)" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "value", "problem"),
+    [
+        ("2020/01/22,1,0", "date", "2020/01/22", "not an ISO"),
+        ("2020-02-30,1,0", "date", "2020-02-30", "not an ISO"),
+        ("2020-01-22,-5,0", "cases", "-5", "negative"),
+        ("2020-01-22,1,abc", "deaths", "abc", "not a non-negative integer"),
+        ("2020-01-22,1.5,0", "cases", "1.5", "not a non-negative integer"),
+        ("2020-01-22,,0", "cases", "", "not a non-negative integer"),
+    ],
+)
+def test_parse_nyt_bad_cell_names_line_column_value(
+    line: str, column: str, value: str, problem: str
+) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_nyt(NYT_HEADER + "2020-01-21,1,0\n" + line + "\n")
+    err = info.value
+    assert (err.source, err.line, err.column, err.value) == ("nyt", 3, column, value)
+    assert problem in str(err)
+    assert str(err).startswith("NYT CSV:")
+    assert f"line 3, column '{column}', value {value!r}" in str(err)
+
+
+def test_parse_nyt_duplicate_date_names_both_lines() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_nyt(NYT_HEADER + "2020-01-21,1,0\n2020-01-22,1,0\n2020-01-21,2,0\n")
+    assert info.value.line == 4
+    assert "duplicate date (first seen on line 2)" in str(info.value)
+
+
+def test_parse_nyt_short_row_is_an_error_with_line() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_nyt(NYT_HEADER + "2020-01-21,1\n")
+    assert info.value.line == 2
+
+
+def test_parse_nyt_header_only_is_an_error() -> None:
+    with pytest.raises(ParseError, match="no data rows"):
+        parse_nyt(NYT_HEADER)
+
+
+def test_parse_nyt_empty_text_is_an_error() -> None:
+    with pytest.raises(ParseError, match="empty"):
+        parse_nyt("")
+
+
+def test_parse_jhu_reconstructed_file_has_816_us_rows() -> None:
+    rows = parse_jhu(JHU_CURRENT.read_text())
+    assert len(rows) == 816
+    assert rows[0].date == dt.date(2020, 1, 22)
+    assert rows[-1].date == dt.date(2022, 4, 16)
+
+
+def test_parse_jhu_all_countries_file_keeps_only_us_national_rows() -> None:
+    rows = parse_jhu(JHU_ALL_COUNTRIES.read_text())
+    assert len(rows) == 420
+    by_date = {r.date: r.recovered for r in rows}
+    assert by_date[dt.date(2020, 12, 13)] == 6298082
+    assert by_date[dt.date(2020, 12, 14)] == 0  # nulled later, by the transform
+
+
+def test_parse_jhu_old_header_with_lat_long_is_accepted() -> None:
+    rows = parse_jhu(jhu_history("2020-09-15").read_text())
+    assert len(rows) == 238
+
+
+def test_parse_jhu_quoted_country_with_comma_does_not_shift_columns() -> None:
+    text = JHU_HEADER + '2020-01-22,"Korea, South",,1,0,0\n2020-01-22,US,,1,0,0\n'
+    rows = parse_jhu(text)
+    assert [(r.date, r.recovered) for r in rows] == [(dt.date(2020, 1, 22), 0)]
+
+
+def test_parse_jhu_blank_and_none_recovered_are_null() -> None:
+    text = JHU_HEADER + "2020-01-22,US,,1,,0\n2020-01-23,US,,1,None,0\n"
+    assert [r.recovered for r in parse_jhu(text)] == [None, None]
+
+
+def test_parse_jhu_province_rows_are_not_national() -> None:
+    text = JHU_HEADER + "2020-01-22,US,Washington,1,0,0\n"
+    with pytest.raises(ParseError, match="no US national rows"):
+        parse_jhu(text)
+
+
+def test_parse_jhu_two_national_rows_for_one_date_is_an_error() -> None:
+    text = JHU_HEADER + "2020-01-22,US,,1,0,0\n2020-01-22,US,,2,0,0\n"
+    with pytest.raises(ParseError) as info:
+        parse_jhu(text)
+    assert info.value.line == 3
+    assert "two US national rows for one date" in str(info.value)
+
+
+def test_parse_jhu_negative_recovered_names_column() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_jhu(JHU_HEADER + "2020-01-22,US,,1,-3,0\n")
+    assert (info.value.column, info.value.value) == ("Recovered", "-3")
+    assert str(info.value).startswith("JHU CSV:")
+
+
+def test_parse_jhu_without_recovered_column_is_missing_columns() -> None:
+    with pytest.raises(MissingColumns, match="Recovered"):
+        parse_jhu("Date,Country/Region,Province/State,Confirmed\n2020-01-22,US,,1\n")
+
+
+def test_decode_csv_rejects_html_error_page() -> None:
+    with pytest.raises(ParseError, match="HTML page, not CSV"):
+        decode_csv(b"<!DOCTYPE html><html><body>Rate limited</body></html>", source="nyt")
+
+
+def test_decode_csv_rejects_html_content_type() -> None:
+    with pytest.raises(ParseError, match="text/html"):
+        decode_csv(b"date,cases,deaths\n", source="jhu", content_type="text/html; charset=utf-8")
+
+
+def test_decode_csv_strips_bom_and_reports_invalid_utf8_line() -> None:
+    assert decode_csv("\ufeffdate\n".encode(), source="nyt") == "date\n"
+    with pytest.raises(ParseError) as info:
+        decode_csv(b"date,cases\n2020-01-21,\xff\n", source="nyt")
+    assert info.value.line == 2
