@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -154,6 +155,9 @@ class WebhookSink:
         self.httpd.server_close()
 
 
+SMTP_USER, SMTP_PASSWORD = "etl", "secret-pass"
+
+
 @dataclass
 class Mail:
     sender: str
@@ -184,12 +188,34 @@ class SmtpSink:
                         sender=envelope.mail_from,
                         recipients=list(envelope.rcpt_tos),
                         subject=str(parsed["Subject"]),
-                        body=body,
+                        body=body.replace("\r\n", "\n"),
                     )
                 )
                 return "250 Message accepted for delivery"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+        # aiosmtpd checks its own start-up by connecting to the port, so it needs a real one.
+        self.logins: list[str] = []
+
+        def authenticate(
+            server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+        ) -> Any:
+            from aiosmtpd.smtp import AuthResult, LoginPassword
+
+            ok = isinstance(auth_data, LoginPassword) and (
+                auth_data.login,
+                auth_data.password,
+            ) == (SMTP_USER.encode(), SMTP_PASSWORD.encode())
+            if ok:
+                sink.logins.append(SMTP_USER)
+            return AuthResult(success=ok)
+
+        self.controller = Controller(
+            Handler(),
+            hostname="127.0.0.1",
+            port=free_port(),
+            authenticator=authenticate,
+            auth_require_tls=False,  # loopback only; production servers use mode=ssl/starttls
+        )
 
     def start(self) -> SmtpSink:
         self.controller.start()
@@ -197,16 +223,22 @@ class SmtpSink:
 
     @property
     def port(self) -> int:
-        return int(self.controller.server.sockets[0].getsockname()[1])
+        return int(self.controller.port)
 
     def mailto(self, to: str = "ops@example.com") -> str:
         return (
-            f"mailto://etl:secret-pass@127.0.0.1:{self.port}"
+            f"mailto://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{self.port}"
             f"?from=covid-etl@example.com&to={to}&mode=insecure"
         )
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -1,0 +1,132 @@
+"""Crash safety (SIGKILL mid-load) and concurrent runs, with real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from covid_etl.models import RunStatus
+from covid_etl.pipeline import run_etl
+from covid_etl.store import open_store
+from tests.conftest import (
+    JHU_CURRENT,
+    NYT_CURRENT,
+    cli_env,
+    fast_settings,
+    jhu_history,
+    nyt_history,
+    serve_real,
+)
+from tests.helpers.pause_in_load import MARKER
+from tests.helpers.reference import expected_rows
+from tests.helpers.servers import SourceServer
+
+ROOT = Path(__file__).parents[1]
+
+
+def rows(database_url: str) -> list[tuple[str, int, int, int | None]]:
+    store = open_store(database_url)
+    try:
+        return [(r.date.isoformat(), r.cases, r.deaths, r.recovered) for r in store.records()]
+    finally:
+        store.close()
+
+
+def test_sigkill_during_load_keeps_previous_data_and_next_run_recovers(
+    database_url: str, source_server: SourceServer
+) -> None:
+    old = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    assert run_etl(fast_settings(database_url, **old)).succeeded
+    before = rows(database_url)
+
+    new = serve_real(source_server)  # the current files: 305 new dates and many revisions
+    env = cli_env(database_url, COVID_ETL_NYT_URL=new["nyt_url"], COVID_ETL_JHU_URL=new["jhu_url"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.pause_in_load", "run", "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.strip() == MARKER, proc.stderr.read() if proc.stderr else line
+        # Readers see the old data while the load transaction is open and half written.
+        assert rows(database_url) == before
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+
+    assert rows(database_url) == before
+    store = open_store(database_url)
+    killed = store.list_runs(limit=1)[0]
+    store.close()
+    assert killed.status is RunStatus.RUNNING
+
+    after = run_etl(fast_settings(database_url, **new)).run
+    assert after.status is RunStatus.SUCCEEDED
+    assert after.recovered_from == killed.id
+    store = open_store(database_url)
+    marked = store.get_run(killed.id)
+    store.close()
+    assert marked is not None and marked.status is RunStatus.INTERRUPTED
+    assert marked.error and "killed or crashed" in marked.error
+    assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
+
+
+def test_concurrent_runs_load_data_exactly_once(
+    database_url: str, source_server: SourceServer
+) -> None:
+    urls = serve_real(source_server)
+    env = cli_env(database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"])
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(5)
+    ]
+    outputs = []
+    deadline = time.monotonic() + 120
+    for proc in procs:
+        out, err = proc.communicate(timeout=max(1, deadline - time.monotonic()))
+        assert proc.returncode == 0, err
+        outputs.append(json.loads(out))
+    assert sorted(o["inserted"] for o in outputs) == [0, 0, 0, 0, 816]
+    assert all(o["status"] == "succeeded" and o["updated"] == 0 for o in outputs)
+    assert sorted(o["unchanged"] for o in outputs) == [0, 816, 816, 816, 816]
+    assert sum(o["initial_load"] for o in outputs) == 1
+    assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
+    store = open_store(database_url)
+    assert [r.status for r in store.list_runs()] == [RunStatus.SUCCEEDED] * 5
+    store.close()
+
+
+def test_second_run_waits_then_reports_another_run_in_progress(
+    database_url: str, source_server: SourceServer
+) -> None:
+    urls = serve_real(source_server)
+    store = open_store(database_url)
+    store.migrate()
+    with store.writer_lock(5):
+        started = time.monotonic()
+        result = run_etl(fast_settings(database_url, lock_timeout=0.5, **urls))
+        waited = time.monotonic() - started
+    store.close()
+    assert result.run.status is RunStatus.FAILED
+    assert str(result.run.failed_stage) == "lock"
+    assert result.run.error and result.run.error.startswith("another run is in progress")
+    assert waited >= 0.5
+    assert rows(database_url) == []

@@ -1,0 +1,115 @@
+"""Notifications through real channels on loopback: SMTP (aiosmtpd) and a json:// webhook."""
+
+from __future__ import annotations
+
+from covid_etl.models import DeliveryStatus, RunStatus
+from covid_etl.notify.channels import channel_key
+from covid_etl.pipeline import run_etl
+from covid_etl.store import open_store
+from tests.conftest import fast_settings, jhu_history, nyt_history, serve_real
+from tests.helpers.servers import Response, SmtpSink, SourceServer, WebhookSink
+
+NYT_PATH = "/nytimes/covid-19-data/master/us.csv"
+
+
+def test_smtp_receives_success_email_with_counts_and_figures(
+    database_url: str, source_server: SourceServer, smtp: SmtpSink
+) -> None:
+    day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    run_etl(fast_settings(database_url, **day1))
+    day2 = serve_real(source_server, nyt_history("2021-06-16"), jhu_history("2021-06-16"))
+    run = run_etl(fast_settings(database_url, notify=(smtp.mailto(),), **day2)).run
+
+    assert run.status is RunStatus.SUCCEEDED
+    assert len(smtp.messages) == 1
+    mail = smtp.messages[0]
+    assert mail.recipients == ["ops@example.com"]
+    assert mail.subject == (
+        "[covid-etl testing] Succeeded (update): 17 row(s) updated "
+        "(1 inserted, 16 updated, 495 unchanged)"
+    )
+    body = mail.body
+    assert f"Run: #{run.id} (manual), incremental update" in body
+    assert "Environment: testing" in body
+    assert "  inserted: 1\n  updated: 16\n  unchanged: 495" in body
+    assert "Data through: 2021-06-16" in body
+    assert "Latest figures (2021-06-16): cases 33," in body
+    assert "Warnings (" in body and "2021-06-04" in body
+    assert "secret-pass" not in body
+    assert run.notification_status == "delivered to 1 channel(s)"
+
+
+def test_smtp_receives_failure_email_with_reason(
+    database_url: str, source_server: SourceServer, smtp: SmtpSink
+) -> None:
+    urls = serve_real(source_server)
+    run_etl(fast_settings(database_url, **urls))
+    source_server.serve(NYT_PATH, b"date,cases,deaths\n2020-01-21,1,0\n2020-13-01,1,0\n")
+    run = run_etl(fast_settings(database_url, notify=(smtp.mailto(),), **urls)).run
+
+    assert run.status is RunStatus.FAILED
+    mail = smtp.messages[-1]
+    assert mail.subject == f"[covid-etl testing] FAILED at stage validate (run #{run.id})"
+    assert (
+        "Error: NYT CSV: date is not an ISO YYYY-MM-DD date "
+        "(line 3, column 'date', value '2020-13-01')" in mail.body
+    )
+    assert f"Run: #{run.id} (manual)" in mail.body
+    assert "Database unchanged; data still through 2022-04-16." in mail.body
+
+
+def test_webhook_receives_success_and_recovery_note(
+    database_url: str, source_server: SourceServer, webhook: WebhookSink
+) -> None:
+    urls = serve_real(source_server)
+    source_server.script(NYT_PATH, [Response(404, b"gone")])
+    failed = run_etl(fast_settings(database_url, notify=(webhook.url,), **urls)).run
+    ok = run_etl(fast_settings(database_url, notify=(webhook.url,), **urls)).run
+
+    assert [m["title"].split("]")[1].split()[0] for m in webhook.received] == [
+        "FAILED",
+        "Succeeded",
+    ]
+    success = webhook.received[1]
+    assert "Succeeded (initial load): 816 row(s) updated" in success["title"]
+    assert f"Recovered from failed run #{failed.id}." in success["message"]
+    assert ok.recovered_from == failed.id
+
+
+def test_dead_channel_does_not_fail_run_and_next_run_delivers(
+    database_url: str, source_server: SourceServer, webhook: WebhookSink
+) -> None:
+    urls = serve_real(source_server)
+    webhook.fail = True
+    first = run_etl(fast_settings(database_url, notify=(webhook.url,), **urls)).run
+    assert first.status is RunStatus.SUCCEEDED
+    assert first.notification_status is not None
+    assert "1 channel(s) undelivered" in first.notification_status
+    store = open_store(database_url)
+    pending = store.pending_notifications()
+    assert [(n.run_id, n.status, n.attempts) for n in pending] == [
+        (first.id, DeliveryStatus.PENDING, 2)
+    ]
+    assert pending[0].channel_key == channel_key(webhook.url)
+
+    webhook.fail = False
+    second = run_etl(fast_settings(database_url, notify=(webhook.url,), **urls)).run
+    titles = [m["title"] for m in webhook.received]
+    assert len(titles) == 2
+    assert "initial load" in titles[0] and "816 row(s)" in titles[0]
+    assert "0 row(s) updated" in titles[1]
+    assert store.pending_notifications() == []
+    assert store.get_run(first.id).notification_status == "delivered to 1 channel(s)"  # type: ignore[union-attr]
+    assert second.notification_status == "delivered to 1 channel(s)"
+    store.close()
+
+
+def test_unreachable_smtp_server_is_recorded_not_raised(
+    database_url: str, source_server: SourceServer
+) -> None:
+    urls = serve_real(source_server)
+    dead = "mailto://etl:pw@127.0.0.1:9?from=a@example.com&to=b@example.com&mode=insecure"
+    run = run_etl(fast_settings(database_url, notify=(dead,), **urls)).run
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.notification_status and "undelivered" in run.notification_status
+    assert "pw@" not in run.notification_status
