@@ -86,7 +86,9 @@ def test_concurrent_runs_load_data_exactly_once(
     database_url: str, source_server: SourceServer
 ) -> None:
     urls = serve_real(source_server)
-    env = cli_env(database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"])
+    env = cli_env(
+        database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"]
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
