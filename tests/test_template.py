@@ -152,7 +152,16 @@ def _as_list(value: Any) -> list[Any]:
 def test_cfn_lint_passes() -> None:
     pytest.importorskip("cfnlint")
     proc = subprocess.run(
-        [sys.executable, "-c", "from cfnlint.runner import main; main()", str(TEMPLATE)],
+        [
+            sys.executable,
+            "-c",
+            "from cfnlint.runner import main; main()",
+            # Informational rules too (e.g. explicit deletion policies on stateful resources).
+            "--include-checks",
+            "I",
+            "--",
+            str(TEMPLATE),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
