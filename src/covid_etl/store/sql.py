@@ -97,6 +97,10 @@ class SqlStore:
         return int(row[0] or 0)
 
     def migrate(self) -> None:
+        if self.schema_version() >= len(self.migrations):
+            # Up to date: a plain read, so a run starting while another one is loading does not
+            # queue behind that load's write transaction just to find nothing to do.
+            return
         with self._transaction() as cur:
             self._lock_schema(cur)
             cur.execute(self.schema_table_ddl)
