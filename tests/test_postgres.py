@@ -25,6 +25,7 @@ from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
 from covid_etl.store.base import HistoryStore
 from covid_etl.store.postgres import PostgresStore
+from covid_etl.store.sql import SqlStore
 from covid_etl.store.sqlite import SqliteStore
 from tests.conftest import (
     JHU_CURRENT,
@@ -146,6 +147,44 @@ def test_definite_refusal_is_not_retried(postgres_server: str) -> None:
     with pytest.raises(StoreUnavailable) as caught:
         PostgresStore.from_url(url)
     assert caught.value.message.endswith('database "covid_etl_no_such_database" does not exist')
+
+
+def _terminate_sessions(url: str) -> None:
+    """End every other session on the test database, as a server restart would."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.mark.postgres
+def test_lost_session_reconnects_for_reads_and_fails_writes_clearly(postgres_url: str) -> None:
+    store = PostgresStore.from_url(postgres_url)
+    try:
+        store.migrate()
+        _terminate_sessions(postgres_url)
+        assert store.records() == []  # the read was repeated on a fresh session
+        _terminate_sessions(postgres_url)
+        with pytest.raises(StoreUnavailable, match="lost the connection to PostgreSQL at "):
+            store.set_notification_status(1, "x")
+        assert store.count_records() == 0  # and the next call has a session again
+    finally:
+        store.close()
+
+
+def test_store_lost_mid_run_fails_the_run_and_notifies(
+    database_url: str, webhook: WebhookSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lost(*args: Any, **kwargs: Any) -> None:
+        raise StoreUnavailable("lost the connection to PostgreSQL at db:5432/x: server closed")
+
+    monkeypatch.setattr(SqlStore, "create_run", lost)
+    result = run_etl(fast_settings(database_url, offline=True, notify=(webhook.url,)))
+    assert result.run.status is RunStatus.FAILED
+    assert result.run.error == "lost the connection to PostgreSQL at db:5432/x: server closed"
+    assert len(webhook.received) == 1
+    assert "lost the connection" in webhook.received[0]["message"]
 
 
 # -- same schema, same results --------------------------------------------------------------------

@@ -172,13 +172,41 @@ class PostgresStore(SqlStore):
         first = first.removeprefix("FATAL:").strip()
         return redact(first, self._secrets)
 
+    def _lost(self, exc: psycopg.Error) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"lost the connection to PostgreSQL at {self.where}: {self._reason(exc)}"
+        )
+
     # -- transactions and locks -------------------------------------------------------------------
+
+    def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        conn = self._connection()
+        try:
+            return super()._read(query, params)
+        except psycopg.OperationalError as exc:
+            if not conn.closed:
+                raise  # the session is fine; the statement itself failed
+            first = exc
+        # The session died (server restart, idle timeout, terminated): a read is safe to repeat
+        # once on a fresh one.
+        try:
+            return super()._read(query, params)
+        except psycopg.OperationalError as exc:
+            raise self._lost(exc) from first
+
+    def _rollback_quietly(self) -> None:
+        # Nothing to roll back: reads run in autocommit, and _transaction rolls back its own.
+        pass
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         conn = self._connection()
-        with conn.transaction(), conn.cursor() as cur:
-            yield cur
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except psycopg.OperationalError as exc:
+            # Not retried: the caller decides whether a write is worth repeating.
+            raise self._lost(exc) from None
 
     def _lock_schema(self, cur: Any) -> None:
         # Runs started together on an empty database all migrate at once; the transaction-scoped
