@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import cast
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, EtlError, StoreError, describe
 from . import open_store
 from .base import HistoryStore, Store
 
@@ -38,6 +38,15 @@ def copy_store(source_url: str, target_url: str, *, lock_timeout: float = 60.0) 
     """
     if source_url == target_url:
         raise ConfigError("--from and --to name the same database")
+    try:
+        return _copy(source_url, target_url, lock_timeout)
+    except EtlError:
+        raise
+    except Exception as exc:  # a backend's own error: still one sentence, never a traceback
+        raise StoreError(f"db copy failed, the target is unchanged: {describe(exc)}") from exc
+
+
+def _copy(source_url: str, target_url: str, lock_timeout: float) -> CopyReport:
     with ExitStack() as stack:
         source = _history_store(open_store(source_url), stack)
         target = _history_store(open_store(target_url), stack)

@@ -204,9 +204,14 @@ class PostgresStore(SqlStore):
         try:
             with conn.transaction(), conn.cursor() as cur:
                 yield cur
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:
             # Not retried: the caller decides whether a write is worth repeating.
-            raise self._lost(exc) from None
+            if conn.closed:
+                raise self._lost(exc) from None
+            raise StoreError(
+                f"PostgreSQL at {self.where} refused the write: "
+                f"{redact(_one_line(exc), self._secrets)}"
+            ) from exc
 
     def _lock_schema(self, cur: Any) -> None:
         # Runs started together on an empty database all migrate at once; the transaction-scoped
@@ -305,5 +310,7 @@ def _is_transient(exc: psycopg.OperationalError) -> bool:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    # The server's primary message, without the "LINE 1: ..." context psycopg appends.
+    diag = getattr(exc, "diag", None)
+    text = getattr(diag, "message_primary", None) or str(exc)
+    return " ".join(text.split()) or type(exc).__name__
