@@ -3,6 +3,7 @@ parity, concurrent runs, a run killed mid-load, and ``db copy``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -18,12 +19,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from covid_etl.errors import RunInProgress, StoreUnavailable
+from covid_etl.errors import RunInProgress, StoreError, StoreUnavailable
 from covid_etl.export import write_csv, write_json
-from covid_etl.models import RunStatus
+from covid_etl.models import Record, RunRecord, RunStatus, Trigger, utcnow
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
-from covid_etl.store.base import HistoryStore
+from covid_etl.store.base import History, HistoryStore, StoredRecord
 from covid_etl.store.postgres import PostgresStore
 from covid_etl.store.sql import SqlStore
 from covid_etl.store.sqlite import SqliteStore
@@ -185,6 +186,20 @@ def test_store_lost_mid_run_fails_the_run_and_notifies(
     assert result.run.error == "lost the connection to PostgreSQL at db:5432/x: server closed"
     assert len(webhook.received) == 1
     assert "lost the connection" in webhook.received[0]["message"]
+
+
+@pytest.mark.postgres
+def test_refused_write_is_one_sentence_and_changes_nothing(postgres_url: str) -> None:
+    store = PostgresStore.from_url(postgres_url)
+    try:
+        store.migrate()
+        run = RunRecord(id=1, trigger=Trigger.MANUAL, environment="t", started_at=utcnow())
+        bad = StoredRecord(Record(dt.date(2020, 3, 1), -1, 0, None), run_id=1)
+        with pytest.raises(StoreError, match=r"refused the write: .*violates check constraint"):
+            store.restore_history(History(runs=[run], records=[bad], notifications=[]))
+        assert store.list_runs() == [] and store.records() == []
+    finally:
+        store.close()
 
 
 # -- same schema, same results --------------------------------------------------------------------
