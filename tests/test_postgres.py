@@ -25,6 +25,7 @@ from covid_etl.models import Record, RunRecord, RunStatus, Trigger, utcnow
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
 from covid_etl.store.base import History, HistoryStore, StoredRecord
+from covid_etl.store.copy import copy_store
 from covid_etl.store.postgres import PostgresStore
 from covid_etl.store.sql import SqlStore
 from covid_etl.store.sqlite import SqliteStore
@@ -89,6 +90,25 @@ def test_unreachable_server_is_one_sentence_with_masked_password() -> None:
     assert "Connection refused" in message and "(after 3 attempts)" in message
     assert "\n" not in message and PASSWORD not in message
     assert time.monotonic() - started < 5  # a few quick retries, not a hang
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (f"postgresql://etl:{PASSWORD}@[::1/covid", "bad PostgreSQL URL: "),
+        (
+            f"postgresql://etl:{PASSWORD}@127.0.0.1:1/covid?sslmode=bogus",
+            "cannot connect to PostgreSQL at 127.0.0.1:1/covid: connection is bad: "
+            'invalid sslmode value: "bogus"',
+        ),
+    ],
+)
+def test_bad_url_is_one_sentence_without_the_password(url: str, expected: str) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        open_store(url)
+    assert caught.value.message.startswith(expected)
+    assert PASSWORD not in caught.value.message
+    assert "attempts" not in caught.value.message  # a bad parameter is not retried
 
 
 def test_cli_run_against_unreachable_server_exits_1_and_notifies(webhook: WebhookSink) -> None:
@@ -392,7 +412,11 @@ def test_sigkill_mid_load_keeps_data_releases_lock_and_next_run_recovers(
 
 @pytest.mark.postgres
 def test_db_copy_sqlite_to_postgres_then_no_change_run(
-    sqlite_url: str, postgres_url: str, source_server: SourceServer, webhook: WebhookSink
+    sqlite_url: str,
+    postgres_url: str,
+    source_server: SourceServer,
+    webhook: WebhookSink,
+    tmp_path: Path,
 ) -> None:
     day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
     notify = (webhook.url,)
@@ -421,6 +445,17 @@ def test_db_copy_sqlite_to_postgres_then_no_change_run(
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 512)
     assert again.id == 4  # ids continue after the copied history
     assert exports(postgres_url) == exports(sqlite_url)
+
+    # And back again, PostgreSQL -> SQLite, through the library call the CLI uses.
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    report = copy_store(postgres_url, back)
+    assert (report.runs, report.records, report.notifications) == (4, 512, 3)
+    source, target = history_store(postgres_url), history_store(back)
+    try:
+        assert target.dump_history() == source.dump_history()
+    finally:
+        source.close()
+        target.close()
 
 
 @pytest.mark.postgres

@@ -10,6 +10,7 @@ server never wait for each other.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -104,7 +105,7 @@ class PostgresStore(SqlStore):
 
     def __init__(self, url: str) -> None:
         self.url_for_display = mask_url(url)
-        self._secrets = secrets_in_url(url)
+        self._secrets = _url_secrets(url)
         params = pg_conninfo.conninfo_to_dict(_libpq_url(url))
         # Our defaults only where the URL says nothing: a bounded connect, a name in
         # pg_stat_activity.
@@ -123,9 +124,10 @@ class PostgresStore(SqlStore):
         try:
             store = cls(url)
         except psycopg.ProgrammingError as exc:
-            raise StoreUnavailable(
-                f"bad PostgreSQL URL {mask_url(url)!r}: {redact(str(exc), secrets_in_url(url))}"
-            ) from None
+            # libpq echoes the URL back; a malformed one may defeat mask_url, so redact the
+            # password found by a plainer rule as well.
+            reason = redact(_one_line(exc), _url_secrets(url))
+            raise StoreUnavailable(f"bad PostgreSQL URL: {reason}") from None
         store._connection()
         return store
 
@@ -302,8 +304,20 @@ def _where(params: dict[str, Any]) -> str:
     return f"{host}:{port}/{dbname}"
 
 
+def _url_secrets(url: str) -> list[str]:
+    """The URL's secrets, plus whatever sits between ``user:`` and ``@`` even when the URL is too
+    malformed for urlsplit."""
+    found = secrets_in_url(url)
+    match = re.match(r"^[^:]+://[^:/@]*:([^@/]+)@", url)
+    if match:
+        found.append(match.group(1))
+    return found
+
+
 def _is_transient(exc: psycopg.OperationalError) -> bool:
     text = str(exc)
+    if "invalid " in text:
+        return False  # a bad connection parameter stays bad
     if "FATAL:" not in text:
         return True  # refused, unreachable, timed out: nothing answered yet
     return any(marker in text for marker in _TRANSIENT_FATAL)
