@@ -209,6 +209,29 @@ def test_store_lost_mid_run_fails_the_run_and_notifies(
 
 
 @pytest.mark.postgres
+def test_lost_writer_lock_session_stops_the_load(postgres_url: str) -> None:
+    store = PostgresStore.from_url(postgres_url)
+    try:
+        store.migrate()
+        with store.writer_lock(1.0):
+            run = store.create_run(Trigger.MANUAL, "t", utcnow())
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND granted"
+                )
+            run.status = RunStatus.SUCCEEDED
+            rows = [Record(dt.date(2020, 3, 1), 1, 0, None)]
+            with pytest.raises(StoreUnavailable, match="lost the writer lock"):
+                store.finish_run(run, rows, [])
+        assert store.records() == []
+        stored = store.get_run(run.id)
+        assert stored is not None and stored.status is RunStatus.RUNNING
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
 def test_refused_write_is_one_sentence_and_changes_nothing(postgres_url: str) -> None:
     store = PostgresStore.from_url(postgres_url)
     try:

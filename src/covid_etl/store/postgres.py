@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -22,7 +22,9 @@ from psycopg import conninfo as pg_conninfo
 from psycopg.types.json import Jsonb
 
 from ..errors import RunInProgress, StoreError, StoreUnavailable
+from ..models import Record, RunRecord
 from ..redact import mask_url, redact, secrets_in_url
+from .base import PendingChannel
 from .sql import SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
@@ -116,6 +118,7 @@ class PostgresStore(SqlStore):
         self._local = threading.local()
         self._open: list[psycopg.Connection[Any]] = []
         self._open_lock = threading.Lock()
+        self._lock_conn: psycopg.Connection[Any] | None = None  # set while writer_lock is held
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -244,13 +247,31 @@ class PostgresStore(SqlStore):
                         f"of {self.url_for_display})"
                     )
                 time.sleep(self.lock_poll)
+            self._lock_conn = conn
             yield
         finally:
+            self._lock_conn = None
             with self._open_lock:
                 if conn in self._open:
                     self._open.remove(conn)
             # Ending the session releases the lock; an explicit unlock would add nothing.
             conn.close()
+
+    def finish_run(
+        self, run: RunRecord, changes: Sequence[Record], channels: Sequence[PendingChannel]
+    ) -> None:
+        # Unlike a flock, an advisory lock can be lost while we still run: if the server dropped
+        # the session holding it, another run may already hold it. Check just before writing.
+        lock_conn = self._lock_conn
+        if lock_conn is not None:
+            try:
+                lock_conn.execute("SELECT 1")
+            except psycopg.Error as exc:
+                raise StoreUnavailable(
+                    f"lost the writer lock: the session holding it on PostgreSQL at "
+                    f"{self.where} ended ({self._reason(exc)}); nothing was written"
+                ) from None
+        super().finish_run(run, changes, channels)
 
     def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
         try:
