@@ -142,6 +142,8 @@ class PostgresStore(SqlStore):
         for attempt in range(1, self.connect_attempts + 1):
             try:
                 conn = psycopg.connect(self._conninfo, autocommit=True)
+                # Timestamps come back in UTC whatever the server's default zone is.
+                conn.execute("SET TIME ZONE 'UTC'")
             except psycopg.OperationalError as exc:
                 if attempt < self.connect_attempts and _is_transient(exc):
                     time.sleep(delay)
@@ -151,8 +153,6 @@ class PostgresStore(SqlStore):
                 raise StoreUnavailable(
                     f"cannot connect to PostgreSQL at {self.where}: {self._reason(exc)}{tries}"
                 ) from None
-            # Timestamps come back in UTC whatever the server's default zone is.
-            conn.execute("SET TIME ZONE 'UTC'")
             with self._open_lock:
                 self._open.append(conn)
             return conn
