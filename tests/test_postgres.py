@@ -506,6 +506,37 @@ def test_db_copy_refuses_non_empty_target_and_empty_source(
     assert same.returncode == 2
 
 
+def test_cli_run_runs_export_on_each_backend(database_url: str) -> None:
+    env = cli_env(database_url, COVID_ETL_OFFLINE="1")
+    first = cli("run", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["inserted"] == 816
+    again = cli("run", env=env)
+    assert again.returncode == 0 and "0 row(s) changed" in again.stdout
+    history = cli("runs", "--json", env=env)
+    assert [r["status"] for r in json.loads(history.stdout)] == ["succeeded", "succeeded"]
+    exported = cli("export", "--format", "csv", env=env)
+    assert exported.stdout == expected_csv(NYT_CURRENT, JHU_CURRENT)
+
+
+def test_postgres_tests_skip_without_a_server_unless_required() -> None:
+    env = {
+        **os.environ,
+        "COVID_ETL_TEST_POSTGRES_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x",
+    }
+    env.pop("COVID_ETL_REQUIRE_POSTGRES", None)
+    args = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
+    args += ["tests/test_store.py::test_empty_store_reads"]
+    skipped = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert skipped.returncode == 0, skipped.stdout
+    assert "1 passed, 1 skipped" in skipped.stdout
+    assert "no PostgreSQL server at" in skipped.stdout
+    env["COVID_ETL_REQUIRE_POSTGRES"] = "1"
+    required = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert required.returncode != 0
+    assert "required: COVID_ETL_REQUIRE_POSTGRES=1" in required.stdout
+
+
 def test_db_help() -> None:
     for args in (["db", "--help"], ["db", "copy", "--help"]):
         done = cli(*args, env=cli_env("sqlite:///unused.db"))
