@@ -146,10 +146,6 @@ class History:
     records: list[StoredRecord]
     notifications: list[NotificationRow]
 
-    @property
-    def empty(self) -> bool:
-        return not (self.runs or self.records or self.notifications)
-
 
 class HistoryStore(Store, Protocol):
     """A store that can hand over and take in its whole history (``covid-etl db copy``).
