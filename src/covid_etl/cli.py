@@ -168,6 +168,59 @@ def export(fmt: str, output: str | None) -> None:
             writer(rows, handle)
 
 
+db_app = typer.Typer(
+    name="db",
+    help="Database maintenance: move the data and run history between databases.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app)
+
+
+DB_COPY_HELP = (
+    "Copy the data and the run history (runs, records, notifications) into an empty database."
+    "\n\n"
+    "Run ids are kept. A target that already holds runs or data is refused: the copy never "
+    "merges or overwrites. It is one transaction, so a failed copy can simply be run again."
+)
+
+
+@db_app.command("copy", help=DB_COPY_HELP)
+def db_copy(
+    from_url: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Database to read (e.g. sqlite:///data/covid-etl.db).",
+            show_default=False,
+        ),
+    ],
+    to_url: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Empty database to fill (e.g. postgresql://user@host:5432/db).",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Copy the data and the run history into an empty database."""
+    from .redact import redact, secrets_in_url
+    from .store.copy import copy_store
+
+    settings = load_settings()
+    secrets = [*settings.secrets(), *secrets_in_url(from_url), *secrets_in_url(to_url)]
+    try:
+        report = copy_store(from_url, to_url, lock_timeout=settings.lock_timeout)
+    except ConfigError as exc:
+        fail(redact(exc.message, secrets), EXIT_USAGE)
+    except EtlError as exc:
+        fail(redact(exc.message, secrets), EXIT_FAILED)
+    typer.echo(
+        f"Copied {report.runs} run(s), {report.records} record(s) and {report.notifications} "
+        f"notification(s) from {report.source} to {report.target}."
+    )
+
+
 def _open_store(settings: Settings) -> Any:
     from .store import open_store
 
