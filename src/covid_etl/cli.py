@@ -168,42 +168,30 @@ def export(fmt: str, output: str | None) -> None:
             writer(rows, handle)
 
 
-db_app = typer.Typer(
-    name="db",
-    help="Database maintenance: move the data and run history between databases.",
-    no_args_is_help=True,
+@app.group()
+def db() -> None:
+    """Database maintenance: move the data and run history between databases."""
+
+
+@db.command("copy")
+@click.option(
+    "--from",
+    "from_url",
+    required=True,
+    help="Database to read (e.g. sqlite:///data/covid-etl.db).",
 )
-app.add_typer(db_app)
-
-
-DB_COPY_HELP = (
-    "Copy the data and the run history (runs, records, notifications) into an empty database."
-    "\n\n"
-    "Run ids are kept. A target that already holds runs or data is refused: the copy never "
-    "merges or overwrites. It is one transaction, so a failed copy can simply be run again."
+@click.option(
+    "--to",
+    "to_url",
+    required=True,
+    help="Empty database to fill (e.g. postgresql://user@host:5432/db).",
 )
+def db_copy(from_url: str, to_url: str) -> None:
+    """Copy the data and the run history (runs, records, notifications) into an empty database.
 
-
-@db_app.command("copy", help=DB_COPY_HELP)
-def db_copy(
-    from_url: Annotated[
-        str,
-        typer.Option(
-            "--from",
-            help="Database to read (e.g. sqlite:///data/covid-etl.db).",
-            show_default=False,
-        ),
-    ],
-    to_url: Annotated[
-        str,
-        typer.Option(
-            "--to",
-            help="Empty database to fill (e.g. postgresql://user@host:5432/db).",
-            show_default=False,
-        ),
-    ],
-) -> None:
-    """Copy the data and the run history into an empty database."""
+    Run ids are kept. A target that already holds runs or data is refused: the copy never
+    merges or overwrites. It is one transaction, so a failed copy can simply be run again.
+    """
     from .redact import redact, secrets_in_url
     from .store.copy import copy_store
 
@@ -215,7 +203,7 @@ def db_copy(
         fail(redact(exc.message, secrets), EXIT_USAGE)
     except EtlError as exc:
         fail(redact(exc.message, secrets), EXIT_FAILED)
-    typer.echo(
+    click.echo(
         f"Copied {report.runs} run(s), {report.records} record(s) and {report.notifications} "
         f"notification(s) from {report.source} to {report.target}."
     )
