@@ -284,8 +284,9 @@ def _lock_timeout(
     try:
         run.data_through = store.data_through()
         run = store.record_failed_start(run)
-    except EtlError:
-        pass
+    except EtlError as record_error:
+        # The lock holder may keep the database busy; the failure is still reported below.
+        log.warning("could not record the lock timeout: %s", record_error)
     _send_direct(settings, run, send)
     return RunResult(run=run)
 
