@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,19 @@ def test_export_csv_round_trips_through_csv_reader(database_url: str) -> None:
     assert len(rows) == 816
     assert rows[0] == {"date": "2020-01-22", "cases": "1", "deaths": "0", "recovered": "0"}
     assert rows[-1]["recovered"] == ""
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_offline_loads_the_snapshot(tmp_path: Path) -> None:
+    database = tmp_path / "make-run.db"
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "run", "OFFLINE=1"],
+        cwd=Path(__file__).parents[1],
+        env=cli_env(f"sqlite:///{database}"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "816 inserted, 0 updated, 0 unchanged" in proc.stdout
+    assert database.exists()
