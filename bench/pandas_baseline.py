@@ -76,9 +76,7 @@ def diff(incoming: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, pd
 def load(con: sqlite3.Connection, inserted: pd.DataFrame, updated: pd.DataFrame) -> None:
     with con:
         if len(updated):
-            con.executemany(
-                f"DELETE FROM {TABLE} WHERE date = ?", [(d,) for d in updated["date"]]
-            )
+            con.executemany(f"DELETE FROM {TABLE} WHERE date = ?", [(d,) for d in updated["date"]])
         changes = pd.concat([inserted, updated])
         if len(changes):
             changes.to_sql(TABLE, con, if_exists="append", index=False)
