@@ -122,8 +122,12 @@ def ratios_text(series: dict[str, Series]) -> str:
         ("etl_rerun", "pd_rerun", "no-change re-run"),
     ):
         wall = series[ours].stat("wall", "median") / series[theirs].stat("wall", "median")
+        best = series[ours].stat("wall", "min") / series[theirs].stat("wall", "min")
         cpu = series[ours].stat("cpu", "median") / series[theirs].stat("cpu", "median")
-        parts.append(f"- {what}: covid-etl / pandas = **{wall:.2f}×** wall time ({cpu:.2f}× CPU)")
+        parts.append(
+            f"- {what}: covid-etl / pandas = **{wall:.2f}×** wall time, medians "
+            f"({best:.2f}× best runs; {cpu:.2f}× CPU time, medians)"
+        )
     return "\n".join(parts)
 
 
@@ -174,7 +178,8 @@ process (`bench/launcher.py`), because on Linux a child's `ru_maxrss` also count
 process it was forked from. Each case runs once to warm up, then
 {repeat} time(s), interleaved; the table gives the median and the best (min) run. Timings on a
 shared or busy machine vary by tens of percent: compare medians from one run of the harness, not
-numbers from different runs.
+numbers from different runs, and look at the best-run ratio too: other load on the machine
+only ever adds time.
 
 ## How to reproduce
 
