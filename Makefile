@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint typecheck pytest bench clean
+.PHONY: venv run test lint typecheck pytest bench bench-postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ pytest: $(STAMP)
 ## make bench [BENCH_REPEAT=N]: time covid-etl against the pandas baseline (default 5 runs each)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT),)
+
+## make bench-postgres: time SQLite against PostgreSQL, write docs/benchmarks-postgres.md
+bench-postgres: $(STAMP)
+	$(BIN)/python bench/bench_postgres.py --write docs/benchmarks-postgres.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

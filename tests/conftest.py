@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from covid_etl.redact import mask_url
 from covid_etl.settings import Settings
+from tests.helpers import postgres as pg
 from tests.helpers.servers import SmtpSink, SourceServer, WebhookSink, running
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -50,10 +52,35 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'covid.db'}"
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """URL of the PostgreSQL server for tests; skips (or, when required, errors) without one."""
+    url = pg.server_url()
+    reason = pg.unreachable_reason(url)
+    if reason is not None:
+        message = (
+            f"no PostgreSQL server at {mask_url(url)} ({reason}); "
+            "set COVID_ETL_TEST_POSTGRES_URL to one"
+        )
+        if pg.required():
+            pytest.fail(f"{message} (required: COVID_ETL_REQUIRE_POSTGRES=1)", pytrace=False)
+        pytest.skip(message)
+    return url
+
+
 @pytest.fixture
-def database_url(sqlite_url: str) -> str:
-    """The store URL behaviour tests run against (parametrised over backends in later tests)."""
-    return sqlite_url
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database of its own for this test."""
+    with pg.throwaway_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The store URL behaviour tests run against: every such test runs on each backend."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_url"))
 
 
 def fast_settings(database_url: str, **overrides: object) -> Settings:

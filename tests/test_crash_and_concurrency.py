@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from covid_etl.models import RunStatus
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
@@ -22,9 +24,9 @@ from tests.conftest import (
     nyt_history,
     serve_real,
 )
-from tests.helpers.pause_in_load import MARKER
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import SourceServer
+from tests.helpers.stall_load import MARKER
 
 ROOT = Path(__file__).parents[1]
 
@@ -47,7 +49,7 @@ def test_sigkill_during_load_keeps_previous_data_and_next_run_recovers(
     new = serve_real(source_server)  # the current files: 305 new dates and many revisions
     env = cli_env(database_url, COVID_ETL_NYT_URL=new["nyt_url"], COVID_ETL_JHU_URL=new["jhu_url"])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.pause_in_load", "run", "--json"],
+        [sys.executable, "-m", "tests.helpers.stall_load", "run", "--json"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -57,7 +59,7 @@ def test_sigkill_during_load_keeps_previous_data_and_next_run_recovers(
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line.strip() == MARKER, proc.stderr.read() if proc.stderr else line
+        assert line.startswith(MARKER), proc.stderr.read() if proc.stderr else line
         # Readers see the old data while the load transaction is open and half written.
         assert rows(database_url) == before
         os.kill(proc.pid, signal.SIGKILL)
@@ -86,7 +88,9 @@ def test_concurrent_runs_load_data_exactly_once(
     database_url: str, source_server: SourceServer
 ) -> None:
     urls = serve_real(source_server)
-    env = cli_env(database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"])
+    env = cli_env(
+        database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"]
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
@@ -130,3 +134,19 @@ def test_second_run_waits_then_reports_another_run_in_progress(
     assert result.run.error and result.run.error.startswith("another run is in progress")
     assert waited >= 0.5
     assert rows(database_url) == []
+
+
+def test_lock_timeout_while_holder_is_mid_load_fails_cleanly(
+    sqlite_url: str, source_server: SourceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from covid_etl.store.sqlite import SqliteStore
+
+    monkeypatch.setattr(SqliteStore, "busy_timeout_ms", 200)
+    urls = serve_real(source_server)
+    holder = open_store(sqlite_url)
+    holder.migrate()
+    with holder.writer_lock(5), holder._transaction():  # type: ignore[attr-defined]
+        result = run_etl(fast_settings(sqlite_url, lock_timeout=0.3, **urls))
+    holder.close()
+    assert result.run.status is RunStatus.FAILED
+    assert result.run.error and result.run.error.startswith("another run is in progress")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from covid_etl.cli import app
 from covid_etl.store import open_store

@@ -1,6 +1,8 @@
 """Command-line interface: builds settings, calls the library, turns errors into exit codes.
 
 Exit codes: 0 the run succeeded (also with 0 changes), 1 the run failed, 2 bad usage or settings.
+Plain click (not a heavier framework) keeps the start-up of a daily no-change run short; heavy
+modules are imported inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -8,60 +10,41 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Any, NoReturn
 
-import typer
+import click
 
 from . import __version__
 from .errors import ConfigError, EtlError
 from .settings import Settings, settings_from_env
 
-app = typer.Typer(
-    name="covid-etl",
-    help="Daily ETL of US COVID-19 data: NYT cases and deaths joined with JHU recoveries.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-class ExportFormat(StrEnum):
-    csv = "csv"
-    json = "json"
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="covid-etl")
+def app() -> None:
+    """Daily ETL of US COVID-19 data: NYT cases and deaths joined with JHU recoveries.
 
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"covid-etl {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
-    ] = False,
-) -> None:
-    """Daily ETL of US COVID-19 data: NYT cases and deaths joined with JHU recoveries."""
+    Settings come from COVID_ETL_* environment variables (see the README); options given on
+    the command line win.
+    """
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(code)
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment plus CLI overrides; configure logging once."""
     from .log import configure_logging
     from .notify.channels import check_channels
+    from .store import check_database_url
 
     try:
         settings = settings_from_env(os.environ, **overrides)
+        check_database_url(settings.database_url)
         check_channels(settings.notify)
     except ConfigError as exc:
         fail(exc.message)
@@ -70,55 +53,47 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 @app.command()
+@click.option("--offline", is_flag=True, help="Use the data snapshot shipped with the package.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary.")
+@click.option("--nyt-url", help="NYT us.csv: URL or local path.")
+@click.option("--jhu-url", help="JHU combined CSV: URL or local path.")
+@click.option("--database-url", help="Store URL (sqlite:///... or postgresql://...).")
+@click.option(
+    "--trigger",
+    type=click.Choice(["manual", "schedule", "event"]),
+    default="manual",
+    show_default=True,
+    help="What started the run (recorded in the run history).",
+)
 def run(
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Use the snapshot shipped with the package.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a summary.")
-    ] = False,
-    nyt_url: Annotated[
-        str | None, typer.Option("--nyt-url", help="NYT us.csv URL or path.", show_default=False)
-    ] = None,
-    jhu_url: Annotated[
-        str | None,
-        typer.Option("--jhu-url", help="JHU combined CSV URL or path.", show_default=False),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help="Store URL (sqlite:///... or postgresql://...).",
-            show_default=False,
-        ),
-    ] = None,
-    trigger: Annotated[
-        str, typer.Option("--trigger", help="Label for what started the run.", hidden=True)
-    ] = "manual",
+    offline: bool,
+    as_json: bool,
+    nyt_url: str | None,
+    jhu_url: str | None,
+    database_url: str | None,
+    trigger: str,
 ) -> None:
-    """Fetch, validate, join and load the data once; notify subscribers."""
+    """Fetch, validate, join and load the data once; notify subscribers.
+
+    Exit code 0 when the run succeeded (also with 0 changes), 1 when it failed.
+    """
     from .models import Trigger
     from .pipeline import run_etl
 
     settings = load_settings(
         offline=offline or None, nyt_url=nyt_url, jhu_url=jhu_url, database_url=database_url
     )
-    try:
-        trigger_value = Trigger(trigger)
-    except ValueError:
-        fail(f"--trigger must be one of {', '.join(t.value for t in Trigger)}")
     progress = None if as_json else _progress_printer()
-    result = run_etl(settings, trigger=trigger_value, progress=progress)
+    result = run_etl(settings, trigger=Trigger(trigger), progress=progress)
     if progress is not None:
         progress.close()
-    run_record = result.run
     if as_json:
-        typer.echo(json.dumps(run_summary_json(run_record)))
+        click.echo(json.dumps(run_summary_json(result.run)))
     else:
         from .console import print_run
 
-        print_run(run_record, printed_because_no_channel=not settings.notify)
-    raise typer.Exit(EXIT_OK if result.succeeded else EXIT_FAILED)
+        print_run(result.run, printed_because_no_channel=not settings.notify)
+    sys.exit(EXIT_OK if result.succeeded else EXIT_FAILED)
 
 
 def run_summary_json(run_record: Any) -> dict[str, Any]:
@@ -144,17 +119,20 @@ def _progress_printer() -> Any:
 
 
 @app.command()
-def runs(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    limit: Annotated[
-        int, typer.Option("--limit", min=1, max=10_000, help="Most recent N runs.")
-    ] = 20,
-) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="Show the most recent N runs.",
+)
+def runs(as_json: bool, limit: int) -> None:
     """Show the run history, most recent first."""
     store = _open_store(load_settings())
     history = store.list_runs(limit=limit)
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in history], indent=2))
+        click.echo(json.dumps([r.to_dict() for r in history], indent=2))
     else:
         from .console import print_runs
 
@@ -162,28 +140,73 @@ def runs(
 
 
 @app.command()
-def export(
-    fmt: Annotated[
-        ExportFormat, typer.Option("--format", help="Output format.")
-    ] = ExportFormat.csv,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", help="Write to this file instead of stdout.", show_default=False
-        ),
-    ] = None,
-) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of standard output.",
+)
+def export(fmt: str, output: str | None) -> None:
     """Export the stored table (date,cases,deaths,recovered), sorted by date."""
     from .export import write_csv, write_json
 
     store = _open_store(load_settings())
     rows = store.records()
-    writer = write_csv if fmt is ExportFormat.csv else write_json
+    writer = write_csv if fmt == "csv" else write_json
     if output is None:
         writer(rows, sys.stdout)
     else:
         with open(output, "w", newline="", encoding="utf-8") as handle:
             writer(rows, handle)
+
+
+@app.group()
+def db() -> None:
+    """Database maintenance: move the data and run history between databases."""
+
+
+@db.command("copy")
+@click.option(
+    "--from",
+    "from_url",
+    required=True,
+    help="Database to read (e.g. sqlite:///data/covid-etl.db).",
+)
+@click.option(
+    "--to",
+    "to_url",
+    required=True,
+    help="Empty database to fill (e.g. postgresql://user@host:5432/db).",
+)
+def db_copy(from_url: str, to_url: str) -> None:
+    """Copy the data and the run history (runs, records, notifications) into an empty database.
+
+    Run ids are kept. A target that already holds runs or data is refused: the copy never
+    merges or overwrites. It is one transaction, so a failed copy can simply be run again.
+    """
+    from .redact import redact, secrets_in_url
+    from .store.copy import copy_store
+
+    settings = load_settings()
+    secrets = [*settings.secrets(), *secrets_in_url(from_url), *secrets_in_url(to_url)]
+    try:
+        report = copy_store(from_url, to_url, lock_timeout=settings.lock_timeout)
+    except ConfigError as exc:
+        fail(redact(exc.message, secrets), EXIT_USAGE)
+    except EtlError as exc:
+        fail(redact(exc.message, secrets), EXIT_FAILED)
+    click.echo(
+        f"Copied {report.runs} run(s), {report.records} record(s) and {report.notifications} "
+        f"notification(s) from {report.source} to {report.target}."
+    )
 
 
 def _open_store(settings: Settings) -> Any:
@@ -199,7 +222,7 @@ def _open_store(settings: Settings) -> Any:
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(prog_name="covid-etl")
 
 
 if __name__ == "__main__":

@@ -47,12 +47,17 @@ def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> No
 
 def print_runs(runs: Sequence[RunRecord]) -> None:
     """The run history as a table."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="covid-etl runs", show_lines=False)
-    for column in ("id", "started (UTC)", "trigger", "env", "status", "ins", "upd", "unch",
-                   "through", "detail"):  # fmt: skip
-        table.add_column(column, overflow="fold")
+    table = Table(title="covid-etl runs", box=None, pad_edge=False)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("trigger", no_wrap=True)
+    table.add_column("ins/upd/unch", justify="right", no_wrap=True)
+    table.add_column("through", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=1, min_width=24)
     colours = {"succeeded": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
     for r in runs:
         detail = r.error or ("; ".join(r.warnings[:1]) if r.warnings else "")
@@ -60,15 +65,12 @@ def print_runs(runs: Sequence[RunRecord]) -> None:
             detail = f"[{r.failed_stage}] {detail}"
         table.add_row(
             str(r.id),
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            str(r.trigger),
-            r.environment,
+            r.started_at.strftime("%Y-%m-%d %H:%M"),
             f"[{colours.get(str(r.status), 'white')}]{r.status}[/]",
-            str(r.inserted),
-            str(r.updated),
-            str(r.unchanged),
+            f"{r.trigger} ({r.environment})",
+            f"{r.inserted}/{r.updated}/{r.unchanged}",
             r.data_through.isoformat() if r.data_through else "-",
-            detail,
+            escape(detail),
         )
     _console().print(table)
 

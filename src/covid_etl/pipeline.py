@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import EtlError, RunInProgress, StageFailed, describe
+from .errors import EtlError, RunInProgress, StageFailed, StoreError, describe
 from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
 from .models import Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger, utcnow
 from .notify.channels import DeliveryReport, Sender, deliver_pending, pending_channels, send_apprise
@@ -72,6 +72,11 @@ def run_etl(
                 return _locked_run(settings, trigger, store, client, send, progress, secrets)
         except RunInProgress as exc:
             return _lock_timeout(settings, trigger, store, exc, send)
+        except StoreError as exc:
+            # The database itself failed mid-run (e.g. the connection to the server was lost and
+            # could not be re-established): nothing more can be recorded, but subscribers are
+            # told, and the next run marks this one interrupted.
+            return _unrecorded_failure(settings, trigger, Stage.LOAD, exc, send)
     finally:
         if owns_store and store is not None:
             store.close()
@@ -279,8 +284,9 @@ def _lock_timeout(
     try:
         run.data_through = store.data_through()
         run = store.record_failed_start(run)
-    except EtlError:
-        pass
+    except EtlError as record_error:
+        # The lock holder may keep the database busy; the failure is still reported below.
+        log.warning("could not record the lock timeout: %s", record_error)
     _send_direct(settings, run, send)
     return RunResult(run=run)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
 _SECRET_QUERY_KEYS = re.compile(
@@ -37,6 +37,8 @@ def secrets_in_url(url: str) -> list[str]:
     found = []
     if parts.password:
         found.append(parts.password)
+        # Libraries often echo the decoded form back in their error messages.
+        found.append(unquote(parts.password))
     for key, value in parse_qsl(parts.query, keep_blank_values=False):
         if _SECRET_QUERY_KEYS.search(key) and value:
             found.append(value)
@@ -45,7 +47,9 @@ def secrets_in_url(url: str) -> list[str]:
     else:
         if parts.username:
             found.append(parts.username)
-        found.extend(seg for seg in [parts.hostname or "", *parts.path.split("/")] if len(seg) >= 4)
+        # .hostname is lower-cased; tokens are case-sensitive, so take the netloc as written.
+        host = parts.netloc.rsplit("@", 1)[-1].split(":", 1)[0]
+        found.extend(seg for seg in [host, *parts.path.split("/")] if len(seg) >= 4)
     return [s for s in found if len(s) >= 3]
 
 

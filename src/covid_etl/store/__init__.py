@@ -10,17 +10,34 @@ from ..errors import ConfigError
 from ..redact import mask_url
 from .base import NotificationRow, Store
 
-__all__ = ["NotificationRow", "Store", "open_store"]
+__all__ = ["NotificationRow", "Store", "check_database_url", "open_store"]
+
+
+SQLITE_SCHEMES = frozenset({"sqlite"})
+POSTGRES_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+
+
+def url_scheme(url: str) -> str:
+    return url.split(":", 1)[0].lower() if ":" in url else ""
+
+
+def check_database_url(url: str) -> None:
+    """Raise ConfigError for a URL no backend understands (a settings mistake, exit code 2)."""
+    if url_scheme(url) not in SQLITE_SCHEMES | POSTGRES_SCHEMES:
+        raise ConfigError(
+            f"unsupported database URL {mask_url(url)!r}: use sqlite:///path.db or "
+            "postgresql://user:pass@host:port/db"
+        )
 
 
 def open_store(url: str) -> Store:
     """Open (without migrating) the store named by ``url``."""
-    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    if scheme == "sqlite":
+    scheme = url_scheme(url)
+    if scheme in SQLITE_SCHEMES:
         from .sqlite import SqliteStore
 
         return SqliteStore.from_url(url)
-    if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
+    if scheme in POSTGRES_SCHEMES:
         try:
             from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
         except ImportError as exc:
@@ -29,7 +46,5 @@ def open_store(url: str) -> Store:
             ) from exc
         store: Store = PostgresStore.from_url(url)
         return store
-    raise ConfigError(
-        f"unsupported database URL {mask_url(url)!r}: use sqlite:///path.db or "
-        "postgresql://user:pass@host:port/db"
-    )
+    check_database_url(url)
+    raise AssertionError("unreachable")

@@ -15,9 +15,11 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..models import DeliveryStatus, Record, RunRecord, Trigger
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,38 @@ class Store(Protocol):
         """Release connections and locks."""
 
 
-def chunks(items: Sequence[Record], size: int) -> Iterator[Sequence[Record]]:
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A stored row with the run that last wrote it."""
+
+    record: Record
+    run_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Everything a store holds, ids included, for moving it to another store."""
+
+    runs: list[RunRecord]
+    records: list[StoredRecord]
+    notifications: list[NotificationRow]
+
+
+class HistoryStore(Store, Protocol):
+    """A store that can hand over and take in its whole history (``covid-etl db copy``).
+
+    Kept apart from :class:`Store` so the interface the pipeline needs stays small; a backend
+    that implements these two methods can be the source or the target of a copy.
+    """
+
+    def dump_history(self) -> History:
+        """Every run, row and notification, ids preserved, oldest first."""
+
+    def restore_history(self, history: History) -> None:
+        """One transaction: load ``history`` into this store, which must hold no run and no row
+        (raises StoreError otherwise); later runs get ids after the copied ones."""
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -14,13 +14,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from ..errors import StoreError
 from ..models import DeliveryStatus, Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger
-from .base import NotificationRow, PendingChannel, chunks
+from .base import History, NotificationRow, PendingChannel, StoredRecord, chunks
 
 RUN_COLUMNS = (
     "id, trigger, environment, status, started_at, finished_at, failed_stage, error, warnings, "
     "initial_load, inserted, updated, unchanged, data_through, sources, recovered_from, "
     "notification_status, pid, host"
+)
+NOTIFICATION_COLUMNS = (
+    "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
 )
 INTERRUPTED_ERROR = "the run stopped before finishing (process killed or crashed)"
 
@@ -32,6 +36,11 @@ class SqlStore:
     paramstyle = "qmark"
     # Each migration is a list of statements; index i upgrades schema version i to i + 1.
     migrations: Sequence[Sequence[str]] = ()
+    # The bookkeeping table is created outside the numbered migrations, in the backend's types.
+    schema_table_ddl = (
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
 
     # -- hooks for subclasses -----------------------------------------------------------------
 
@@ -44,6 +53,10 @@ class SqlStore:
 
     def writer_lock(self, timeout: float) -> AbstractContextManager[None]:
         raise NotImplementedError
+
+    def _lock_schema(self, cur: Any) -> None:
+        """Hook: serialise concurrent migrations inside the migration transaction (SQLite's
+        ``BEGIN IMMEDIATE`` already does)."""
 
     def _date_in(self, value: dt.date | None) -> Any:
         return value.isoformat() if value else None
@@ -84,11 +97,13 @@ class SqlStore:
         return int(row[0] or 0)
 
     def migrate(self) -> None:
+        if self.schema_version() >= len(self.migrations):
+            # Up to date: a plain read, so a run starting while another one is loading does not
+            # queue behind that load's write transaction just to find nothing to do.
+            return
         with self._transaction() as cur:
-            cur.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
+            self._lock_schema(cur)
+            cur.execute(self.schema_table_ddl)
             cur.execute("SELECT MAX(version) FROM schema_migrations")
             current = int(cur.fetchone()[0] or 0)
             for version, statements in enumerate(self.migrations, start=1):
@@ -98,7 +113,7 @@ class SqlStore:
                     cur.execute(statement)
                 cur.execute(
                     self._sql("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
-                    (version, dt.datetime.now(dt.UTC).isoformat()),
+                    (version, self._ts_in(dt.datetime.now(dt.UTC))),
                 )
 
     # -- runs -----------------------------------------------------------------------------------
@@ -304,16 +319,14 @@ class SqlStore:
 
     def pending_notifications(self) -> list[NotificationRow]:
         rows = self._read(
-            "SELECT id, run_id, channel_key, channel, status, attempts, last_error, created_at, "
-            "delivered_at FROM notifications WHERE status = ? ORDER BY id",
+            f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE status = ? ORDER BY id",
             (str(DeliveryStatus.PENDING),),
         )
         return self._notifications(rows)
 
     def notifications(self, run_id: int) -> list[NotificationRow]:
         rows = self._read(
-            "SELECT id, run_id, channel_key, channel, status, attempts, last_error, created_at, "
-            "delivered_at FROM notifications WHERE run_id = ? ORDER BY id",
+            f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE run_id = ? ORDER BY id",
             (run_id,),
         )
         return self._notifications(rows)
@@ -358,6 +371,77 @@ class SqlStore:
                 self._sql("UPDATE runs SET notification_status = ? WHERE id = ?"), (summary, run_id)
             )
 
+    # -- whole history (db copy) ---------------------------------------------------------------
+
+    def dump_history(self) -> History:
+        runs = self._runs(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id", ())
+        date_out = self._date_out
+        records = [
+            StoredRecord(Record(date_out(d), cases, deaths, rec), int(run_id))  # type: ignore[arg-type]
+            for d, cases, deaths, rec, run_id in self._read(
+                "SELECT date, cases, deaths, recovered, run_id FROM records ORDER BY date", ()
+            )
+        ]
+        notes = self._notifications(
+            self._read(f"SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id", ())
+        )
+        return History(runs=runs, records=records, notifications=notes)
+
+    def restore_history(self, history: History) -> None:
+        with self._transaction() as cur:
+            # Checked inside the write transaction, under the backend's write exclusion, so no
+            # run can slip in between the check and the copy.
+            cur.execute(
+                "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM records) "
+                "+ (SELECT COUNT(*) FROM notifications)"
+            )
+            if int(cur.fetchone()[0]):
+                raise StoreError(
+                    f"{self.url_for_display} already holds runs or data; "
+                    "db copy only writes into an empty database"
+                )
+            for runs in chunks(history.runs, 500):
+                cur.executemany(
+                    self._sql(
+                        f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_placeholders(RUN_COLUMNS)})"
+                    ),
+                    [(run.id, *self._run_values(run)) for run in runs],
+                )
+            for rows in chunks(history.records, 500):
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO records (date, cases, deaths, recovered, run_id) "
+                        "VALUES (?, ?, ?, ?, ?)"
+                    ),
+                    [(self._date_in(r.record.date), *r.record.values(), r.run_id) for r in rows],
+                )
+            for notes in chunks(history.notifications, 500):
+                cur.executemany(
+                    self._sql(
+                        f"INSERT INTO notifications ({NOTIFICATION_COLUMNS}) "
+                        f"VALUES ({_placeholders(NOTIFICATION_COLUMNS)})"
+                    ),
+                    [self._notification_values(n) for n in notes],
+                )
+            self._after_explicit_ids(cur)
+
+    def _notification_values(self, n: NotificationRow) -> tuple[Any, ...]:
+        return (
+            n.id,
+            n.run_id,
+            n.channel_key,
+            n.channel,
+            str(n.status),
+            n.attempts,
+            n.last_error,
+            self._ts_in(n.created_at),
+            self._ts_in(n.delivered_at),
+        )
+
+    def _after_explicit_ids(self, cur: Any) -> None:
+        """Hook: make generated ids continue after explicitly inserted ones (SQLite's
+        AUTOINCREMENT already does)."""
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
@@ -377,6 +461,10 @@ class SqlStore:
     def _rollback_quietly(self) -> None:
         with contextlib.suppress(Exception):
             self._connection().rollback()
+
+
+def _placeholders(columns: str) -> str:
+    return ", ".join("?" for _ in columns.split(","))
 
 
 @contextmanager

@@ -12,11 +12,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunInProgress, StoreUnavailable
+from ..errors import RunInProgress, StoreError, StoreUnavailable
 from .sql import SqlStore, cursor_transaction
 
 MIGRATIONS = (
@@ -109,9 +109,20 @@ class SqliteStore(SqlStore):
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         return conn
 
-    def _transaction(self) -> AbstractContextManager[Any]:
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
-        return cursor_transaction(self._connection(), "BEGIN IMMEDIATE")
+        try:
+            with cursor_transaction(self._connection(), "BEGIN IMMEDIATE") as cur:
+                yield cur
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite database {self.path} refused the write: {exc}") from exc
+
+    def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        try:
+            return super()._read(query, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read SQLite database {self.path}: {exc}") from exc
 
     @contextmanager
     def writer_lock(self, timeout: float) -> Iterator[None]:

@@ -1,0 +1,381 @@
+"""The Store contract, run on every backend: schema, atomic finish_run, upserts, locks, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from covid_etl.errors import RunInProgress, StoreError
+from covid_etl.models import (
+    DeliveryStatus,
+    Record,
+    RunRecord,
+    RunStatus,
+    SourceMeta,
+    Stage,
+    Trigger,
+)
+from covid_etl.store import Store, open_store
+from covid_etl.store.base import History, HistoryStore, PendingChannel
+from covid_etl.store.sql import INTERRUPTED_ERROR, SqlStore
+from covid_etl.transform import diff_records
+from tests.helpers import postgres as pg
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+DAY0 = dt.date(2020, 1, 22)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[HistoryStore]:
+    opened = open_store(database_url)
+    opened.migrate()
+    try:
+        yield opened  # type: ignore[misc]
+    finally:
+        opened.close()
+
+
+def series(n: int, *, start: int = 0, bump: int = 0) -> list[Record]:
+    """``n`` consecutive days of made-up counts; ``bump`` revises every count."""
+    return [
+        Record(DAY0 + dt.timedelta(days=i), 10 * i + bump, i + bump, None if i % 7 else i)
+        for i in range(start, start + n)
+    ]
+
+
+def finished(store: Store, changes: Sequence[Record] = (), **fields: Any) -> RunRecord:
+    """Create a run and finish it successfully with ``changes``."""
+    run = store.create_run(Trigger.MANUAL, "testing", T0)
+    run.status = RunStatus.SUCCEEDED
+    run.finished_at = T0 + dt.timedelta(seconds=5)
+    run.inserted = len(changes)
+    for name, value in fields.items():
+        setattr(run, name, value)
+    store.finish_run(run, list(changes), [])
+    return run
+
+
+def run_ids(store: HistoryStore) -> dict[dt.date, int]:
+    return {r.record.date: r.run_id for r in store.dump_history().records}
+
+
+# -- schema ---------------------------------------------------------------------------------------
+
+
+def test_migrate_is_idempotent_and_versioned(database_url: str) -> None:
+    store = open_store(database_url)
+    try:
+        assert store.schema_version() == 0
+        store.migrate()
+        version = store.schema_version()
+        assert version == len(store.migrations) == 1  # type: ignore[attr-defined]
+        store.migrate()
+        store.migrate()
+        assert store.schema_version() == version
+        assert store.records() == [] and store.list_runs() == []
+    finally:
+        store.close()
+
+
+def test_migrations_keep_existing_data(store: HistoryStore, database_url: str) -> None:
+    finished(store, series(3))
+    again = open_store(database_url)
+    try:
+        again.migrate()
+        assert again.records() == series(3)
+    finally:
+        again.close()
+
+
+# -- finish_run: one transaction ------------------------------------------------------------------
+
+
+def test_finish_run_is_atomic(store: HistoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = finished(store, series(10))
+    before = store.dump_history()
+    run = store.create_run(Trigger.MANUAL, "testing", T0)
+    created = store.get_run(run.id)
+
+    # 1,200 changes are three batches: the first is written, the second raises.
+    original = SqlStore._write_records
+    calls = []
+
+    def fail_on_second_batch(self: SqlStore, cur: Any, run_id: int, rows: Sequence[Record]) -> None:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        original(self, cur, run_id, rows)
+
+    monkeypatch.setattr(SqlStore, "_write_records", fail_on_second_batch)
+    run.status = RunStatus.SUCCEEDED
+    run.finished_at = T0
+    run.inserted, run.updated = 1_190, 10
+    channel = PendingChannel("key", "json://hook")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        store.finish_run(run, series(1_200, bump=1), [channel])
+
+    assert calls[:2] == [500, 500]
+    after = store.dump_history()
+    assert after.records == before.records  # not one row of the first batch survived
+    assert store.get_run(run.id) == created  # still "running", no counts
+    assert store.notifications(run.id) == []
+    assert store.get_run(first.id) == before.runs[0]
+
+
+def test_finish_run_writes_rows_run_record_and_notifications_together(
+    store: HistoryStore,
+) -> None:
+    run = store.create_run(Trigger.SCHEDULE, "testing", T0)
+    run.status = RunStatus.SUCCEEDED
+    run.finished_at = T0 + dt.timedelta(minutes=1)
+    run.initial_load = True
+    run.inserted = 3
+    run.data_through = series(3)[-1].date
+    run.warnings = ["a warning"]
+    run.sources = [SourceMeta("nyt", "https://example.org/us.csv", 200, 123, "ab" * 32, '"e"')]
+    store.finish_run(run, series(3), [PendingChannel("k1", "json://a"), PendingChannel("k2", "b")])
+    assert store.get_run(run.id) == run
+    assert store.records() == series(3)
+    assert [n.channel_key for n in store.notifications(run.id)] == ["k1", "k2"]
+
+
+# -- upserts and counts ---------------------------------------------------------------------------
+
+
+def test_upsert_writes_only_changed_rows_and_counts_are_true(store: HistoryStore) -> None:
+    first = finished(store, series(20))
+    revised = series(20)
+    revised[3] = Record(revised[3].date, 999_999, 5, None)
+    revised[17] = Record(revised[17].date, revised[17].cases, revised[17].deaths, 42)
+    new = [*revised, *series(2, start=20)]
+
+    changes = diff_records(store.stored_records(), new)
+    assert (len(changes.inserted), len(changes.updated), changes.unchanged) == (2, 2, 18)
+    second = finished(store, changes.to_write, inserted=2, updated=2, unchanged=18)
+
+    assert store.records() == new
+    assert store.count_records() == 22
+    written_by = run_ids(store)
+    changed = {revised[3].date, revised[17].date, *(r.date for r in series(2, start=20))}
+    assert {d for d, run_id in written_by.items() if run_id == second.id} == changed
+    assert sum(1 for run_id in written_by.values() if run_id == first.id) == 18
+    assert diff_records(store.stored_records(), new).to_write == []
+
+
+def test_rows_are_never_deleted(store: HistoryStore) -> None:
+    finished(store, series(30))
+    # A later run that only knows about (and revises) the last five days.
+    finished(store, series(5, start=25, bump=3))
+    rows = store.records()
+    assert len(rows) == 30
+    assert rows[:25] == series(25)
+    assert rows[25:] == series(5, start=25, bump=3)
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+def test_run_record_round_trips_every_field(store: HistoryStore) -> None:
+    failed = store.create_run(Trigger.EVENT, "staging", T0)
+    failed.status = RunStatus.FAILED
+    failed.failed_stage = Stage.VALIDATE
+    failed.error = "NYT CSV: bad value (line 3)"
+    failed.finished_at = T0 + dt.timedelta(seconds=1)
+    store.finish_run(failed, [], [])
+    ok = finished(
+        store,
+        series(2),
+        recovered_from=failed.id,
+        warnings=["w1", "w2 ünïcode"],
+        data_through=series(2)[-1].date,
+        sources=[SourceMeta("jhu", "https://x/y.csv", 304, 0, None, '"t"', "Mon", True)],
+    )
+    assert store.get_run(failed.id) == failed
+    assert store.get_run(ok.id) == ok
+    assert store.get_run(ok.id + 100) is None
+    assert [r.id for r in store.list_runs()] == [ok.id, failed.id]
+    assert [r.id for r in store.list_runs(limit=1, offset=1)] == [failed.id]
+    assert store.last_run() == ok
+    assert store.last_run(before=ok.id) == failed
+    assert store.last_run(before=failed.id) is None
+    assert store.last_successful_run() == ok
+    got = store.get_run(ok.id)
+    assert got is not None and got.started_at.utcoffset() == dt.timedelta(0)
+
+
+def test_record_failed_start_and_set_notification_status(store: HistoryStore) -> None:
+    run = RunRecord(
+        id=0,
+        trigger=Trigger.MANUAL,
+        environment="testing",
+        started_at=T0,
+        finished_at=T0,
+        status=RunStatus.FAILED,
+        failed_stage=Stage.LOCK,
+        error="another run is in progress",
+    )
+    stored = store.record_failed_start(run)
+    assert stored.id > 0
+    store.set_notification_status(stored.id, "delivered to 1 channel(s)")
+    got = store.get_run(stored.id)
+    assert got is not None and got.status is RunStatus.FAILED
+    assert got.notification_status == "delivered to 1 channel(s)"
+
+
+def test_mark_interrupted(store: HistoryStore) -> None:
+    done = finished(store, series(1))
+    dead = store.create_run(Trigger.MANUAL, "testing", T0)
+    later = T0 + dt.timedelta(hours=1)
+    assert store.mark_interrupted(later) == [dead.id]
+    got = store.get_run(dead.id)
+    assert got is not None
+    assert (got.status, got.finished_at, got.error) == (
+        RunStatus.INTERRUPTED,
+        later,
+        INTERRUPTED_ERROR,
+    )
+    assert store.get_run(done.id) == done
+    assert store.mark_interrupted(later) == []
+
+
+# -- notifications --------------------------------------------------------------------------------
+
+
+def test_notifications_round_trip(store: HistoryStore) -> None:
+    run = store.create_run(Trigger.MANUAL, "testing", T0)
+    run.status = RunStatus.SUCCEEDED
+    run.finished_at = T0
+    store.finish_run(run, [], [PendingChannel("a", "json://a"), PendingChannel("b", "mailto://b")])
+    pending = store.pending_notifications()
+    assert [(n.run_id, n.channel_key, n.status, n.attempts) for n in pending] == [
+        (run.id, "a", DeliveryStatus.PENDING, 0),
+        (run.id, "b", DeliveryStatus.PENDING, 0),
+    ]
+    assert pending[0].created_at == T0
+    at = T0 + dt.timedelta(seconds=30)
+    store.update_notification(pending[0].id, DeliveryStatus.DELIVERED, 1, None, at)
+    store.update_notification(pending[1].id, DeliveryStatus.PENDING, 3, "HTTP 500", at)
+    assert [n.id for n in store.pending_notifications()] == [pending[1].id]
+    a, b = store.notifications(run.id)
+    assert (a.status, a.attempts, a.delivered_at, a.last_error) == (
+        DeliveryStatus.DELIVERED, 1, at, None,
+    )  # fmt: skip
+    assert (b.status, b.attempts, b.delivered_at, b.last_error) == (
+        DeliveryStatus.PENDING, 3, None, "HTTP 500",
+    )  # fmt: skip
+    assert store.notifications(run.id + 1) == []
+
+
+# -- reads ----------------------------------------------------------------------------------------
+
+
+def test_records_filters_and_paging(store: HistoryStore) -> None:
+    rows = series(40)
+    finished(store, rows)
+    d = [r.date for r in rows]
+    assert store.records() == rows
+    assert store.records(start=d[10]) == rows[10:]
+    assert store.records(end=d[4]) == rows[:5]
+    assert store.records(start=d[5], end=d[7]) == rows[5:8]
+    assert store.records(limit=3) == rows[:3]
+    assert store.records(limit=3, offset=38) == rows[38:]
+    assert store.records(offset=35) == rows[35:]
+    assert store.records(start=d[20], limit=2, offset=1) == rows[21:23]
+    assert store.records(start=d[39] + dt.timedelta(days=1)) == []
+    assert store.count_records() == 40
+    assert store.count_records(start=d[10], end=d[19]) == 10
+    assert store.data_through() == d[-1]
+    assert store.stored_records() == {r.date: r for r in rows}
+
+
+def test_empty_store_reads(store: HistoryStore) -> None:
+    assert store.data_through() is None
+    assert store.count_records() == 0
+    assert store.last_run() is None and store.last_successful_run() is None
+    assert store.pending_notifications() == []
+
+
+# -- the writer lock ------------------------------------------------------------------------------
+
+
+def test_writer_lock_waits_a_bounded_time_then_raises(database_url: str) -> None:
+    holder, waiter = open_store(database_url), open_store(database_url)
+    try:
+        with holder.writer_lock(1.0):
+            started = time.monotonic()
+            with (
+                pytest.raises(RunInProgress, match="another run is in progress"),
+                waiter.writer_lock(0.4),
+            ):
+                pass  # pragma: no cover - must not get here
+            waited = time.monotonic() - started
+            assert 0.4 <= waited < 3.0
+        with waiter.writer_lock(0.4):
+            pass  # free again once the holder left
+    finally:
+        holder.close()
+        waiter.close()
+
+
+def test_writer_lock_is_granted_when_the_holder_finishes(database_url: str) -> None:
+    holder, waiter = open_store(database_url), open_store(database_url)
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold() -> None:
+        with holder.writer_lock(1.0):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(5)
+        threading.Timer(0.3, release.set).start()
+        with waiter.writer_lock(10.0):
+            assert release.is_set()
+    finally:
+        release.set()
+        thread.join()
+        holder.close()
+        waiter.close()
+
+
+# -- whole history (db copy) ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_url(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A second, empty database on the same backend as ``database_url``."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'other.db'}"
+        return
+    with pg.throwaway_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+def test_history_dump_and_restore_keep_ids(store: HistoryStore, other_url: str) -> None:
+    failed = store.create_run(Trigger.MANUAL, "testing", T0)
+    failed.status, failed.failed_stage, failed.finished_at = RunStatus.FAILED, Stage.EXTRACT, T0
+    store.finish_run(failed, [], [PendingChannel("k", "json://a")])
+    finished(store, series(5), recovered_from=failed.id)
+    finished(store, series(2, start=3, bump=1))
+    history = store.dump_history()
+
+    target: HistoryStore = open_store(other_url)  # type: ignore[assignment]
+    try:
+        target.migrate()
+        target.restore_history(history)
+        assert target.dump_history() == history
+        nxt = target.create_run(Trigger.MANUAL, "testing", T0)
+        assert nxt.id == history.runs[-1].id + 1  # ids continue after the copied ones
+        with pytest.raises(StoreError, match="already holds runs or data"):
+            target.restore_history(History(runs=[], records=[], notifications=[]))
+    finally:
+        target.close()
