@@ -39,7 +39,7 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     versions = {}
-    for package in ("covid-etl", "httpx", "typer", "click", "pandas", "numpy"):
+    for package in ("covid-etl", "click", "httpx", "pandas", "numpy"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
