@@ -176,7 +176,7 @@ Each case is a whole process, timed from spawn to exit, so interpreter start-up 
   pandas: `read_csv(url)` for both files, filter the US national JHU rows, null recovered when it
   is 0 after a positive value, inner merge on date, read the stored table, diff, `to_sql` the
   inserted and updated rows. Its re-run downloads and compares everything again (it has no
-  conditional requests). It keeps no run history, takes no lock, does not validate rows and uses
+  conditional requests). It keeps no run history, takes no lock, checks far less and uses
   SQLite's default journal instead of WAL with `synchronous = FULL`. After every initial load the
   harness checks that both databases hold the same 420 rows.
 - For scale: interpreter start-up (`python -c pass`), `covid-etl --version` (start-up plus the
@@ -185,17 +185,20 @@ Each case is a whole process, timed from spawn to exit, so interpreter start-up 
 Wall time is `time.perf_counter()` around the child; CPU time is the child's user + system time
 and peak RSS its `ru_maxrss`, both from `os.wait4`. The children are spawned by a small launcher
 process (`bench/launcher.py`), because on Linux a child's `ru_maxrss` also counts the peak of the
-process it was forked from. Each case runs once to warm up, then
-{repeat} time(s), interleaved; the table gives the median and the best (min) run. Timings on a
-shared or busy machine vary by tens of percent: compare medians from one run of the harness, not
-numbers from different runs, and look at the best-run ratio too: other load on the machine
-only ever adds time.
+process it was forked from. After one warm-up round that is not counted, every case runs
+{repeat} times, the cases interleaved; the table gives the median and the best (min) run. On a
+shared or busy machine timings vary by tens of percent: compare medians from one run of the
+harness, not numbers from different runs, and look at the best-run ratio too (other load on the
+machine only ever adds time).
 
 ## How to reproduce
 
     make bench                   # creates .venv with the bench extra (pandas) if needed
     BENCH_REPEAT=10 make bench   # more repetitions
-    .venv/bin/python -m bench.run --json   # machine-readable; also written to bench-results/
+    .venv/bin/python -m bench.run --json --no-docs   # JSON on stdout, page left alone
+
+Every run also writes its JSON to `bench-results/` (not committed). `--strict` makes the command
+fail when a target is missed.
 
 ## Machine
 
