@@ -1,8 +1,10 @@
-# One command each: `make run` loads the data, `make test` runs lint, type check and tests.
+# One command each: `make run` loads the data, `make test` runs lint, type check and tests,
+# `make bench` measures a run against a pandas baseline and rewrites docs/benchmarks.md.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
 .PHONY: venv run test lint typecheck pytest bench bench-postgres clean
@@ -15,6 +17,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+$(BENCH_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
 ## make run [OFFLINE=1]: run the ETL once (OFFLINE=1 uses the bundled snapshot, no network)
 run: $(STAMP)
 	$(BIN)/covid-etl run $(if $(OFFLINE),--offline,)
@@ -23,14 +31,18 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make bench [BENCH_REPEAT=N]: time covid-etl against the pandas baseline (default 5 runs each)
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT),)
 
 ## make bench-postgres: time SQLite against PostgreSQL, write docs/benchmarks-postgres.md
 bench-postgres: $(STAMP)
