@@ -137,3 +137,50 @@ def test_parse_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
+
+
+def test_production_client_verifies_tls_certificates(tmp_path: Path) -> None:
+    """The lazily built TLS transport still refuses a certificate nobody vouches for."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    from covid_etl.extract import open_http_client
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with (
+            open_http_client() as client,
+            pytest.raises(TerminalFetchError, match="TLS certificate verification failed"),
+        ):
+            fetch_source(
+                "nyt",
+                f"https://127.0.0.1:{httpd.server_address[1]}/us.csv",
+                client=client,
+                policy=FetchPolicy(retries=3, retry_backoff=0.01),
+            )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_production_client_fetches_plain_http(source_server: SourceServer) -> None:
+    from covid_etl.extract import open_http_client
+
+    url = source_server.serve("/us.csv", BODY)
+    with open_http_client() as client:
+        assert fetch_source("nyt", url, client=client, policy=POLICY).body == BODY

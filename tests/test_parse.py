@@ -151,3 +151,40 @@ def test_decode_csv_strips_bom_and_reports_invalid_utf8_line() -> None:
     with pytest.raises(ParseError) as info:
         decode_csv(b"date,cases\n2020-01-21,\xff\n", source="nyt")
     assert info.value.line == 2
+
+
+def test_parse_jhu_reports_true_line_number_deep_in_the_all_countries_file() -> None:
+    lines = JHU_ALL_COUNTRIES.read_text().split("\n")
+    target = next(i for i, text in enumerate(lines) if text.startswith("2020-06-01,US,,"))
+    fields = lines[target].split(",")
+    fields[4] = "12x"
+    lines[target] = ",".join(fields)
+    with pytest.raises(ParseError) as info:
+        parse_jhu("\n".join(lines))
+    assert (info.value.line, info.value.column, info.value.value) == (
+        target + 1,
+        "Recovered",
+        "12x",
+    )
+
+
+def test_parse_jhu_quoted_field_spanning_lines_falls_back_to_full_parse() -> None:
+    text = (
+        JHU_HEADER
+        + '2020-01-22,"Korea,\nSouth",,1,0,0\n'
+        + "2020-01-22,US,,1,0,0\n"
+        + "2020-01-23,US,,2,bad,0\n"
+    )
+    with pytest.raises(ParseError) as info:
+        parse_jhu(text)
+    assert (info.value.line, info.value.value) == (5, "bad")
+
+
+def test_parse_jhu_accepts_crlf_line_endings() -> None:
+    text = (JHU_HEADER + "2020-01-22,US,,1,7,0\n").replace("\n", "\r\n")
+    assert [r.recovered for r in parse_jhu(text)] == [7]
+
+
+def test_parse_jhu_us_in_other_columns_is_not_a_us_row() -> None:
+    text = JHU_HEADER + "2020-01-22,Canada,US border,1,0,0\n2020-01-22,US,,1,3,0\n"
+    assert [r.recovered for r in parse_jhu(text)] == [3]
