@@ -29,6 +29,9 @@ class FileHost:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Without it, a reply written as headers then body waits for the client's delayed
+            # ACK (~40 ms on Linux): a stall of the test host, not of the code under test.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
