@@ -21,8 +21,8 @@ from covid_etl.models import (
     Stage,
     Trigger,
 )
-from covid_etl.store import Store, open_store
-from covid_etl.store.base import History, HistoryStore, PendingChannel
+from covid_etl.store import open_store
+from covid_etl.store.base import History, HistoryStore, PendingChannel, Store
 from covid_etl.store.sql import INTERRUPTED_ERROR, SqlStore
 from covid_etl.transform import diff_records
 from tests.helpers import postgres as pg

@@ -18,17 +18,19 @@ from typing import TYPE_CHECKING
 from .errors import EtlError, RunInProgress, StageFailed, StoreError, describe
 from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
 from .models import Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger, utcnow
-from .notify.channels import DeliveryReport, Sender, deliver_pending, pending_channels, send_apprise
-from .parse import decode_csv, parse_jhu, parse_nyt
 from .redact import mask_url, redact
 from .settings import Settings
-from .store import Store, open_store
-from .transform import diff_records, join_sources
+from .store import open_store
 
 if TYPE_CHECKING:
     import httpx
 
     from .extract import ProgressCallback
+    from .notify.channels import DeliveryReport, Sender
+    from .store.base import PendingChannel, Store
+
+# Parsing, joining and notifying are imported where they are used: a daily run whose sources
+# answer 304 Not Modified needs none of them, and start-up is most of such a run's time.
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,17 @@ def run_etl(
     trigger: Trigger = Trigger.MANUAL,
     store: Store | None = None,
     client: httpx.Client | None = None,
-    send: Sender = send_apprise,
+    send: Sender | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunResult:
-    """Run the ETL once and return the finished run record (never raises for a failed run)."""
+    """Run the ETL once and return the finished run record (never raises for a failed run).
+
+    ``send`` delivers one message to one channel URL; the default sends through Apprise.
+    """
+    if send is None:
+        from .notify.channels import send_apprise
+
+        send = send_apprise
     secrets = settings.secrets()
     owns_store = store is None
     try:
@@ -106,7 +115,11 @@ def _locked_run(
     except StageFailed as failure:
         _mark_failed(run, failure, secrets, store)
     run.finished_at = utcnow()
-    channels = pending_channels(settings.notify)
+    channels: list[PendingChannel] = []
+    if settings.notify:
+        from .notify.channels import pending_channels
+
+        channels = pending_channels(settings.notify)
     try:
         store.finish_run(run, changes, channels)
     except Exception as exc:
@@ -154,6 +167,9 @@ def _execute(
         run.warnings = list(last_ok.warnings)
         log.info("sources unchanged since run #%d", last_ok.id)
         return []
+    from .parse import parse_jhu, parse_nyt
+    from .transform import diff_records, join_sources
+
     with _stage(Stage.VALIDATE, run):
         bodies = {name: _body(name, f) for name, f in fetched.items()}
         nyt = parse_nyt(bodies["nyt"])
@@ -220,6 +236,8 @@ def _fetch_all(
 
 
 def _body(name: str, fetched: Fetched) -> str:
+    from .parse import decode_csv
+
     assert fetched.body is not None  # 304s were re-fetched or short-circuited above
     return decode_csv(fetched.body, source=name, content_type=fetched.content_type)
 
@@ -256,6 +274,8 @@ def _deliver(
 ) -> DeliveryReport | None:
     if not settings.notify:
         return None
+    from .notify.channels import deliver_pending
+
     return deliver_pending(
         store,
         settings.notify,

@@ -6,11 +6,15 @@ backend is in use.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import ConfigError
 from ..redact import mask_url
-from .base import NotificationRow, Store
 
-__all__ = ["NotificationRow", "Store", "check_database_url", "open_store"]
+if TYPE_CHECKING:  # the interface is for type checkers; backends do not inherit from it
+    from .base import Store
+
+__all__ = ["check_database_url", "open_store"]
 
 
 SQLITE_SCHEMES = frozenset({"sqlite"})
