@@ -186,6 +186,67 @@ def export(
             writer(rows, handle)
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen address.", show_default=False)
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Listen port.", show_default=False),
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="Run the ETL on this five-field cron expression (UTC). Default 0 21 * * *.",
+            show_default=False,
+        ),
+    ] = None,
+    no_schedule: Annotated[
+        bool, typer.Option("--no-schedule", help="Serve only; never run the ETL.")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Scheduled runs use the bundled snapshot.")
+    ] = False,
+) -> None:
+    """Serve the API and dashboard, and run the ETL on a schedule."""
+    from .cron import parse_cron
+    from .settings import SCHEDULE_OFF
+
+    if schedule is not None and no_schedule:
+        fail("use either --schedule or --no-schedule")
+    if schedule is not None:
+        try:
+            parse_cron(schedule)
+        except ConfigError as exc:
+            fail(f"--schedule: {exc.message}")
+    settings = load_settings(
+        host=host,
+        port=port,
+        schedule=SCHEDULE_OFF if no_schedule else schedule,
+        offline=offline or None,
+    )
+    _open_store(settings).close()  # fail fast, with exit code 1, on an unusable store
+    import uvicorn
+
+    from .web import create_app
+
+    typer.echo(
+        f"Serving on http://{settings.host}:{settings.port}/ "
+        f"(schedule: {settings.schedule}{' UTC' if settings.schedule != SCHEDULE_OFF else ''})",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        server_header=False,
+    )
+
+
 def _open_store(settings: Settings) -> Any:
     from .store import open_store
 
