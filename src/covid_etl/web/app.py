@@ -42,6 +42,12 @@ MAX_RUNS = 1_000
 # new run shows up at once instead of after a max-age.
 CACHE_CONTROL = "public, no-cache"
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# Documented as a date, but parsed by _date_param so that every malformed or impossible date
+# gets the same 422 message.
+_DATE_QUERY: dict[str, Any] = {
+    "max_length": 10,
+    "json_schema_extra": {"format": "date", "pattern": _DATE.pattern},
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Invalid parameter"},
     500: {"model": ErrorBody, "description": "Server fault"},
@@ -118,10 +124,10 @@ def create_app(
     async def records(
         request: Request,
         start: Annotated[
-            str | None, Query(description="First day, YYYY-MM-DD (inclusive).", max_length=10)
+            str | None, Query(description="First day, YYYY-MM-DD (inclusive).", **_DATE_QUERY)
         ] = None,
         end: Annotated[
-            str | None, Query(description="Last day, YYYY-MM-DD (inclusive).", max_length=10)
+            str | None, Query(description="Last day, YYYY-MM-DD (inclusive).", **_DATE_QUERY)
         ] = None,
         limit: Annotated[
             int | None, Query(ge=1, le=MAX_LIMIT, description="Rows per page (default: all).")
