@@ -218,7 +218,15 @@
       since = addDays(summary.recovered_last_reported.date, 1);
     }
     recEl.classList.add("is-missing");
-    recEl.textContent = since ? "not reported since " + since : "not reported";
+    recEl.textContent = "not reported";
+    if (since) {
+      recEl.appendChild(document.createTextNode(" since "));
+      var sinceEl = document.createElement("time");
+      sinceEl.className = "nowrap";
+      sinceEl.setAttribute("datetime", since);
+      sinceEl.textContent = since;
+      recEl.appendChild(sinceEl);
+    }
 
     var last = summary.recovered_last_reported;
     var lastValue = last && last.value != null ? last.value : lastRow ? lastRow.recovered : null;
@@ -288,8 +296,61 @@
     return { width: width, height: height };
   }
 
+  // Min/max of the visible data of every shown series drawn on `scaleKey`,
+  // widened to include zero. uPlot has already set series[0].idxs to the
+  // visible index window when it calls a scale's range function.
+  function visibleExtent(u, scaleKey) {
+    var idxs = u.series[0].idxs || [0, u.data[0].length - 1];
+    var i0 = idxs[0] == null ? 0 : idxs[0];
+    var i1 = idxs[1] == null ? u.data[0].length - 1 : idxs[1];
+    var lo = 0;
+    var hi = 0;
+    for (var s = 1; s < u.series.length; s++) {
+      if (u.series[s].scale !== scaleKey || u.series[s].show === false) continue;
+      var ys = u.data[s];
+      for (var i = i0; i <= i1; i++) {
+        var v = ys[i];
+        if (v == null) continue;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    return [lo, hi];
+  }
+
+  // Linear range for the left ("y") and right ("d") scales, chosen so that
+  // zero sits at the same height on both axes even when one series dips
+  // below zero (downward revisions of the daily counts).
+  function alignedLinearRange(u, dataMin, dataMax, key) {
+    var ext = { y: visibleExtent(u, "y"), d: visibleExtent(u, "d") };
+    var negFrac = 0;
+    ["y", "d"].forEach(function (k) {
+      var e = ext[k];
+      if (e[1] - e[0] > 0) negFrac = Math.max(negFrac, -e[0] / (e[1] - e[0]));
+    });
+    negFrac = Math.min(negFrac, 0.9);
+    var own = ext[key] || [0, 0];
+    var max = own[1] > 0 ? own[1] * 1.05 : own[0] < 0 ? 0 : 1;
+    var min = negFrac > 0 ? (-negFrac * max) / (1 - negFrac) : 0;
+    if (own[0] < min) min = own[0] * 1.05; // all-negative window
+    if (max <= min) max = min + 1;
+    return [min, max];
+  }
+
+  // Tick label formats for the time axis, per tick spacing:
+  // [min spacing (s), label, label on a new year, on a new month, on a new day,
+  //  on a new hour, on a new minute, on a new second, 1 = only the first change applies]
+  var X_TICK_FORMATS = [
+    [DAY * 365, "{YYYY}", null, null, null, null, null, null, 1],
+    [DAY * 28, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+    [DAY, "{MMM} {D}", "\n{YYYY}", null, null, null, null, null, 1],
+    [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MMM} {D}", null, null, null, 1],
+    [1, "{HH}:{mm}:{ss}", "\n{YYYY}-{MM}-{DD}", null, "\n{MMM} {D}", null, null, null, 1],
+  ];
+
   function baseOptions(size, log) {
-    var distr = log ? 3 : 1;
+    var yScale = log ? { distr: 3, log: 10 } : { distr: 1, range: alignedLinearRange };
+    var dScale = log ? { distr: 3, log: 10 } : { distr: 1, range: alignedLinearRange };
     return {
       width: size.width,
       height: size.height,
@@ -298,17 +359,19 @@
       },
       cursor: {
         sync: { key: "covid-etl" },
+        y: false, // two y scales per chart, so a horizontal crosshair means little
         drag: { x: true, y: false, setScale: true },
       },
       scales: {
         x: { time: true },
-        y: { distr: distr, log: 10 },
-        d: { distr: distr, log: 10 },
+        y: yScale,
+        d: dScale,
       },
       legend: { live: true },
       axes: [
         {
           stroke: COLORS.axis,
+          values: X_TICK_FORMATS,
           grid: { stroke: COLORS.grid, width: 1 },
           ticks: { stroke: COLORS.tick, width: 1 },
         },
@@ -362,17 +425,19 @@
     ctx.setLineDash([]);
     ctx.fillStyle = COLORS.recovered;
     ctx.font = 12 * px + "px system-ui, sans-serif";
-    ctx.textBaseline = "top";
+    // Linear: the empty area is at the top; log: the lines hug the top.
+    var atBottom = state.log;
+    ctx.textBaseline = atBottom ? "bottom" : "top";
     var text = "Recovered not reported from " + tsToDate(ts);
     var w = ctx.measureText(text).width;
     var pad = 6 * px;
     var right = u.bbox.left + u.bbox.width;
     if (x + pad + w <= right) {
       ctx.textAlign = "left";
-      ctx.fillText(text, x + pad, top + pad);
+      ctx.fillText(text, x + pad, atBottom ? bottom - pad : top + pad);
     } else if (x - pad - w >= u.bbox.left) {
       ctx.textAlign = "right";
-      ctx.fillText(text, x - pad, top + pad);
+      ctx.fillText(text, x - pad, atBottom ? bottom - pad : top + pad);
     }
     ctx.restore();
   }
@@ -392,28 +457,31 @@
 
   function dailyChart(el, log) {
     var opts = baseOptions(chartSize(el), log);
-    var bars = uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 8, 1], align: 0 }) : undefined;
+    // Bars read well on a linear axis; on a log axis they would all grow from
+    // the bottom of the range and merge into a block, so use a thin line.
+    var bars =
+      !log && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 8, 1], align: 0 }) : undefined;
     opts.series = [
       xSeries(),
       {
-        label: "New cases",
+        label: "Cases/day",
         scale: "y",
         stroke: COLORS.casesThin,
-        fill: COLORS.casesThin,
+        fill: bars ? COLORS.casesThin : undefined,
         width: bars ? 0 : 1,
         paths: bars,
         points: { show: false },
         value: legendValue,
       },
       {
-        label: "New cases, 7-day avg",
+        label: "Cases, 7-day avg",
         scale: "y",
         stroke: COLORS.cases,
         width: 2.5,
         value: legendValue,
       },
       {
-        label: "New deaths",
+        label: "Deaths/day",
         scale: "d",
         stroke: COLORS.deathsThin,
         width: 1,
@@ -421,7 +489,7 @@
         value: legendValue,
       },
       {
-        label: "New deaths, 7-day avg",
+        label: "Deaths, 7-day avg",
         scale: "d",
         stroke: COLORS.deaths,
         width: 2.5,
@@ -621,7 +689,10 @@
     ["headline-cases", "headline-deaths", "headline-recovered", "data-through", "last-run"].forEach(
       function (id) {
         var node = $(id);
-        if (node && node.textContent === "…") node.textContent = "unavailable";
+        if (node && node.textContent === "…") {
+          node.textContent = "unavailable";
+          if (node.classList.contains("card-value")) node.classList.add("is-missing");
+        }
       }
     );
     disableControls();
@@ -657,7 +728,6 @@
       })
       .catch(function (err) {
         showError(err && err.message ? err.message : String(err));
-        if (window.console && console.error) console.error(err);
       });
   }
 
