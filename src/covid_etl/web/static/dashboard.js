@@ -59,7 +59,7 @@
   function fmtCompact(v) {
     if (v == null || !isFinite(v)) return "";
     if (Math.abs(v) < 1000) return v.toLocaleString("en-US", { maximumFractionDigits: 2 });
-    return v.toLocaleString("en-US", { notation: "compact", maximumFractionDigits: 1 });
+    return v.toLocaleString("en-US", { notation: "compact", maximumFractionDigits: 2 });
   }
 
   function dateToTs(iso) {
@@ -532,6 +532,14 @@
     updatePresetButtons();
   }
 
+  // When the cursor is not over a chart the legend would show only dashes;
+  // show the last visible day instead (useful on touch screens).
+  function legendFallback(u) {
+    if (u.legend.idx != null || !u.series[0].idxs) return;
+    var last = u.series[0].idxs[1];
+    if (last != null) u.setLegend({ idx: last }, false);
+  }
+
   function markDrawn(name) {
     if (state.drawn[name]) return;
     state.drawn[name] = true;
@@ -549,7 +557,17 @@
     var el = $(spec.id);
     el.textContent = "";
     var built = spec.build(el, state.log);
-    built.opts.hooks.setScale = [onSetScale];
+    built.opts.hooks.setScale = [
+      onSetScale,
+      function (u, key) {
+        if (key === "x" && !u.cursor.idx) {
+          u.legend.idx = null;
+          legendFallback(u);
+        }
+      },
+    ];
+    built.opts.hooks.setLegend = [legendFallback];
+    built.opts.hooks.ready = [legendFallback];
     built.opts.hooks.draw = (built.opts.hooks.draw || []).concat([
       function () {
         markDrawn(name);
