@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -27,10 +27,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], *args: str, timeout: float = 20.0) -> Iterator[Served]:
-    """Start the server, wait until /healthz answers, and stop it (SIGTERM, then SIGKILL)."""
+def serving(
+    env: dict[str, str], *args: str, timeout: float = 20.0, prefix: Sequence[str] = ()
+) -> Iterator[Served]:
+    """Start the server, wait until /healthz answers, and stop it (SIGTERM, then SIGKILL).
+    ``prefix`` wraps the command (the benchmark pins it to a CPU with taskset)."""
     port = free_port()
-    command = [sys.executable, "-m", "covid_etl.cli", "serve", "--host", "127.0.0.1"]
+    python = [*prefix, sys.executable]
+    command = [*python, "-m", "covid_etl.cli", "serve", "--host", "127.0.0.1"]
     process = subprocess.Popen(
         [*command, "--port", str(port), *args],
         env=env,

@@ -246,3 +246,19 @@ def test_docs_page_loads_nothing_from_outside(client: TestClient) -> None:
     for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
         assert client.get("/" + asset).status_code == 200, asset
     assert client.get("/openapi.json").json()["info"]["title"] == "covid-etl"
+
+
+def test_repeat_request_from_cache_is_identical_to_the_first(client: TestClient) -> None:
+    for path in ("/api/v1/records?limit=3", "/api/v1/summary", "/covid_data"):
+        first = client.get(path)
+        again = client.get(path)  # answered from the raw-request cache
+        assert again.status_code == 200
+        assert again.content == first.content
+        assert again.headers == first.headers
+    cached = client.app.state.cache  # type: ignore[attr-defined]
+    assert cached.misses == 3
+
+
+def test_repeat_bad_request_is_never_served_from_cache(client: TestClient) -> None:
+    for _ in range(2):
+        assert client.get("/api/v1/records?limit=0").status_code == 422

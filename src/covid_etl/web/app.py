@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +28,7 @@ from ..store import Store
 from .cache import Rendered, ResponseCache
 from .docs import DOCS_HTML, DOCS_INIT_JS
 from .errors import ApiError, install_error_handlers, invalid_parameter
+from .fastpath import FastPathMiddleware, negotiate, raw_key
 from .middleware import ApiHeadersMiddleware
 from .render import render_csv, render_json
 from .schemas import ErrorBody, Health, LegacyData, RecordsPage, RunsPage, Summary
@@ -38,9 +39,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 MAX_LIMIT = 100_000
 MAX_OFFSET = 1_000_000
 MAX_RUNS = 1_000
-# Clients may keep a copy but must revalidate each time: the ETag makes that a cheap 304, and a
-# new run shows up at once instead of after a max-age.
-CACHE_CONTROL = "public, no-cache"
+# Responses that depend only on the store state (and the day): served by the fast path.
+CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 # Documented as a date, but parsed by _date_param so that every malformed or impossible date
 # gets the same 422 message.
@@ -69,10 +69,17 @@ def create_app(
 
     service = DataService(settings.database_url, settings.secrets(), clock=clock, store=store)
     cache = ResponseCache()
+    raw = ResponseCache(max_entries=1024)  # the same bytes, by raw request, for the fast path
     if scheduler is None and settings.schedule != SCHEDULE_OFF:
         scheduler = cron_scheduler(settings, settings.schedule)
     if scheduler is not None and scheduler.on_run is None:
-        scheduler.on_run = cache.clear  # memory only: the state key already changed
+
+        def forget() -> None:
+            # Memory only: the state in every key has already changed.
+            cache.clear()
+            raw.clear()
+
+        scheduler.on_run = forget
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,10 +109,25 @@ def create_app(
     app.state.scheduler = scheduler
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        FastPathMiddleware,
+        raw=raw,
+        state=service.state,
+        today=lambda: clock().date(),
+        paths=frozenset(CACHED_PATHS),
+    )
     app.add_middleware(ApiHeadersMiddleware)
 
-    def cached(request: Request, key: tuple[Any, ...], build: Callable[[], Rendered]) -> Response:
-        return send(request, cache.get_or_render(key, build))
+    def cached(
+        request: Request, state: Hashable, key: tuple[Any, ...], build: Callable[[], Rendered]
+    ) -> Response:
+        rendered = cache.get_or_render(key, build)
+        accept = request.headers.get("accept", "")
+        day = clock().date()
+        raw.put(
+            raw_key(request.url.path, request.scope["query_string"], accept, state, day), rendered
+        )
+        return send(request, rendered)
 
     @app.get(
         "/api/v1/records",
@@ -151,7 +173,7 @@ def create_app(
                 return render_csv(page["records"])
             return render_json(page)
 
-        return cached(request, ("records", state, first, last, limit, offset, fmt), build)
+        return cached(request, state, ("records", state, first, last, limit, offset, fmt), build)
 
     @app.get(
         "/api/v1/summary",
@@ -163,7 +185,7 @@ def create_app(
         state = service.state()
         # The data's age changes at midnight even when the store does not.
         key = ("summary", state, clock().date())
-        return cached(request, key, lambda: render_json(service.summary(state)))
+        return cached(request, state, key, lambda: render_json(service.summary(state)))
 
     @app.get(
         "/api/v1/runs",
@@ -187,7 +209,8 @@ def create_app(
     )
     async def covid_data(request: Request) -> Response:
         state = service.state()
-        return cached(request, ("legacy", state), lambda: render_json(service.legacy(state)))
+        build = lambda: render_json(service.legacy(state))  # noqa: E731
+        return cached(request, state, ("legacy", state), build)
 
     @app.get(
         "/healthz",
@@ -224,22 +247,14 @@ def create_app(
 
 def send(request: Request, rendered: Rendered) -> Response:
     """Answer with ``rendered``: 304 when the client's ETag matches, gzip when accepted."""
-    headers = {
-        "ETag": rendered.etag,
-        "Cache-Control": CACHE_CONTROL,
-        "Vary": "Accept, Accept-Encoding",
-    }
-    gzip_ok = rendered.gzipped is not None and "gzip" in request.headers.get("accept-encoding", "")
-    if gzip_ok:
-        headers["ETag"] = rendered.gzip_etag
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match and rendered.matches(if_none_match):
-        return Response(status_code=304, headers=headers)
-    if gzip_ok:
-        assert rendered.gzipped is not None
-        headers["Content-Encoding"] = "gzip"
-        return Response(rendered.gzipped, media_type=rendered.media_type, headers=headers)
-    return Response(rendered.body, media_type=rendered.media_type, headers=headers)
+    status, headers, body = negotiate(
+        rendered,
+        request.headers.get("accept-encoding", ""),
+        request.headers.get("if-none-match"),
+    )
+    response = Response(body, status_code=status)
+    response.raw_headers = [(k.encode(), v.encode()) for k, v in headers]
+    return response
 
 
 def _date_param(name: str, value: str | None) -> dt.date | None:

@@ -73,6 +73,21 @@ class ResponseCache:
                 self._entries.popitem(last=False)
         return rendered
 
+    def get(self, key: Hashable) -> Rendered | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return found
+
+    def put(self, key: Hashable, rendered: Rendered) -> None:
+        with self._lock:
+            self._entries[key] = rendered
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
