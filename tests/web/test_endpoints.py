@@ -262,3 +262,12 @@ def test_repeat_request_from_cache_is_identical_to_the_first(client: TestClient)
 def test_repeat_bad_request_is_never_served_from_cache(client: TestClient) -> None:
     for _ in range(2):
         assert client.get("/api/v1/records?limit=0").status_code == 422
+
+
+def test_head_request_has_get_headers_and_no_body(client: TestClient) -> None:
+    got = client.get("/api/v1/summary", headers={"Accept-Encoding": "identity"})
+    head = client.head("/api/v1/summary", headers={"Accept-Encoding": "identity"})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == got.headers["etag"]
+    assert head.headers["content-length"] == str(len(got.content))

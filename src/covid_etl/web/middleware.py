@@ -63,9 +63,16 @@ class ApiHeadersMiddleware:
             await _send_simple(send, 204, b"", _PREFLIGHT_HEADERS)
             return
         started = False
+        head = scope["method"] == "HEAD"
+        if head:
+            # HEAD is GET without the body: routes declare GET only, so answer it here once
+            # for all of them (headers, Content-Length and ETag included).
+            scope = {**scope, "method": "GET"}
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
+            if head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
