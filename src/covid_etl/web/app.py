@@ -69,7 +69,7 @@ def create_app(
 
     service = DataService(settings.database_url, settings.secrets(), clock=clock, store=store)
     cache = ResponseCache()
-    raw = ResponseCache(max_entries=1024)  # the same bytes, by raw request, for the fast path
+    raw = ResponseCache(max_entries=512)  # the same bytes, by raw request, for the fast path
     if scheduler is None and settings.schedule != SCHEDULE_OFF:
         scheduler = cron_scheduler(settings, settings.schedule)
     if scheduler is not None and scheduler.on_run is None:
