@@ -271,3 +271,27 @@ def test_head_request_has_get_headers_and_no_body(client: TestClient) -> None:
     assert head.content == b""
     assert head.headers["etag"] == got.headers["etag"]
     assert head.headers["content-length"] == str(len(got.content))
+
+
+def test_dashboard_is_served_at_root_from_this_server_only(client: TestClient) -> None:
+    html = client.get("/")
+    assert html.status_code == 200
+    assert html.headers["content-type"].startswith("text/html")
+    assets = re.findall(r'(?:src|href)="([^"#]+\.(?:js|css))"', html.text)
+    assert assets, "the page references its scripts and styles"
+    total = len(html.content)
+    for asset in assets:
+        assert not re.match(r"(?:https?:)?//", asset), asset  # relative: never another origin
+        response = client.get("/" + asset, headers={"Accept-Encoding": "identity"})
+        assert response.status_code == 200, asset
+        total += len(response.content)
+    assert total < 150 * 1024  # HTML, JS and CSS before any data
+
+
+def test_openapi_documents_the_error_shape_for_422(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    response = spec["paths"]["/api/v1/records"]["get"]["responses"]["422"]
+    ref = response["content"]["application/json"]["schema"]["$ref"]
+    assert ref.endswith("/ErrorBody")
+    names = {p["name"] for p in spec["paths"]["/api/v1/records"]["get"]["parameters"]}
+    assert names == {"start", "end", "limit", "offset", "format"}

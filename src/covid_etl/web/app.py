@@ -124,9 +124,8 @@ def create_app(
         rendered = cache.get_or_render(key, build)
         accept = request.headers.get("accept", "")
         day = clock().date()
-        raw.put(
-            raw_key(request.url.path, request.scope["query_string"], accept, state, day), rendered
-        )
+        scope = request.scope
+        raw.put(raw_key(scope["path"], scope["query_string"], accept, state, day), rendered)
         return send(request, rendered)
 
     @app.get(
