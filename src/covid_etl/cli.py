@@ -162,31 +162,6 @@ def runs(
 
 
 @app.command()
-def export(
-    fmt: Annotated[
-        ExportFormat, typer.Option("--format", help="Output format.")
-    ] = ExportFormat.csv,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", help="Write to this file instead of stdout.", show_default=False
-        ),
-    ] = None,
-) -> None:
-    """Export the stored table (date,cases,deaths,recovered), sorted by date."""
-    from .export import write_csv, write_json
-
-    store = _open_store(load_settings())
-    rows = store.records()
-    writer = write_csv if fmt is ExportFormat.csv else write_json
-    if output is None:
-        writer(rows, sys.stdout)
-    else:
-        with open(output, "w", newline="", encoding="utf-8") as handle:
-            writer(rows, handle)
-
-
-@app.command()
 def serve(
     host: Annotated[
         str | None, typer.Option("--host", help="Listen address.", show_default=False)
@@ -245,6 +220,31 @@ def serve(
         access_log=False,
         server_header=False,
     )
+
+
+@app.command()
+def export(
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="Output format.")
+    ] = ExportFormat.csv,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of stdout.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Export the stored table (date,cases,deaths,recovered), sorted by date."""
+    from .export import write_csv, write_json
+
+    store = _open_store(load_settings())
+    rows = store.records()
+    writer = write_csv if fmt is ExportFormat.csv else write_json
+    if output is None:
+        writer(rows, sys.stdout)
+    else:
+        with open(output, "w", newline="", encoding="utf-8") as handle:
+            writer(rows, handle)
 
 
 def _open_store(settings: Settings) -> Any:
