@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import httpx
 
@@ -65,3 +66,18 @@ def test_cli_start_up_does_not_import_the_web_stack() -> None:
     code = "import sys, covid_etl.cli; print('fastapi' in sys.modules, 'uvicorn' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_serve_empty_store_catches_up_with_a_scheduled_run(database_url: str) -> None:
+    env = cli_env(database_url, COVID_ETL_OFFLINE="1")
+    with serving(env, "--schedule", "0 21 * * *") as served:
+        deadline = time.monotonic() + 20
+        while True:
+            summary = httpx.get(f"{served.base_url}/api/v1/summary").json()
+            run = summary["last_run"]
+            if run is not None and run["status"] != "running":
+                break
+            assert time.monotonic() < deadline, "no catch-up run"
+            time.sleep(0.1)
+        assert (run["trigger"], run["status"], run["inserted"]) == ("schedule", "succeeded", 816)
+        assert summary["data_through"] == "2022-04-16"
