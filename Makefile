@@ -27,6 +27,13 @@ $(BENCH_STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/covid-etl run $(if $(OFFLINE),--offline,)
 
+## make bench: API throughput and latency against Datasette, dashboard first-chart time
+.PHONY: bench-api
+bench: bench-api
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/bench_api.py
+
 ## make test: lint, type check and the test suite
 test: lint typecheck pytest
 
