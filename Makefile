@@ -1,5 +1,5 @@
 # One command each: `make run` loads the data, `make test` runs lint, type check and tests,
-# `make bench` measures a run against a pandas baseline and rewrites docs/benchmarks.md.
+# `make bench` runs every benchmark and rewrites the figures under docs/.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint typecheck pytest bench bench-postgres clean
+.PHONY: venv run test lint typecheck pytest bench bench-etl bench-postgres bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,6 @@ $(BENCH_STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/covid-etl run $(if $(OFFLINE),--offline,)
 
-## make bench: API throughput and latency against Datasette, dashboard first-chart time
-.PHONY: bench-api
-bench: bench-api
-
-bench-api: $(STAMP)
-	$(BIN)/python bench/bench_api.py
-
 ## make test: lint, type check and the test suite
 test: lint typecheck pytest
 
@@ -47,13 +40,20 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## make bench [BENCH_REPEAT=N]: time covid-etl against the pandas baseline (default 5 runs each)
-bench: $(BENCH_STAMP)
+## make bench: every benchmark below, in one run
+bench: bench-etl bench-postgres bench-api
+
+## make bench-etl [BENCH_REPEAT=N]: a covid-etl run against a pandas baseline (docs/benchmarks.md)
+bench-etl: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT),)
 
-## make bench-postgres: time SQLite against PostgreSQL, write docs/benchmarks-postgres.md
+## make bench-postgres: SQLite against PostgreSQL, same input (docs/benchmarks-postgres.md)
 bench-postgres: $(STAMP)
 	$(BIN)/python bench/bench_postgres.py --write docs/benchmarks-postgres.md
+
+## make bench-api: API throughput and latency against Datasette (docs/benchmarks-api.md)
+bench-api: $(STAMP)
+	$(BIN)/python bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
