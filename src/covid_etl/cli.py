@@ -39,13 +39,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment plus CLI overrides; configure logging once."""
     from .log import configure_logging
-    from .notify.channels import check_channels
     from .store import check_database_url
 
     try:
         settings = settings_from_env(os.environ, **overrides)
         check_database_url(settings.database_url)
-        check_channels(settings.notify)
+        if settings.notify:
+            from .notify.channels import check_channels
+
+            check_channels(settings.notify)
     except ConfigError as exc:
         fail(exc.message)
     configure_logging(settings.log_format, settings.log_level, settings.secrets())

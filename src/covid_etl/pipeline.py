@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from .extract import ProgressCallback
     from .notify.channels import DeliveryReport, Sender
+    from .notify.render import Message
     from .store.base import PendingChannel, Store
 
 # Parsing, joining and notifying are imported where they are used: a daily run whose sources
@@ -64,9 +65,7 @@ def run_etl(
     ``send`` delivers one message to one channel URL; the default sends through Apprise.
     """
     if send is None:
-        from .notify.channels import send_apprise
-
-        send = send_apprise
+        send = _send_with_apprise
     secrets = settings.secrets()
     owns_store = store is None
     try:
@@ -89,6 +88,12 @@ def run_etl(
     finally:
         if owns_store and store is not None:
             store.close()
+
+
+def _send_with_apprise(url: str, message: Message) -> None:
+    from .notify.channels import send_apprise  # only when a channel is configured
+
+    send_apprise(url, message)
 
 
 def _locked_run(
