@@ -337,3 +337,12 @@ def test_a_finished_event_id_is_a_duplicate(s3: Any) -> None:
     assert exc.value.run.id == run.id
     again.tag_event("evt-2")
     assert again.create_run(Trigger.SCHEDULE, "testing", utcnow()).id == 2
+
+
+def test_a_failed_event_may_be_retried(s3: Any) -> None:
+    store = S3Store(BUCKET, "testing")
+    store.tag_event("evt-1")
+    run = store.create_run(Trigger.SCHEDULE, "testing", utcnow())
+    run.status, run.error = RunStatus.FAILED, "boom"
+    store.finish_run(run, [], [])
+    assert store.create_run(Trigger.SCHEDULE, "testing", utcnow()).id == 2

@@ -81,7 +81,7 @@ class StoreConflict(StoreError):
 
 
 class DuplicateEvent(StoreError):
-    """A run for this event id already finished; ``run`` is that earlier run."""
+    """A run for this event id already succeeded; ``run`` is that earlier run."""
 
     def __init__(self, event_id: str, run: RunRecord) -> None:
         super().__init__(f"event {event_id!r} was already handled by run #{run.id}")
@@ -378,7 +378,7 @@ class S3Store:
         )
 
     def tag_event(self, event_id: str | None) -> None:
-        """Remember ``event_id`` on the next run created; a finished run with the same id makes
+        """Remember ``event_id`` on the next run created; a succeeded run with the same id makes
         ``create_run`` raise :class:`DuplicateEvent` (at-least-once delivery)."""
         self._event_id = event_id
 
@@ -427,8 +427,8 @@ class S3Store:
                 earlier = [
                     r
                     for r in doc["runs"]
-                    if r.get("event_id") == event_id
-                    and r["status"] in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+                    # Only a success ends an event: a retry after a failure runs again.
+                    if r.get("event_id") == event_id and r["status"] == RunStatus.SUCCEEDED
                 ]
                 if earlier:
                     raise DuplicateEvent(event_id, _run_from_dict(earlier[-1]))
