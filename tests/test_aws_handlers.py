@@ -278,3 +278,15 @@ def test_lambda_path_imports_no_apprise_click_rich_or_pandas(source_server: Sour
         assert summary["inserted"] == 816 and summary["environment"] == "testing"
     finally:
         server.stop()
+
+
+def test_notify_without_a_topic_is_a_configuration_error(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from covid_etl.errors import ConfigError
+
+    monkeypatch.delenv("COVID_ETL_SNS_TOPIC_ARN")
+    record = json.loads((EVENTS / "destination-timeout.json").read_text())
+    with pytest.raises(ConfigError, match="COVID_ETL_SNS_TOPIC_ARN"):
+        handlers.notify_handler(record, None)
+    assert aws.messages() == []

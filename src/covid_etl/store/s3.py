@@ -142,8 +142,12 @@ class S3Store:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3  # in the Lambda runtime; kept off the import path of the base install
-
+            try:
+                import boto3  # in the Lambda runtime; kept off the import path of the base install
+            except ImportError as exc:
+                raise StoreUnavailable(
+                    f"the S3 store needs boto3 ({exc}): pip install boto3"
+                ) from exc
             self._client = boto3.client("s3")
         return self._client
 
