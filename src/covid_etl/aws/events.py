@@ -119,17 +119,16 @@ def notice_from_record(record: dict[str, Any]) -> Notice | None:
     if isinstance(response, dict) and condition == "Success" and "subject" in response:
         if response.get("duplicate"):
             return None
-        return Notice(
-            environment, str(response["subject"]), str(response["body"]),
-            str(response.get("status", "succeeded")), **ids,
-        )  # fmt: skip
+        status = str(response.get("status", "succeeded"))
+        return Notice(environment, str(response["subject"]), str(response["body"]), status, **ids)
     if isinstance(response, dict) and response.get("errorType") == RUN_FAILED:
         subject, _, body = str(response.get("errorMessage", "")).partition("\n\n")
         return Notice(environment, subject, body, "failed", **ids)
     now = utcnow()
-    trigger = Trigger.SCHEDULE if isinstance(request, dict) and (
+    scheduled = isinstance(request, dict) and (
         is_eventbridge(request) or request.get("trigger") == "schedule"
-    ) else Trigger.EVENT  # fmt: skip
+    )
+    trigger = Trigger.SCHEDULE if scheduled else Trigger.EVENT
     run = RunRecord(
         id=0,
         trigger=trigger,

@@ -189,8 +189,7 @@ class S3Store:
                 return None, cached_etag, {}
             if code in {"NoSuchKey", "404"} or status == 404:
                 return None, None, {}
-            raise StoreUnavailable(f"reading {self.url_for_display}{key[len(self.prefix) :]} "
-                                   f"failed: {exc}") from exc  # fmt: skip
+            raise StoreUnavailable(f"reading s3://{self.bucket}/{key} failed: {exc}") from exc
         except Exception as exc:
             raise StoreUnavailable(f"reading {key} from s3://{self.bucket} failed: {exc}") from exc
         return response["Body"].read(), response["ETag"], dict(response.get("Metadata") or {})
@@ -333,8 +332,8 @@ class S3Store:
             return
         try:
             # IfMatch: never delete a lease another run has taken over in the meantime.
-            self._call("releasing the lease", self.client.delete_object, Key=self.lock_key,
-                       IfMatch=etag)  # fmt: skip
+            delete = self.client.delete_object
+            self._call("releasing the lease", delete, Key=self.lock_key, IfMatch=etag)
         except StoreError as exc:
             log.warning("could not release the writer lease: %s", exc)
 
