@@ -42,9 +42,7 @@ run never touches ``records.csv``. A run never deletes rows.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import os
@@ -57,9 +55,22 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import RunInProgress, StoreError, StoreUnavailable
-from ..export import write_csv
-from ..models import DeliveryStatus, Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger
+from ..models import DeliveryStatus, Record, RunRecord, RunStatus, Trigger
 from .base import NotificationRow, PendingChannel
+from .s3_format import (
+    FORMAT,
+    empty_doc,
+    json_object,
+    next_id,
+    notification,
+    notification_row,
+    parse_records,
+    parse_time,
+    records_csv,
+    replace_run,
+    run_from_dict,
+    run_to_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +78,10 @@ T = TypeVar("T")
 
 # No Lambda invocation lives longer than 15 minutes, so a lease this old belongs to a dead run.
 LEASE_SECONDS = 900.0
-FORMAT = 1
 INTERRUPTED_ERROR = "the run stopped before finishing (process killed, crashed or timed out)"
 COMPLETED_WARNING = (
     "the run stopped after writing records.csv; its record was completed by the next run"
 )
-# How many event ids runs.json remembers for duplicate detection (one run a day: months).
-EVENT_MEMORY = 200
 
 
 class StoreConflict(StoreError):
@@ -282,8 +290,8 @@ class S3Store:
                 pass
             body, etag, _ = self._get(self.lock_key)
             if body is not None and etag is not None:
-                holder = _json_object(body)
-                expires = _parse_time(holder.get("expires_at"))
+                holder = json_object(body)
+                expires = parse_time(holder.get("expires_at"))
                 if expires is None or expires < dt.datetime.now(dt.UTC):
                     try:
                         self._lease_etag = self._put(
@@ -345,10 +353,10 @@ class S3Store:
         if body is None:
             if etag is None:
                 self._runs = None
-                return _empty_doc()
+                return empty_doc()
             assert cached is not None
             return cached[1]
-        doc = _json_object(body)
+        doc = json_object(body)
         assert etag is not None
         self._runs = (etag, doc)
         return doc
@@ -361,9 +369,9 @@ class S3Store:
             if body is None and etag is not None and cached is not None:
                 doc = json.loads(json.dumps(cached[1]))  # a private copy to modify
             elif body is None:
-                doc, etag = _empty_doc(), None
+                doc, etag = empty_doc(), None
             else:
-                doc = _json_object(body)
+                doc = json_object(body)
             result = change(doc)
             data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
             try:
@@ -434,9 +442,9 @@ class S3Store:
                     if r.get("event_id") == event_id and r["status"] == RunStatus.SUCCEEDED
                 ]
                 if earlier:
-                    raise DuplicateEvent(event_id, _run_from_dict(earlier[-1]))
-            run.id = _next_id(doc["runs"])
-            entry = _run_to_dict(run)
+                    raise DuplicateEvent(event_id, run_from_dict(earlier[-1]))
+            run.id = next_id(doc["runs"])
+            entry = run_to_dict(run)
             if event_id is not None:
                 entry["event_id"] = event_id
             doc["runs"].append(entry)
@@ -446,8 +454,8 @@ class S3Store:
 
     def record_failed_start(self, run: RunRecord) -> RunRecord:
         def change(doc: dict[str, Any]) -> None:
-            run.id = _next_id(doc["runs"])
-            doc["runs"].append(_run_to_dict(run))
+            run.id = next_id(doc["runs"])
+            doc["runs"].append(run_to_dict(run))
 
         self._mutate(change)
         return run
@@ -456,7 +464,7 @@ class S3Store:
         self, run: RunRecord, changes: Sequence[Record], channels: Sequence[PendingChannel]
     ) -> None:
         self._renew()
-        final = _run_to_dict(run)
+        final = run_to_dict(run)
         now = (run.finished_at or dt.datetime.now(dt.UTC)).isoformat()
 
         def record(entry_status: str, pending: str | None) -> Callable[[dict[str, Any]], None]:
@@ -464,12 +472,12 @@ class S3Store:
                 entry = {**final, "status": entry_status}
                 if pending is not None:
                     entry["pending_status"] = pending
-                _replace_run(doc, entry)
+                replace_run(doc, entry)
                 # Replacing (not appending) keeps a retried finish_run from doubling them.
                 notes = [n for n in doc["notifications"] if n["run_id"] != run.id]
                 next_id = max((n["id"] for n in doc["notifications"]), default=0) + 1
                 for offset, channel in enumerate(channels):
-                    notes.append(_notification(next_id + offset, run.id, channel, now))
+                    notes.append(notification(next_id + offset, run.id, channel, now))
                 doc["notifications"] = notes
 
             return change
@@ -482,12 +490,10 @@ class S3Store:
         merged = {r.date: r for r in base_rows}
         merged.update((r.date, r) for r in changes)
         rows = [merged[d] for d in sorted(merged)]
-        out = io.StringIO()
-        write_csv(rows, out)
         try:  # step 2: the commit point
             etag = self._put(
                 self.records_key,
-                out.getvalue().encode(),
+                records_csv(rows),
                 if_match=base_etag,
                 content_type="text/csv; charset=utf-8",
                 metadata={"run-id": str(run.id)},
@@ -509,20 +515,20 @@ class S3Store:
     def get_run(self, run_id: int) -> RunRecord | None:
         for entry in self._runs_doc()["runs"]:
             if entry["id"] == run_id:
-                return _run_from_dict(entry)
+                return run_from_dict(entry)
         return None
 
     def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
         entries = sorted(self._runs_doc()["runs"], key=lambda e: -int(e["id"]))
-        return [_run_from_dict(e) for e in entries[offset : offset + limit]]
+        return [run_from_dict(e) for e in entries[offset : offset + limit]]
 
     def last_run(self, *, before: int | None = None) -> RunRecord | None:
         entries = [e for e in self._runs_doc()["runs"] if before is None or int(e["id"]) < before]
-        return _run_from_dict(max(entries, key=lambda e: int(e["id"]))) if entries else None
+        return run_from_dict(max(entries, key=lambda e: int(e["id"]))) if entries else None
 
     def last_successful_run(self) -> RunRecord | None:
         entries = [e for e in self._runs_doc()["runs"] if e["status"] == RunStatus.SUCCEEDED]
-        return _run_from_dict(max(entries, key=lambda e: int(e["id"]))) if entries else None
+        return run_from_dict(max(entries, key=lambda e: int(e["id"]))) if entries else None
 
     # -- records --------------------------------------------------------------------------------
 
@@ -535,7 +541,7 @@ class S3Store:
                 return None, []
             assert cached is not None
             return cached
-        rows = _parse_records(body)
+        rows = parse_records(body)
         assert etag is not None
         self._records = (etag, rows)
         return etag, rows
@@ -576,14 +582,14 @@ class S3Store:
         doc = self._runs_doc()
         running = {e["id"] for e in doc["runs"] if e["status"] == RunStatus.RUNNING}
         return [
-            _notification_row(n)
+            notification_row(n)
             for n in sorted(doc["notifications"], key=lambda n: int(n["id"]))
             if n["status"] == DeliveryStatus.PENDING and n["run_id"] not in running
         ]
 
     def notifications(self, run_id: int) -> list[NotificationRow]:
         doc = self._runs_doc()
-        return [_notification_row(n) for n in doc["notifications"] if n["run_id"] == run_id]
+        return [notification_row(n) for n in doc["notifications"] if n["run_id"] == run_id]
 
     def update_notification(
         self,
@@ -613,117 +619,3 @@ class S3Store:
 
     def close(self) -> None:
         """Nothing to release: the lease is released by ``writer_lock``; boto3 pools itself."""
-
-
-# -- serialisation ------------------------------------------------------------------------------
-
-
-def _empty_doc() -> dict[str, Any]:
-    return {"format": FORMAT, "runs": [], "notifications": []}
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body)
-    except ValueError as exc:
-        raise StoreUnavailable(f"not a JSON object in the S3 store: {exc}") from exc
-    if not isinstance(value, dict):
-        raise StoreUnavailable("not a JSON object in the S3 store")
-    value.setdefault("runs", [])
-    value.setdefault("notifications", [])
-    return value
-
-
-def _parse_time(value: Any) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
-def _next_id(runs: list[dict[str, Any]]) -> int:
-    return max((int(r["id"]) for r in runs), default=0) + 1
-
-
-def _replace_run(doc: dict[str, Any], entry: dict[str, Any]) -> None:
-    for index, existing in enumerate(doc["runs"]):
-        if existing["id"] == entry["id"]:
-            if "event_id" in existing:
-                entry["event_id"] = existing["event_id"]
-            doc["runs"][index] = entry
-            break
-    else:
-        doc["runs"].append(entry)
-    # Bound the duplicate-detection memory; the runs themselves are all kept.
-    tagged = [r for r in doc["runs"] if "event_id" in r]
-    for old in tagged[:-EVENT_MEMORY]:
-        del old["event_id"]
-
-
-def _run_to_dict(run: RunRecord) -> dict[str, Any]:
-    return {**run.to_dict(), "pid": run.pid, "host": run.host}
-
-
-def _run_from_dict(d: dict[str, Any]) -> RunRecord:
-    return RunRecord(
-        id=int(d["id"]),
-        trigger=Trigger(d["trigger"]),
-        environment=d["environment"],
-        status=RunStatus(d["status"]),
-        started_at=_parse_time(d.get("started_at")) or dt.datetime.now(dt.UTC),
-        finished_at=_parse_time(d["finished_at"]) if d.get("finished_at") else None,
-        failed_stage=Stage(d["failed_stage"]) if d.get("failed_stage") else None,
-        error=d.get("error"),
-        warnings=list(d.get("warnings") or []),
-        initial_load=bool(d.get("initial_load")),
-        inserted=int(d.get("inserted") or 0),
-        updated=int(d.get("updated") or 0),
-        unchanged=int(d.get("unchanged") or 0),
-        data_through=dt.date.fromisoformat(d["data_through"]) if d.get("data_through") else None,
-        sources=[SourceMeta.from_dict(s) for s in d.get("sources") or []],
-        recovered_from=d.get("recovered_from"),
-        notification_status=d.get("notification_status"),
-        pid=d.get("pid"),
-        host=d.get("host"),
-    )
-
-
-def _notification(note_id: int, run_id: int, channel: PendingChannel, now: str) -> dict[str, Any]:
-    return {
-        "id": note_id,
-        "run_id": run_id,
-        "channel_key": channel.key,
-        "channel": channel.label,
-        "status": str(DeliveryStatus.PENDING),
-        "attempts": 0,
-        "last_error": None,
-        "created_at": now,
-        "delivered_at": None,
-    }
-
-
-def _notification_row(n: dict[str, Any]) -> NotificationRow:
-    return NotificationRow(
-        id=int(n["id"]),
-        run_id=int(n["run_id"]),
-        channel_key=n["channel_key"],
-        channel=n["channel"],
-        status=DeliveryStatus(n["status"]),
-        attempts=int(n["attempts"]),
-        last_error=n.get("last_error"),
-        created_at=_parse_time(n.get("created_at")) or dt.datetime.now(dt.UTC),
-        delivered_at=_parse_time(n["delivered_at"]) if n.get("delivered_at") else None,
-    )
-
-
-def _parse_records(body: bytes) -> list[Record]:
-    reader = csv.reader(io.StringIO(body.decode("utf-8")))
-    header = next(reader, None)
-    if header != ["date", "cases", "deaths", "recovered"]:
-        raise StoreUnavailable(f"records.csv has an unexpected header: {header}")
-    rows = [
-        Record(dt.date.fromisoformat(d), int(c), int(x), int(r) if r else None)
-        for d, c, x, r in reader
-    ]
-    rows.sort(key=lambda r: r.date)
-    return rows
