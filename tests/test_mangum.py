@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,11 +33,13 @@ from tests.helpers.servers import SourceServer  # noqa: E402
 
 EVENTS = Path(__file__).parent / "events"
 REQUESTS = [
-    ("/api/v1/records", "start=2022-04-01&limit=5"),
-    ("/api/v1/records", ""),
-    ("/api/v1/summary", ""),
-    ("/covid_data", ""),
-    ("/", ""),
+    ("/api/v1/records", "start=2022-04-01&limit=5", "identity"),
+    ("/api/v1/records", "", "identity"),
+    ("/api/v1/records", "", "gzip"),
+    ("/api/v1/summary", "", "identity"),
+    ("/covid_data", "", "identity"),
+    ("/covid_data", "", "gzip"),
+    ("/", "", "identity"),
 ]
 
 
@@ -62,8 +65,9 @@ def served(monkeypatch: pytest.MonkeyPatch, source_server: SourceServer) -> Iter
         yield local
 
 
-def v2_event(path: str, query: str) -> dict[str, Any]:
+def v2_event(path: str, query: str, encoding: str = "identity") -> dict[str, Any]:
     event = json.loads((EVENTS / "apigw-http-v2.json").read_text())
+    event["headers"]["accept-encoding"] = encoding
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["rawQueryString"] = query
     params = dict(p.split("=", 1) for p in query.split("&") if p)
@@ -75,8 +79,10 @@ def v2_event(path: str, query: str) -> dict[str, Any]:
     return event
 
 
-def v1_event(path: str, query: str) -> dict[str, Any]:
+def v1_event(path: str, query: str, encoding: str = "identity") -> dict[str, Any]:
     event = json.loads((EVENTS / "apigw-rest-v1.json").read_text())
+    event["headers"]["Accept-Encoding"] = encoding
+    event["multiValueHeaders"]["Accept-Encoding"] = [encoding]
     event["path"] = path
     event["requestContext"]["path"] = "/prod" + path
     params = dict(p.split("=", 1) for p in query.split("&") if p)
@@ -96,22 +102,27 @@ def lambda_response(event: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     for key, values in (response.get("multiValueHeaders") or {}).items():
         headers[key.lower()] = ",".join(values)
+    if headers.get("content-encoding") == "gzip":
+        raw = gzip.decompress(raw)  # as the client does (httpx decodes the local response)
     return response["statusCode"], headers, raw
 
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
-@pytest.mark.parametrize(("path", "query"), REQUESTS)
+@pytest.mark.parametrize(("path", "query", "encoding"), REQUESTS)
 def test_lambda_answers_like_the_local_server(
-    served: TestClient, version: str, path: str, query: str
+    served: TestClient, version: str, path: str, query: str, encoding: str
 ) -> None:
-    event = v2_event(path, query) if version == "v2" else v1_event(path, query)
+    event = (v2_event if version == "v2" else v1_event)(path, query, encoding)
     status, headers, body = lambda_response(event)
-    local = served.get(path + (f"?{query}" if query else ""), headers={"accept": "*/*"})
+    local = served.get(
+        path + (f"?{query}" if query else ""),
+        headers={"accept": "*/*", "accept-encoding": encoding},
+    )
     assert status == local.status_code == 200
     assert headers["content-type"] == local.headers["content-type"]
+    assert headers.get("content-encoding") == local.headers.get("content-encoding")
     assert body == local.content
-    if "etag" in local.headers:
-        assert headers["etag"] == local.headers["etag"]
+    assert headers.get("etag") == local.headers.get("etag")
 
 
 def test_the_app_is_built_once_per_container(served: TestClient) -> None:
