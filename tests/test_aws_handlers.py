@@ -290,3 +290,24 @@ def test_notify_without_a_topic_is_a_configuration_error(
     with pytest.raises(ConfigError, match="COVID_ETL_SNS_TOPIC_ARN"):
         handlers.notify_handler(record, None)
     assert aws.messages() == []
+
+
+def test_a_stuck_source_fails_the_run_before_lambda_times_out(aws: Aws) -> None:
+    import time
+    from types import SimpleNamespace
+
+    from tests.helpers.servers import Response
+
+    aws.source.script(
+        "/nytimes/covid-19-data/master/us.csv", [Response(delay=4), Response(delay=4)]
+    )
+    # 18 s left: 3 s for the lock wait and the downloads, so 1 s each.
+    context = SimpleNamespace(aws_request_id="r-1", get_remaining_time_in_millis=lambda: 18_000)
+    started = time.monotonic()
+    with pytest.raises(Exception) as failed:
+        handlers.etl_handler({"environment": "testing"}, context)
+    assert time.monotonic() - started < 8
+    assert type(failed.value).__name__ == "RunFailed"
+    assert "failed at stage extract" in str(failed.value)
+    assert aws.runs()[0]["status"] == "failed"  # recorded, and the lease released
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="testing/lock")

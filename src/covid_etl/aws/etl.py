@@ -17,12 +17,15 @@ from ..errors import EtlError
 from ..models import Record, RunRecord, RunStatus
 from ..notify.render import Message, render
 from ..pipeline import run_etl
-from ..settings import settings_from_env
+from ..settings import Settings, settings_from_env
 from ..store import Store, open_store
 from ..summary import run_summary_json
 from .events import Invocation, store_url_for
 
 log = logging.getLogger(__name__)
+
+# Seconds kept back from the invocation's time for the load, the run record and the return.
+RESERVE_SECONDS = 15.0
 
 
 class RunFailed(Exception):
@@ -38,9 +41,28 @@ def _no_channels(url: str, message: Message) -> None:
     raise RuntimeError("no notification channels in AWS Lambda")
 
 
-def run_invocation(invocation: Invocation, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Run the pipeline for one invocation; return the summary or raise RunFailed."""
+def fit_to_time_left(settings: Settings, remaining: float | None) -> Settings:
+    """Shrink the waits so a stuck source or a long lock wait fails as a recorded run before
+    Lambda kills the invocation (which would record nothing and leave the lease behind)."""
+    if remaining is None:
+        return settings
+    # The lock wait and the two downloads happen one after another.
+    share = max(1.0, (remaining - RESERVE_SECONDS) / 3)
+    return settings.replace(
+        lock_timeout=min(settings.lock_timeout, share),
+        deadline=min(settings.deadline, share),
+        read_timeout=min(settings.read_timeout, share),
+        connect_timeout=min(settings.connect_timeout, share),
+    )
+
+
+def run_invocation(
+    invocation: Invocation, environ: Mapping[str, str], remaining: float | None = None
+) -> dict[str, Any]:
+    """Run the pipeline for one invocation; return the summary or raise RunFailed.
+    ``remaining``: seconds the invocation has left (Lambda's context)."""
     settings = settings_from_env(environ, environment=invocation.environment, notify=())
+    settings = fit_to_time_left(settings, remaining)
     settings = settings.replace(
         database_url=store_url_for(settings.database_url, invocation.environment)
     )

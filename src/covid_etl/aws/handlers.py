@@ -32,7 +32,9 @@ def etl_handler(event: Any, context: Any) -> dict[str, Any]:
     """Run the ETL for ``{"environment": ...}``; return the summary, raise on a failed run."""
     _settings()
     invocation = parse_invocation(event, getattr(context, "aws_request_id", None))
-    return run_invocation(invocation, os.environ)
+    time_left = getattr(context, "get_remaining_time_in_millis", None)
+    remaining = time_left() / 1000 if callable(time_left) else None
+    return run_invocation(invocation, os.environ, remaining)
 
 
 def notify_handler(event: Any, context: Any) -> dict[str, Any]:
