@@ -311,3 +311,26 @@ def test_a_stuck_source_fails_the_run_before_lambda_times_out(aws: Aws) -> None:
     assert "failed at stage extract" in str(failed.value)
     assert aws.runs()[0]["status"] == "failed"  # recorded, and the lease released
     assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="testing/lock")
+
+
+def test_the_lease_lasts_about_the_invocation(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from covid_etl.store.s3 import S3Store
+
+    seen: list[dict[str, Any]] = []
+    original = S3Store._acquire
+
+    def acquire(self: S3Store, timeout: float) -> None:
+        original(self, timeout)
+        seen.append(json.loads(aws.object("testing/lock")))
+
+    monkeypatch.setattr(S3Store, "_acquire", acquire)
+    context = SimpleNamespace(aws_request_id="r-1", get_remaining_time_in_millis=lambda: 120_000)
+    handlers.etl_handler({"environment": "testing"}, context)
+    (lease,) = seen
+    length = dt.datetime.fromisoformat(lease["expires_at"]) - dt.datetime.fromisoformat(
+        lease["acquired_at"]
+    )
+    assert length == dt.timedelta(seconds=135)

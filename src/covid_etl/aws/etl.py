@@ -76,6 +76,9 @@ def run_invocation(
         tag = getattr(store, "tag_event", None)
         if tag is not None:
             tag(invocation.event_id)
+        if remaining is not None and hasattr(store, "lease_seconds"):
+            # Lambda ends the invocation by then: a lease left by a killed one expires soon.
+            setattr(store, "lease_seconds", remaining + RESERVE_SECONDS)  # noqa: B010
         try:
             run = run_etl(settings, trigger=invocation.trigger, store=store, send=_no_channels).run
         except EtlError as exc:
