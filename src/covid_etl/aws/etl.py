@@ -19,6 +19,7 @@ from ..notify.render import Message, render
 from ..pipeline import run_etl
 from ..settings import Settings, settings_from_env
 from ..store import Store, open_store
+from ..store.s3 import S3Store  # boto3 itself is imported only when S3 is used
 from ..summary import run_summary_json
 from .events import Invocation, store_url_for
 
@@ -73,12 +74,12 @@ def run_invocation(
         store = None  # run_etl opens it again and records the failure with its reason
     duplicate = False
     try:
-        tag = getattr(store, "tag_event", None)
-        if tag is not None:
-            tag(invocation.event_id)
-        if remaining is not None and hasattr(store, "lease_seconds"):
-            # Lambda ends the invocation by then: a lease left by a killed one expires soon.
-            setattr(store, "lease_seconds", remaining + RESERVE_SECONDS)  # noqa: B010
+        if isinstance(store, S3Store):
+            # Only the S3 store remembers event ids (see docs/deploy-aws.md on duplicates).
+            store.tag_event(invocation.event_id)
+            if remaining is not None:
+                # Lambda ends the invocation by then: a lease left by a killed one expires soon.
+                store.lease_seconds = remaining + RESERVE_SECONDS
         try:
             run = run_etl(settings, trigger=invocation.trigger, store=store, send=_no_channels).run
         except EtlError as exc:
