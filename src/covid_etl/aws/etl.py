@@ -19,7 +19,7 @@ from ..notify.render import Message, render
 from ..pipeline import run_etl
 from ..settings import Settings, settings_from_env
 from ..store import Store, open_store
-from ..store.s3 import S3Store  # boto3 itself is imported only when S3 is used
+from ..store.s3 import DuplicateEvent, S3Store  # boto3 itself is imported only when S3 is used
 from ..summary import run_summary_json
 from .events import Invocation, store_url_for
 
@@ -82,13 +82,10 @@ def run_invocation(
                 store.lease_seconds = remaining + RESERVE_SECONDS
         try:
             run = run_etl(settings, trigger=invocation.trigger, store=store, send=_no_channels).run
-        except EtlError as exc:
-            earlier = getattr(exc, "run", None)
-            if not isinstance(earlier, RunRecord):
-                raise
+        except DuplicateEvent as exc:
             # The same event was delivered again: report the first run, load nothing.
             log.warning("duplicate delivery of event %s: %s", invocation.event_id, exc)
-            run, duplicate = earlier, True
+            run, duplicate = exc.run, True
         message = render(run, _latest(store, run))
     finally:
         if store is not None:
