@@ -19,12 +19,19 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/covid-etl run $(if $(OFFLINE),--offline,)
 
+## make bench: API throughput and latency against Datasette, dashboard first-chart time
+.PHONY: bench-api
+bench: bench-api
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/bench_api.py
+
 ## make test: lint, type check and the test suite
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -125,6 +125,55 @@ def runs(as_json: bool, limit: int) -> None:
 
 
 @app.command()
+@click.option("--host", help="Listen address.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Listen port.")
+@click.option(
+    "--schedule",
+    help="Run the ETL on this five-field cron expression (UTC). Default 0 21 * * *.",
+)
+@click.option("--no-schedule", is_flag=True, help="Serve only; never run the ETL.")
+@click.option("--offline", is_flag=True, help="Scheduled runs use the bundled snapshot.")
+def serve(
+    host: str | None, port: int | None, schedule: str | None, no_schedule: bool, offline: bool
+) -> None:
+    """Serve the API and dashboard, and run the ETL on a schedule."""
+    from .cron import parse_cron
+    from .settings import SCHEDULE_OFF
+
+    if schedule is not None and no_schedule:
+        fail("use either --schedule or --no-schedule")
+    if schedule is not None:
+        try:
+            parse_cron(schedule)
+        except ConfigError as exc:
+            fail(f"--schedule: {exc.message}")
+    settings = load_settings(
+        host=host,
+        port=port,
+        schedule=SCHEDULE_OFF if no_schedule else schedule,
+        offline=offline or None,
+    )
+    _open_store(settings).close()  # fail fast, with exit code 1, on an unusable store
+    import uvicorn
+
+    from .web import create_app
+
+    click.echo(
+        f"Serving on http://{settings.host}:{settings.port}/ "
+        f"(schedule: {settings.schedule}{' UTC' if settings.schedule != SCHEDULE_OFF else ''})",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        server_header=False,
+    )
+
+
+@app.command()
 @click.option(
     "--format",
     "fmt",

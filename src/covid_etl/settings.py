@@ -18,6 +18,7 @@ JHU_URL = (
     "time-series-19-covid-combined.csv"
 )
 DEFAULT_DATABASE_URL = "sqlite:///data/covid-etl.db"
+SCHEDULE_OFF = "off"
 
 
 def _doc(text: str, env: str) -> dict[str, str]:
@@ -134,6 +135,21 @@ class Settings:
         default="WARNING",
         metadata=_doc("Log level: DEBUG, INFO, WARNING or ERROR.", "COVID_ETL_LOG_LEVEL"),
     )
+    schedule: str = field(
+        default="0 21 * * *",
+        metadata=_doc(
+            "When `covid-etl serve` runs the ETL: a five-field cron expression in UTC, or off.",
+            "COVID_ETL_SCHEDULE",
+        ),
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata=_doc("Address `covid-etl serve` listens on.", "COVID_ETL_HOST"),
+    )
+    port: int = field(
+        default=8000,
+        metadata=_doc("Port `covid-etl serve` listens on.", "COVID_ETL_PORT"),
+    )
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -171,6 +187,25 @@ def _parse_non_negative_int(value: str) -> int:
     return number
 
 
+def _parse_port(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 65535:
+        raise ValueError("must be between 1 and 65535")
+    return number
+
+
+def _parse_schedule(value: str) -> str:
+    from .cron import parse_cron
+
+    if value.strip().lower() == SCHEDULE_OFF:
+        return SCHEDULE_OFF
+    try:
+        parse_cron(value)
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+    return value.strip()
+
+
 def _parse_choice(*choices: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value.lower() not in choices and value.upper() not in choices:
@@ -193,6 +228,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "notify_retries": _parse_non_negative_int,
     "log_format": _parse_choice("text", "json"),
     "log_level": _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
+    "schedule": _parse_schedule,
+    "port": _parse_port,
 }
 
 

@@ -1,0 +1,96 @@
+"""Rendered response bytes, cached per store state.
+
+Every stored row is written by a run's final transaction, so the latest run's id and status
+identify the data completely: when either changes, everything cached is stale. Checking them is
+one indexed single-row query, far cheaper than reading and rendering 800 rows per request.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+# Below this, gzip's header and the extra CPU are not worth it.
+GZIP_MIN_BYTES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One representation of a response, ready to send."""
+
+    body: bytes
+    media_type: str
+    etag: str
+    gzipped: bytes | None = None
+
+    @classmethod
+    def of(cls, body: bytes, media_type: str) -> Rendered:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
+        gzipped = gzip.compress(body, compresslevel=6) if len(body) >= GZIP_MIN_BYTES else None
+        return cls(body=body, media_type=media_type, etag=etag, gzipped=gzipped)
+
+    @property
+    def gzip_etag(self) -> str:
+        # A different representation needs its own strong validator (RFC 9110 8.8.3).
+        return self.etag[:-1] + '-gz"'
+
+    def matches(self, if_none_match: str) -> bool:
+        """Whether an If-None-Match header names this content (weak comparison, as the RFC asks
+        for If-None-Match)."""
+        if if_none_match.strip() == "*":
+            return True
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return self.etag in tags or self.gzip_etag in tags
+
+
+class ResponseCache:
+    """A small LRU of rendered responses; keys start with the store state they were built
+    from, and :meth:`clear` drops everything when the state moves on."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_render(self, key: Hashable, render: Callable[[], Rendered]) -> Rendered:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found
+        rendered = render()
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = rendered
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return rendered
+
+    def get(self, key: Hashable) -> Rendered | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return found
+
+    def put(self, key: Hashable, rendered: Rendered) -> None:
+        with self._lock:
+            self._entries[key] = rendered
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,137 @@
+"""Derived columns, computed from the stored cumulative series and nothing else.
+
+Pure functions over a list of :class:`~covid_etl.models.Record` in date order. They always run
+over the *full* series and the API slices afterwards, so the first row of a filtered or paged
+window still gets its true day-over-day value instead of a null.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..models import Record
+
+WINDOW = 7
+
+RECORD_FIELDS = (
+    "date",
+    "cases",
+    "deaths",
+    "recovered",
+    "new_cases",
+    "new_deaths",
+    "new_recovered",
+    "new_cases_7d_avg",
+    "new_deaths_7d_avg",
+)
+
+LEGACY_COLUMNS = (
+    "date",
+    "cases",
+    "deaths",
+    "recoveries",
+    "date-diff",
+    "month",
+    "day_of_week",
+    "cases-diff",
+    "cases-log",
+    "deaths-diff",
+    "deaths-log",
+    "recoveries-diff",
+    "recoveries-log",
+)
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def day_over_day(values: Sequence[int | None]) -> list[int | None]:
+    """``values[i] - values[i-1]``; null for the first value or where either side is null."""
+    out: list[int | None] = [None] * len(values)
+    for i in range(1, len(values)):
+        current, previous = values[i], values[i - 1]
+        if current is not None and previous is not None:
+            out[i] = current - previous
+    return out
+
+
+def trailing_average(values: Sequence[int | None], window: int = WINDOW) -> list[float | None]:
+    """Mean of the last ``window`` values; null until ``window`` consecutive non-null values
+    exist (a null inside the window makes the average null rather than silently shorter)."""
+    out: list[float | None] = [None] * len(values)
+    total = 0
+    run = 0  # length of the current streak of non-null values ending at i
+    for i, value in enumerate(values):
+        if value is None:
+            run, total = 0, 0
+            continue
+        run += 1
+        total += value
+        if run > window:
+            dropped = values[i - window]
+            assert dropped is not None  # inside the streak
+            total -= dropped
+        if run >= window:
+            out[i] = round(total / window, 2)
+    return out
+
+
+def derived_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """One JSON-ready dict per record with the fields of :data:`RECORD_FIELDS`, in that order."""
+    new_cases = day_over_day([r.cases for r in records])
+    new_deaths = day_over_day([r.deaths for r in records])
+    new_recovered = day_over_day([r.recovered for r in records])
+    cases_avg = trailing_average(new_cases)
+    deaths_avg = trailing_average(new_deaths)
+    return [
+        {
+            "date": r.date.isoformat(),
+            "cases": r.cases,
+            "deaths": r.deaths,
+            "recovered": r.recovered,
+            "new_cases": new_cases[i],
+            "new_deaths": new_deaths[i],
+            "new_recovered": new_recovered[i],
+            "new_cases_7d_avg": cases_avg[i],
+            "new_deaths_7d_avg": deaths_avg[i],
+        }
+        for i, r in enumerate(records)
+    ]
+
+
+def natural_log(value: int | None) -> float | None:
+    """ln(value); null for null or 0, where the logarithm is undefined."""
+    if value is None or value <= 0:
+        return None
+    return math.log(value)
+
+
+def legacy_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """The original design's 13 columns (see docs/api.md for each column's definition)."""
+    cases_diff = day_over_day([r.cases for r in records])
+    deaths_diff = day_over_day([r.deaths for r in records])
+    recovered_diff = day_over_day([r.recovered for r in records])
+    rows = []
+    previous: dt.date | None = None
+    for i, r in enumerate(records):
+        rows.append(
+            {
+                "date": r.date.isoformat(),
+                "cases": r.cases,
+                "deaths": r.deaths,
+                "recoveries": r.recovered,
+                "date-diff": (r.date - previous).days if previous is not None else None,
+                "month": r.date.month,
+                "day_of_week": _DAY_NAMES[r.date.weekday()],
+                "cases-diff": cases_diff[i],
+                "cases-log": natural_log(r.cases),
+                "deaths-diff": deaths_diff[i],
+                "deaths-log": natural_log(r.deaths),
+                "recoveries-diff": recovered_diff[i],
+                "recoveries-log": natural_log(r.recovered),
+            }
+        )
+        previous = r.date
+    return rows

@@ -1,0 +1,138 @@
+"""Response shapes, for the OpenAPI document only: the routes render their JSON themselves (from
+cached bytes), and the property-based test checks real responses against these models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RecordOut(BaseModel):
+    date: str = Field(description="Day, YYYY-MM-DD.", examples=["2020-01-22"])
+    cases: int = Field(description="Cumulative cases (NYT).")
+    deaths: int = Field(description="Cumulative deaths (NYT).")
+    recovered: int | None = Field(description="Cumulative recoveries (JHU); null when unreported.")
+    new_cases: int | None = Field(description="Cases minus the previous day's; null on day one.")
+    new_deaths: int | None = Field(description="Deaths minus the previous day's.")
+    new_recovered: int | None = Field(description="Null where either day's value is null.")
+    new_cases_7d_avg: float | None = Field(description="Mean of the last 7 daily new_cases.")
+    new_deaths_7d_avg: float | None = Field(description="Mean of the last 7 daily new_deaths.")
+
+
+class RecordsPage(BaseModel):
+    records: list[RecordOut]
+    total: int = Field(description="Rows in the start/end range, before limit and offset.")
+    limit: int = Field(description="The limit applied (the range's total when none was given).")
+    offset: int
+
+
+class Totals(BaseModel):
+    cases: int | None
+    deaths: int | None
+    recovered: int | None
+
+
+class DatedValue(BaseModel):
+    date: str
+    value: int
+
+
+class RunBrief(BaseModel):
+    id: int
+    status: str
+    trigger: str
+    started_at: str
+    finished_at: str | None
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class Freshness(BaseModel):
+    data_age_days: int | None = Field(description="Days between data_through and today (UTC).")
+    last_success_at: str | None = Field(description="When the last successful run finished.")
+
+
+class Summary(BaseModel):
+    data_through: str | None
+    latest: RecordOut | None
+    totals: Totals
+    recovered_last_reported: DatedValue | None
+    last_run: RunBrief | None
+    freshness: Freshness
+
+
+class SourceOut(BaseModel):
+    name: str
+    url: str = Field(description="Masked: passwords and tokens replaced by ***.")
+    status: int | None
+    bytes: int
+    sha256: str | None
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+
+
+class RunOut(BaseModel):
+    id: int
+    trigger: str
+    environment: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    failed_stage: str | None
+    error: str | None
+    warnings: list[str]
+    initial_load: bool
+    inserted: int
+    updated: int
+    unchanged: int
+    data_through: str | None
+    sources: list[SourceOut]
+    recovered_from: int | None
+    notification_status: str | None
+
+
+class RunsPage(BaseModel):
+    runs: list[RunOut]
+
+
+class LegacyRow(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    date: str
+    cases: int
+    deaths: int
+    recoveries: int | None
+    date_diff: int | None = Field(alias="date-diff")
+    month: int = Field(ge=1, le=12)
+    day_of_week: str
+    cases_diff: int | None = Field(alias="cases-diff")
+    cases_log: float | None = Field(alias="cases-log")
+    deaths_diff: int | None = Field(alias="deaths-diff")
+    deaths_log: float | None = Field(alias="deaths-log")
+    recoveries_diff: int | None = Field(alias="recoveries-diff")
+    recoveries_log: float | None = Field(alias="recoveries-log")
+
+
+class LegacyData(BaseModel):
+    data: list[LegacyRow]
+    last_modified_date: str | None
+
+
+class Health(BaseModel):
+    status: str
+    data_through: str | None
+    scheduler: dict[str, Any]
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message: str
+    details: list[dict[str, Any]]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

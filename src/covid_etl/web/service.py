@@ -1,0 +1,159 @@
+"""What the API serves, built from the store interface alone (so every backend works) and kept
+separate from HTTP: the routes in :mod:`covid_etl.web.app` only parse, render and send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import RunRecord, utcnow
+from ..redact import redact
+from ..store import Store, open_store
+from .derive import derived_rows, legacy_rows
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """The full derived series of one store state; windows are sliced from it."""
+
+    state: tuple[int, str]
+    rows: list[dict[str, Any]]
+    last_success_at: str | None
+
+
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """The short form of a run shown in the summary."""
+    full = run.to_dict()
+    keys = ("id", "status", "trigger", "started_at", "finished_at", "inserted", "updated")
+    return {**{k: full[k] for k in keys}, "unchanged": full["unchanged"]}
+
+
+class DataService:
+    """Reads the store and derives what the endpoints return, one full series per store state.
+
+    The store is opened lazily on first use (so creating the app does no I/O) and migrated once,
+    which lets a fresh server answer with an empty series instead of failing.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        secrets: list[str],
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        store: Store | None = None,
+    ) -> None:
+        self.database_url = database_url
+        self.secrets = secrets
+        self.clock = clock
+        self._store = store
+        self._series: Series | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    store = open_store(self.database_url)
+                    store.migrate()
+                    self._store = store
+        return self._store
+
+    def state(self) -> tuple[int, str]:
+        """(latest run id, its status): changes whenever stored data can have changed."""
+        last = self.store.last_run()
+        return (0, "none") if last is None else (last.id, str(last.status))
+
+    def series(self, state: tuple[int, str]) -> Series:
+        current = self._series
+        if current is not None and current.state == state:
+            return current
+        rows = derived_rows(self.store.records())
+        success = self.store.last_successful_run()
+        finished = success.finished_at if success is not None else None
+        series = Series(state, rows, finished.isoformat() if finished else None)
+        self._series = series
+        return series
+
+    def records_page(
+        self,
+        state: tuple[int, str],
+        start: dt.date | None,
+        end: dt.date | None,
+        limit: int | None,
+        offset: int,
+    ) -> dict[str, Any]:
+        rows = self.series(state).rows
+        low = start.isoformat() if start else None
+        high = end.isoformat() if end else None
+        # ISO dates sort as strings, so the window is a plain comparison on the derived rows.
+        window = [r for r in rows if (low is None or r["date"] >= low)]
+        window = [r for r in window if (high is None or r["date"] <= high)]
+        total = len(window)
+        page = window[offset : offset + limit if limit is not None else None]
+        return {
+            "records": page,
+            "total": total,
+            "limit": limit if limit is not None else total,
+            "offset": offset,
+        }
+
+    def summary(self, state: tuple[int, str]) -> dict[str, Any]:
+        series = self.series(state)
+        rows = series.rows
+        latest = rows[-1] if rows else None
+        recovered = next((r for r in reversed(rows) if r["recovered"] is not None), None)
+        last = self.store.last_run()
+        data_through = latest["date"] if latest else None
+        age = None
+        if data_through is not None:
+            age = (self.clock().date() - dt.date.fromisoformat(data_through)).days
+        return {
+            "data_through": data_through,
+            "latest": latest,
+            "totals": {
+                "cases": latest["cases"] if latest else None,
+                "deaths": latest["deaths"] if latest else None,
+                "recovered": latest["recovered"] if latest else None,
+            },
+            "recovered_last_reported": (
+                {"date": recovered["date"], "value": recovered["recovered"]} if recovered else None
+            ),
+            "last_run": run_summary(last) if last is not None else None,
+            "freshness": {"data_age_days": age, "last_success_at": series.last_success_at},
+        }
+
+    def runs(self, limit: int) -> dict[str, Any]:
+        runs = [r.to_dict() for r in self.store.list_runs(limit=limit)]
+        # Source URLs are masked when recorded; scrubbing the configured secrets again is
+        # defence in depth against anything a library echoed into an error message.
+        return {"runs": [_scrub(run, self.secrets) for run in runs]}
+
+    def legacy(self, state: tuple[int, str]) -> dict[str, Any]:
+        series = self.series(state)
+        return {
+            "data": legacy_rows([_record_of(r) for r in series.rows]),
+            "last_modified_date": series.last_success_at,
+        }
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if not secrets:
+        return value
+    return json.loads(redact(json.dumps(value), [json.dumps(s)[1:-1] for s in secrets]))
+
+
+def _record_of(row: dict[str, Any]) -> Any:
+    from ..models import Record
+
+    return Record(dt.date.fromisoformat(row["date"]), row["cases"], row["deaths"], row["recovered"])

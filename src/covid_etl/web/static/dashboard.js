@@ -1,0 +1,757 @@
+/*
+ * covid-etl public dashboard.
+ *
+ * Loads the records and summary from the API (relative URLs, so the page also
+ * works behind a path prefix such as an API Gateway stage), fills in the
+ * headline figures and draws two uPlot charts whose x ranges stay in sync.
+ *
+ * Written for a strict Content-Security-Policy: no inline script or style.
+ * Element styles are only ever set through the CSSOM (element.style), which
+ * CSP permits.
+ */
+(function () {
+  "use strict";
+
+  var ENDPOINTS = {
+    records: "api/v1/records?format=json",
+    summary: "api/v1/summary",
+  };
+  var DAY = 86400; // seconds; uPlot time scales use Unix seconds
+  var MAX_PAGES = 100;
+
+  var COLORS = {
+    cases: "#1f5fa8",
+    casesThin: "rgba(31, 95, 168, 0.38)",
+    deaths: "#b3261e",
+    deathsThin: "rgba(179, 38, 30, 0.45)",
+    recovered: "#1e7a3c",
+    axis: "#4a5360",
+    grid: "#e9ecf0",
+    tick: "#cfd5dc",
+    marker: "#6b7480",
+  };
+
+  var state = {
+    records: [],
+    summary: null,
+    xs: [],
+    full: null, // [min, max] of the x data
+    range: null, // current visible x range
+    log: false,
+    charts: {}, // name -> uPlot instance
+    drawn: {}, // name -> true once drawn with data
+    syncing: false,
+    recoveredStop: null, // Unix seconds of the first date without a recovered value
+    observers: [],
+  };
+
+  /* ---------------------------------------------------------------- utils */
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function fmtInt(v) {
+    if (v == null || !isFinite(v)) return "–";
+    return Math.round(v).toLocaleString("en-US");
+  }
+
+  function fmtCompact(v) {
+    if (v == null || !isFinite(v)) return "";
+    if (Math.abs(v) < 1000) return v.toLocaleString("en-US", { maximumFractionDigits: 2 });
+    return v.toLocaleString("en-US", { notation: "compact", maximumFractionDigits: 2 });
+  }
+
+  function dateToTs(iso) {
+    var p = String(iso).split("-");
+    return Date.UTC(+p[0], +p[1] - 1, +p[2]) / 1000;
+  }
+
+  function tsToDate(ts) {
+    return new Date(ts * 1000).toISOString().slice(0, 10);
+  }
+
+  function addDays(iso, n) {
+    return tsToDate(dateToTs(iso) + n * DAY);
+  }
+
+  function fmtDateTime(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return String(iso);
+    return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+
+  function setText(id, text) {
+    var el = $(id);
+    if (el) el.textContent = text;
+    return el;
+  }
+
+  function positiveOrNull(v) {
+    return v == null || !(v > 0) ? null : v;
+  }
+
+  /* ----------------------------------------------------------------- data */
+
+  function fetchJSON(url) {
+    return fetch(url, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    }).then(function (res) {
+      if (!res.ok) {
+        throw new Error("the server answered HTTP " + res.status + " for " + url);
+      }
+      return res.json();
+    });
+  }
+
+  function loadRecords() {
+    return fetchJSON(ENDPOINTS.records).then(function (first) {
+      if (!first || !Array.isArray(first.records)) {
+        throw new Error("unexpected response from " + ENDPOINTS.records);
+      }
+      var all = first.records.slice();
+      var total = typeof first.total === "number" ? first.total : all.length;
+      var limit = typeof first.limit === "number" && first.limit > 0 ? first.limit : null;
+      var pages = 1;
+
+      // Follow pagination if the API returned only part of the rows.
+      function next() {
+        if (all.length >= total || pages >= MAX_PAGES) return all;
+        var url = ENDPOINTS.records + "&offset=" + all.length + (limit ? "&limit=" + limit : "");
+        pages += 1;
+        return fetchJSON(url).then(function (page) {
+          if (!page || !Array.isArray(page.records) || page.records.length === 0) return all;
+          all = all.concat(page.records);
+          return next();
+        });
+      }
+      return next();
+    });
+  }
+
+  function prepare(records) {
+    records = records
+      .filter(function (r) {
+        return r && typeof r.date === "string";
+      })
+      .sort(function (a, b) {
+        return a.date < b.date ? -1 : a.date > b.date ? 1 : 0;
+      });
+    state.records = records;
+    state.xs = records.map(function (r) {
+      return dateToTs(r.date);
+    });
+    state.full = [state.xs[0], state.xs[state.xs.length - 1]];
+    state.range = state.full.slice();
+
+    var lastRecovered = -1;
+    for (var i = records.length - 1; i >= 0; i--) {
+      if (records[i].recovered != null) {
+        lastRecovered = i;
+        break;
+      }
+    }
+    state.lastRecoveredIndex = lastRecovered;
+    state.recoveredStop =
+      lastRecovered >= 0 && lastRecovered < records.length - 1
+        ? dateToTs(records[lastRecovered + 1].date)
+        : null;
+  }
+
+  function column(key, log) {
+    return state.records.map(function (r) {
+      var v = r[key];
+      if (v == null) return null;
+      v = Number(v);
+      return log ? positiveOrNull(v) : v;
+    });
+  }
+
+  /* ------------------------------------------------------------ headlines */
+
+  function lastNonNull(key) {
+    for (var i = state.records.length - 1; i >= 0; i--) {
+      if (state.records[i][key] != null) return state.records[i];
+    }
+    return null;
+  }
+
+  function renderHeadlines() {
+    var summary = state.summary || {};
+    var latest = summary.latest || state.records[state.records.length - 1] || {};
+    var totals = summary.totals || {};
+
+    var cases = totals.cases != null ? totals.cases : latest.cases;
+    var deaths = totals.deaths != null ? totals.deaths : latest.deaths;
+    var recovered = totals.recovered !== undefined ? totals.recovered : latest.recovered;
+
+    setText("headline-cases", fmtInt(cases));
+    setText("headline-deaths", fmtInt(deaths));
+
+    var casesAvg = lastNonNull("new_cases_7d_avg");
+    setText(
+      "headline-cases-note",
+      casesAvg ? fmtInt(casesAvg.new_cases_7d_avg) + " new a day (7-day average)" : ""
+    );
+    var deathsAvg = lastNonNull("new_deaths_7d_avg");
+    setText(
+      "headline-deaths-note",
+      deathsAvg ? fmtInt(deathsAvg.new_deaths_7d_avg) + " new a day (7-day average)" : ""
+    );
+
+    var recEl = $("headline-recovered");
+    if (recovered != null) {
+      recEl.textContent = fmtInt(recovered);
+      recEl.classList.remove("is-missing");
+      setText("headline-recovered-note", "");
+      return;
+    }
+
+    // Not reported in the latest row: say since when, derived from the records
+    // (first date after the last non-null value); fall back to the summary.
+    var lastRow = state.lastRecoveredIndex >= 0 ? state.records[state.lastRecoveredIndex] : null;
+    var since = null;
+    if (lastRow && state.lastRecoveredIndex < state.records.length - 1) {
+      since = state.records[state.lastRecoveredIndex + 1].date;
+    } else if (summary.recovered_last_reported && summary.recovered_last_reported.date) {
+      since = addDays(summary.recovered_last_reported.date, 1);
+    }
+    recEl.classList.add("is-missing");
+    recEl.textContent = "not reported";
+    if (since) {
+      recEl.appendChild(document.createTextNode(" since "));
+      var sinceEl = document.createElement("time");
+      sinceEl.className = "nowrap";
+      sinceEl.setAttribute("datetime", since);
+      sinceEl.textContent = since;
+      recEl.appendChild(sinceEl);
+    }
+
+    var last = summary.recovered_last_reported;
+    var lastValue = last && last.value != null ? last.value : lastRow ? lastRow.recovered : null;
+    var lastDate = last && last.date ? last.date : lastRow ? lastRow.date : null;
+    setText(
+      "headline-recovered-note",
+      lastValue != null && lastDate
+        ? "Last reported: " + fmtInt(lastValue) + " on " + lastDate
+        : ""
+    );
+  }
+
+  function renderStatus() {
+    var summary = state.summary || {};
+    var through = summary.data_through || (state.records.length ? state.records[state.records.length - 1].date : null);
+    var dt = setText("data-through", through || "unknown");
+    if (through) dt.setAttribute("datetime", through);
+
+    var el = $("last-run");
+    el.textContent = "";
+    var run = summary.last_run;
+    if (!run) {
+      el.textContent = "no run recorded yet";
+      return;
+    }
+    var status = String(run.status || "unknown");
+    var badge = document.createElement("span");
+    badge.className = "run-status";
+    if (/^(succeeded|success|ok)$/i.test(status)) badge.classList.add("is-ok");
+    else if (/^(running|pending|started|queued)$/i.test(status)) badge.classList.add("is-running");
+    else badge.classList.add("is-bad");
+    badge.textContent = status;
+    el.appendChild(badge);
+
+    var when = run.finished_at || run.started_at;
+    if (when) {
+      el.appendChild(document.createTextNode(" "));
+      var t = document.createElement("time");
+      t.className = "run-time";
+      t.setAttribute("datetime", when);
+      t.textContent = fmtDateTime(when) + (run.trigger ? " (" + run.trigger + ")" : "");
+      el.appendChild(t);
+    }
+    var counts = ["inserted", "updated", "unchanged"]
+      .filter(function (k) {
+        return run[k] != null;
+      })
+      .map(function (k) {
+        return fmtInt(run[k]) + " " + k;
+      });
+    if (counts.length) el.title = "Rows " + counts.join(", ");
+  }
+
+  /* --------------------------------------------------------------- charts */
+
+  function legendValue(u, v) {
+    return v == null ? "–" : fmtInt(v);
+  }
+
+  function axisValues(u, splits) {
+    return splits.map(fmtCompact);
+  }
+
+  function chartSize(el) {
+    var width = Math.max(200, Math.floor(el.clientWidth));
+    var height = width < 500 ? 240 : width < 800 ? 300 : 340;
+    return { width: width, height: height };
+  }
+
+  // Min/max of the visible data of every shown series drawn on `scaleKey`,
+  // widened to include zero. uPlot has already set series[0].idxs to the
+  // visible index window when it calls a scale's range function.
+  function visibleExtent(u, scaleKey) {
+    var idxs = u.series[0].idxs || [0, u.data[0].length - 1];
+    var i0 = idxs[0] == null ? 0 : idxs[0];
+    var i1 = idxs[1] == null ? u.data[0].length - 1 : idxs[1];
+    var lo = 0;
+    var hi = 0;
+    for (var s = 1; s < u.series.length; s++) {
+      if (u.series[s].scale !== scaleKey || u.series[s].show === false) continue;
+      var ys = u.data[s];
+      for (var i = i0; i <= i1; i++) {
+        var v = ys[i];
+        if (v == null) continue;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    return [lo, hi];
+  }
+
+  // Linear range for the left ("y") and right ("d") scales, chosen so that
+  // zero sits at the same height on both axes even when one series dips
+  // below zero (downward revisions of the daily counts).
+  function alignedLinearRange(u, dataMin, dataMax, key) {
+    var ext = { y: visibleExtent(u, "y"), d: visibleExtent(u, "d") };
+    var negFrac = 0;
+    ["y", "d"].forEach(function (k) {
+      var e = ext[k];
+      if (e[1] - e[0] > 0) negFrac = Math.max(negFrac, -e[0] / (e[1] - e[0]));
+    });
+    negFrac = Math.min(negFrac, 0.9);
+    var own = ext[key] || [0, 0];
+    var max = own[1] > 0 ? own[1] * 1.05 : own[0] < 0 ? 0 : 1;
+    var min = negFrac > 0 ? (-negFrac * max) / (1 - negFrac) : 0;
+    if (own[0] < min) min = own[0] * 1.05; // all-negative window
+    if (max <= min) max = min + 1;
+    return [min, max];
+  }
+
+  // Tick label formats for the time axis, per tick spacing:
+  // [min spacing (s), label, label on a new year, on a new month, on a new day,
+  //  on a new hour, on a new minute, on a new second, 1 = only the first change applies]
+  var X_TICK_FORMATS = [
+    [DAY * 365, "{YYYY}", null, null, null, null, null, null, 1],
+    [DAY * 28, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+    [DAY, "{MMM} {D}", "\n{YYYY}", null, null, null, null, null, 1],
+    [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MMM} {D}", null, null, null, 1],
+    [1, "{HH}:{mm}:{ss}", "\n{YYYY}-{MM}-{DD}", null, "\n{MMM} {D}", null, null, null, 1],
+  ];
+
+  function baseOptions(size, log) {
+    var yScale = log ? { distr: 3, log: 10 } : { distr: 1, range: alignedLinearRange };
+    var dScale = log ? { distr: 3, log: 10 } : { distr: 1, range: alignedLinearRange };
+    return {
+      width: size.width,
+      height: size.height,
+      tzDate: function (ts) {
+        return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
+      },
+      cursor: {
+        sync: { key: "covid-etl" },
+        y: false, // two y scales per chart, so a horizontal crosshair means little
+        drag: { x: true, y: false, setScale: true },
+      },
+      scales: {
+        x: { time: true },
+        y: yScale,
+        d: dScale,
+      },
+      legend: { live: true },
+      axes: [
+        {
+          stroke: COLORS.axis,
+          values: X_TICK_FORMATS,
+          grid: { stroke: COLORS.grid, width: 1 },
+          ticks: { stroke: COLORS.tick, width: 1 },
+        },
+        {
+          scale: "y",
+          stroke: COLORS.cases,
+          values: axisValues,
+          size: 56,
+          grid: { stroke: COLORS.grid, width: 1 },
+          ticks: { stroke: COLORS.tick, width: 1 },
+        },
+        {
+          scale: "d",
+          side: 1,
+          stroke: COLORS.deaths,
+          values: axisValues,
+          size: 52,
+          grid: { show: false },
+          ticks: { stroke: COLORS.tick, width: 1 },
+        },
+      ],
+      hooks: {},
+    };
+  }
+
+  function xSeries() {
+    return {
+      label: "Date",
+      value: function (u, ts) {
+        return ts == null ? "–" : tsToDate(ts);
+      },
+    };
+  }
+
+  function drawRecoveredMarker(u) {
+    var ts = state.recoveredStop;
+    if (ts == null || ts < u.scales.x.min || ts > u.scales.x.max) return;
+    var ctx = u.ctx;
+    var px = uPlot.pxRatio || 1;
+    var x = Math.round(u.valToPos(ts, "x", true));
+    var top = u.bbox.top;
+    var bottom = u.bbox.top + u.bbox.height;
+    ctx.save();
+    ctx.strokeStyle = COLORS.marker;
+    ctx.lineWidth = px;
+    ctx.setLineDash([4 * px, 4 * px]);
+    ctx.beginPath();
+    ctx.moveTo(x + 0.5, top);
+    ctx.lineTo(x + 0.5, bottom);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = COLORS.recovered;
+    ctx.font = 12 * px + "px system-ui, sans-serif";
+    // Linear: the empty area is at the top; log: the lines hug the top.
+    var atBottom = state.log;
+    ctx.textBaseline = atBottom ? "bottom" : "top";
+    var text = "Recovered not reported from " + tsToDate(ts);
+    var w = ctx.measureText(text).width;
+    var pad = 6 * px;
+    var right = u.bbox.left + u.bbox.width;
+    if (x + pad + w <= right) {
+      ctx.textAlign = "left";
+      ctx.fillText(text, x + pad, atBottom ? bottom - pad : top + pad);
+    } else if (x - pad - w >= u.bbox.left) {
+      ctx.textAlign = "right";
+      ctx.fillText(text, x - pad, atBottom ? bottom - pad : top + pad);
+    }
+    ctx.restore();
+  }
+
+  function cumulativeChart(el, log) {
+    var opts = baseOptions(chartSize(el), log);
+    opts.series = [
+      xSeries(),
+      { label: "Cases", scale: "y", stroke: COLORS.cases, width: 2, value: legendValue },
+      { label: "Recovered", scale: "y", stroke: COLORS.recovered, width: 2, value: legendValue },
+      { label: "Deaths", scale: "d", stroke: COLORS.deaths, width: 2, value: legendValue },
+    ];
+    opts.hooks.draw = [drawRecoveredMarker];
+    var data = [state.xs, column("cases", log), column("recovered", log), column("deaths", log)];
+    return { opts: opts, data: data };
+  }
+
+  function dailyChart(el, log) {
+    var opts = baseOptions(chartSize(el), log);
+    // Bars read well on a linear axis; on a log axis they would all grow from
+    // the bottom of the range and merge into a block, so use a thin line.
+    var bars =
+      !log && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 8, 1], align: 0 }) : undefined;
+    opts.series = [
+      xSeries(),
+      {
+        label: "Cases/day",
+        scale: "y",
+        stroke: COLORS.casesThin,
+        fill: bars ? COLORS.casesThin : undefined,
+        width: bars ? 0 : 1,
+        paths: bars,
+        points: { show: false },
+        value: legendValue,
+      },
+      {
+        label: "Cases, 7-day avg",
+        scale: "y",
+        stroke: COLORS.cases,
+        width: 2.5,
+        value: legendValue,
+      },
+      {
+        label: "Deaths/day",
+        scale: "d",
+        stroke: COLORS.deathsThin,
+        width: 1,
+        points: { show: false },
+        value: legendValue,
+      },
+      {
+        label: "Deaths, 7-day avg",
+        scale: "d",
+        stroke: COLORS.deaths,
+        width: 2.5,
+        value: legendValue,
+      },
+    ];
+    var data = [
+      state.xs,
+      column("new_cases", log),
+      column("new_cases_7d_avg", log),
+      column("new_deaths", log),
+      column("new_deaths_7d_avg", log),
+    ];
+    return { opts: opts, data: data };
+  }
+
+  var BUILDERS = {
+    cumulative: { id: "chart-cumulative", build: cumulativeChart },
+    daily: { id: "chart-daily", build: dailyChart },
+  };
+
+  function onSetScale(u, key) {
+    if (key !== "x" || u.scales.x.min == null) return;
+    var min = u.scales.x.min;
+    var max = u.scales.x.max;
+    state.range = [min, max];
+    if (!state.syncing) {
+      state.syncing = true;
+      try {
+        Object.keys(state.charts).forEach(function (name) {
+          var other = state.charts[name];
+          if (other && other !== u && (other.scales.x.min !== min || other.scales.x.max !== max)) {
+            other.setScale("x", { min: min, max: max });
+          }
+        });
+      } finally {
+        state.syncing = false;
+      }
+    }
+    updatePresetButtons();
+  }
+
+  // When the cursor is not over a chart the legend would show only dashes;
+  // show the last visible day instead (useful on touch screens).
+  function legendFallback(u) {
+    if (u.legend.idx != null || !u.series[0].idxs) return;
+    var last = u.series[0].idxs[1];
+    if (last != null) u.setLegend({ idx: last }, false);
+  }
+
+  function markDrawn(name) {
+    if (state.drawn[name]) return;
+    state.drawn[name] = true;
+    if (state.drawn.cumulative && state.drawn.daily) {
+      document.body.dataset.scale = state.log ? "log" : "linear";
+      if (document.body.dataset.state !== "error") {
+        document.body.dataset.state = "ready";
+        $("main").setAttribute("aria-busy", "false");
+      }
+    }
+  }
+
+  function createChart(name) {
+    var spec = BUILDERS[name];
+    var el = $(spec.id);
+    el.textContent = "";
+    var built = spec.build(el, state.log);
+    built.opts.hooks.setScale = [
+      onSetScale,
+      function (u, key) {
+        if (key === "x" && !u.cursor.idx) {
+          u.legend.idx = null;
+          legendFallback(u);
+        }
+      },
+    ];
+    built.opts.hooks.setLegend = [legendFallback];
+    built.opts.hooks.ready = [legendFallback];
+    built.opts.hooks.draw = (built.opts.hooks.draw || []).concat([
+      function () {
+        markDrawn(name);
+      },
+    ]);
+    var range = state.range;
+    var u = new uPlot(built.opts, built.data, el);
+    state.charts[name] = u;
+    if (range && (range[0] !== state.full[0] || range[1] !== state.full[1])) {
+      u.setScale("x", { min: range[0], max: range[1] });
+    }
+    return u;
+  }
+
+  function buildCharts() {
+    var range = state.range ? state.range.slice() : null;
+    Object.keys(state.charts).forEach(function (name) {
+      state.charts[name].destroy();
+    });
+    state.charts = {};
+    state.drawn = {};
+    state.range = range;
+    state.syncing = true; // the new charts already share the same range
+    try {
+      createChart("cumulative");
+      createChart("daily");
+    } finally {
+      state.syncing = false;
+    }
+    updatePresetButtons();
+  }
+
+  function observeResize() {
+    if (typeof ResizeObserver !== "function") {
+      window.addEventListener("resize", resizeAll);
+      return;
+    }
+    var pending = false;
+    var ro = new ResizeObserver(function () {
+      if (pending) return;
+      pending = true;
+      window.requestAnimationFrame(function () {
+        pending = false;
+        resizeAll();
+      });
+    });
+    Object.keys(BUILDERS).forEach(function (name) {
+      ro.observe($(BUILDERS[name].id));
+    });
+    state.observers.push(ro);
+  }
+
+  function resizeAll() {
+    Object.keys(state.charts).forEach(function (name) {
+      var u = state.charts[name];
+      var size = chartSize($(BUILDERS[name].id));
+      if (Math.abs(size.width - u.width) >= 1 || size.height !== u.height) {
+        u.setSize(size);
+      }
+    });
+  }
+
+  /* ------------------------------------------------------------- controls */
+
+  function presetRange(key) {
+    var first = state.full[0];
+    var last = state.full[1];
+    if (key === "all") return [first, last];
+    if (key === "90d") return [Math.max(first, last - 89 * DAY), last];
+    if (/^\d{4}$/.test(key)) {
+      var lo = Math.max(first, dateToTs(key + "-01-01"));
+      var hi = Math.min(last, dateToTs(key + "-12-31"));
+      return lo <= hi ? [lo, hi] : null;
+    }
+    return null;
+  }
+
+  function setRange(range) {
+    if (!range) return;
+    var u = state.charts.cumulative || state.charts.daily;
+    if (!u) return;
+    // A one-day window has nothing to draw between; widen it slightly.
+    var min = range[0];
+    var max = range[1] > range[0] ? range[1] : range[0] + DAY;
+    u.setScale("x", { min: min, max: max });
+  }
+
+  function presetButtons() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-range]"));
+  }
+
+  function updatePresetButtons() {
+    if (!state.range) return;
+    var tol = DAY / 2;
+    presetButtons().forEach(function (btn) {
+      var r = presetRange(btn.dataset.range);
+      var on =
+        !!r && Math.abs(r[0] - state.range[0]) < tol && Math.abs(r[1] - state.range[1]) < tol;
+      btn.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+  }
+
+  function wireControls() {
+    presetButtons().forEach(function (btn) {
+      var r = presetRange(btn.dataset.range);
+      btn.disabled = !r;
+      btn.addEventListener("click", function () {
+        setRange(presetRange(btn.dataset.range));
+      });
+    });
+    $("reset-zoom").addEventListener("click", function () {
+      setRange(state.full);
+    });
+    var toggle = $("scale-toggle");
+    toggle.checked = false;
+    toggle.addEventListener("change", function () {
+      state.log = toggle.checked;
+      buildCharts();
+    });
+  }
+
+  /* ----------------------------------------------------------------- main */
+
+  function disableControls() {
+    var controls = document.querySelectorAll(".controls button, .controls input");
+    Array.prototype.forEach.call(controls, function (c) {
+      c.disabled = true;
+    });
+  }
+
+  function showError(message) {
+    var el = $("error");
+    el.textContent = "The dashboard could not load its data: " + message + ". Please try again later.";
+    el.hidden = false;
+    document.body.dataset.state = "error";
+    $("main").setAttribute("aria-busy", "false");
+    ["headline-cases", "headline-deaths", "headline-recovered", "data-through", "last-run"].forEach(
+      function (id) {
+        var node = $(id);
+        if (node && node.textContent === "…") {
+          node.textContent = "unavailable";
+          if (node.classList.contains("card-value")) node.classList.add("is-missing");
+        }
+      }
+    );
+    disableControls();
+  }
+
+  function start() {
+    if (typeof window.uPlot !== "function") {
+      showError("the chart library failed to load");
+      return;
+    }
+    if (typeof window.fetch !== "function") {
+      showError("this browser does not support the Fetch API");
+      return;
+    }
+    disableControls();
+    Promise.all([loadRecords(), fetchJSON(ENDPOINTS.summary)])
+      .then(function (results) {
+        var records = results[0];
+        state.summary = results[1] || {};
+        if (!records.length) throw new Error("the API returned no records");
+        prepare(records);
+        renderStatus();
+        renderHeadlines();
+        Array.prototype.forEach.call(
+          document.querySelectorAll(".controls button, .controls input"),
+          function (c) {
+            c.disabled = false;
+          }
+        );
+        wireControls();
+        buildCharts();
+        observeResize();
+      })
+      .catch(function (err) {
+        showError(err && err.message ? err.message : String(err));
+      });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
