@@ -28,7 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "src" / "requirements.txt"
-FORBIDDEN = ("pandas", "numpy", "apprise")
+FORBIDDEN = ("pandas", "numpy", "apprise", "uvicorn", "click", "rich")
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 
 

@@ -9,7 +9,7 @@ import sys
 from types import SimpleNamespace
 from typing import Any
 
-ABSENT = ("apprise", "click", "rich", "pandas", "numpy", "aiosmtpd")
+ABSENT = ("apprise", "click", "rich", "pandas", "numpy", "aiosmtpd", "uvicorn", "fastapi")
 
 
 class Refuse(importlib.abc.MetaPathFinder):

@@ -1,31 +1,31 @@
-"""The API function: the same FastAPI app (API and dashboard) as the self-hosted server, behind
+"""The API function: the same FastAPI app (API and dashboard) as ``covid-etl serve``, behind
 API Gateway through Mangum, reading the store of ``COVID_ETL_ENVIRONMENT``."""
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..settings import Settings
+from ..settings import SCHEDULE_OFF, Settings
 from ..store import open_store
 from .events import store_url_for
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def api_settings(settings: Settings) -> Settings:
     """No scheduler inside the API function: the ETL function loads the data."""
-    if "schedule" in {f.name for f in dataclasses.fields(Settings)}:
-        return settings.replace(schedule="off")
-    return settings
+    return settings.replace(schedule=SCHEDULE_OFF)
 
 
-def build_app(settings: Settings) -> Any:
+def build_app(settings: Settings) -> FastAPI:
     """The FastAPI app over the environment's store (``s3://bucket`` -> ``s3://bucket/<env>``)."""
+    from ..web.app import create_app  # FastAPI: imported by the API function only
+
     settings = api_settings(settings)
     store = open_store(store_url_for(settings.database_url, settings.environment))
-    web = importlib.import_module("covid_etl.web.app")
-    return web.create_app(settings, store=store)
+    return create_app(settings, store=store)
 
 
 def build_api(settings: Settings) -> Callable[[Any, Any], Any]:
