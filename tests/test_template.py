@@ -286,7 +286,7 @@ def test_schedule_rule(cfn: dict[str, Any], sam_template: dict[str, Any]) -> Non
     assert sam_template["Parameters"]["ScheduleExpression"]["Default"] == "cron(0 21 * * ? *)"
     (target,) = props["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["EtlFunction", "Arn"]}
-    assert json.loads(target["Input"]) == {"environment": "production"}
+    assert json.loads(target["Input"]) == {"environment": "production", "trigger": "schedule"}
     # EventBridge may only invoke the function through the permission SAM generated.
     permissions = _resources(cfn, "AWS::Lambda::Permission")
     sources = [
@@ -665,7 +665,7 @@ def test_moto_functions_and_schedule(moto_stack: dict[str, Any]) -> None:
     assert rule["ScheduleExpression"] == "cron(0 21 * * ? *)"
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == values["EtlFunction.Arn"]
-    assert json.loads(target["Input"]) == {"environment": "production"}
+    assert json.loads(target["Input"]) == {"environment": "production", "trigger": "schedule"}
 
 
 def test_moto_bucket(moto_stack: dict[str, Any]) -> None:

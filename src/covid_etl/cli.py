@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .errors import ConfigError, EtlError
 from .settings import Settings, settings_from_env
+from .summary import run_summary_json
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -96,22 +97,6 @@ def run(
 
         print_run(result.run, printed_because_no_channel=not settings.notify)
     sys.exit(EXIT_OK if result.succeeded else EXIT_FAILED)
-
-
-def run_summary_json(run_record: Any) -> dict[str, Any]:
-    """The documented JSON shape of ``covid-etl run --json``."""
-    return {
-        "run_id": run_record.id,
-        "status": "succeeded" if run_record.status == "succeeded" else "failed",
-        "initial_load": run_record.initial_load,
-        "inserted": run_record.inserted,
-        "updated": run_record.updated,
-        "unchanged": run_record.unchanged,
-        "data_through": run_record.data_through.isoformat() if run_record.data_through else None,
-        "warnings": run_record.warnings,
-        "error": run_record.error,
-        "failed_stage": str(run_record.failed_stage) if run_record.failed_stage else None,
-    }
 
 
 def _progress_printer() -> Any:

@@ -32,8 +32,9 @@ class Settings:
     database_url: str = field(
         default=DEFAULT_DATABASE_URL,
         metadata=_doc(
-            "Store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db or "
-            "postgresql://user:pass@host:port/db.",
+            "Store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+            "postgresql://user:pass@host:port/db or s3://bucket/prefix (the AWS functions add "
+            "the run's environment to an S3 prefix).",
             "COVID_ETL_DATABASE_URL",
         ),
     )
@@ -117,6 +118,13 @@ class Settings:
         metadata=_doc(
             "Retries of a failing notification channel before it is left pending.",
             "COVID_ETL_NOTIFY_RETRIES",
+        ),
+    )
+    sns_topic_arn: str = field(
+        default="",
+        metadata=_doc(
+            "AWS only: SNS topic the notify function publishes run notifications to.",
+            "COVID_ETL_SNS_TOPIC_ARN",
         ),
     )
     log_format: str = field(

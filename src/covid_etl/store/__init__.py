@@ -19,6 +19,7 @@ __all__ = ["check_database_url", "open_store"]
 
 SQLITE_SCHEMES = frozenset({"sqlite"})
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+S3_SCHEMES = frozenset({"s3"})
 
 
 def url_scheme(url: str) -> str:
@@ -27,10 +28,10 @@ def url_scheme(url: str) -> str:
 
 def check_database_url(url: str) -> None:
     """Raise ConfigError for a URL no backend understands (a settings mistake, exit code 2)."""
-    if url_scheme(url) not in SQLITE_SCHEMES | POSTGRES_SCHEMES:
+    if url_scheme(url) not in SQLITE_SCHEMES | POSTGRES_SCHEMES | S3_SCHEMES:
         raise ConfigError(
-            f"unsupported database URL {mask_url(url)!r}: use sqlite:///path.db or "
-            "postgresql://user:pass@host:port/db"
+            f"unsupported database URL {mask_url(url)!r}: use sqlite:///path.db, "
+            "postgresql://user:pass@host:port/db or s3://bucket/prefix"
         )
 
 
@@ -50,5 +51,10 @@ def open_store(url: str) -> Store:
             ) from exc
         store: Store = PostgresStore.from_url(url)
         return store
+    if scheme in S3_SCHEMES:
+        # boto3 is imported by the S3 store only when it first talks to S3.
+        from .s3 import S3Store
+
+        return S3Store.from_url(url)
     check_database_url(url)
     raise AssertionError("unreachable")
