@@ -291,21 +291,28 @@ def _deliver(
     )
 
 
-def _lock_timeout(
-    settings: Settings, trigger: Trigger, store: Store, exc: RunInProgress, send: Sender
-) -> RunResult:
-    """Record a run that never got the writer lock; its subscribers hear about it at once."""
+def _failed_before_start(
+    settings: Settings, trigger: Trigger, stage: Stage, exc: EtlError
+) -> RunRecord:
+    """A run record for a run that failed before it could be recorded the usual way."""
     now = utcnow()
-    run = RunRecord(
+    return RunRecord(
         id=0,
         trigger=trigger,
         environment=settings.environment,
         started_at=now,
         finished_at=now,
         status=RunStatus.FAILED,
-        failed_stage=Stage.LOCK,
-        error=exc.message,
+        failed_stage=stage,
+        error=redact(exc.message, settings.secrets()),
     )
+
+
+def _lock_timeout(
+    settings: Settings, trigger: Trigger, store: Store, exc: RunInProgress, send: Sender
+) -> RunResult:
+    """Record a run that never got the writer lock; its subscribers hear about it at once."""
+    run = _failed_before_start(settings, trigger, Stage.LOCK, exc)
     try:
         run.data_through = store.data_through()
         run = store.record_failed_start(run)
@@ -320,17 +327,7 @@ def _unrecorded_failure(
     settings: Settings, trigger: Trigger, stage: Stage, exc: EtlError, send: Sender
 ) -> RunResult:
     """The store itself is unusable: nothing can be recorded, but subscribers are still told."""
-    now = utcnow()
-    run = RunRecord(
-        id=0,
-        trigger=trigger,
-        environment=settings.environment,
-        started_at=now,
-        finished_at=now,
-        status=RunStatus.FAILED,
-        failed_stage=stage,
-        error=redact(exc.message, settings.secrets()),
-    )
+    run = _failed_before_start(settings, trigger, stage, exc)
     log.error("run failed at stage %s: %s", stage, run.error)
     _send_direct(settings, run, send)
     return RunResult(run=run)
