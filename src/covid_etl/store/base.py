@@ -162,6 +162,21 @@ class HistoryStore(Store, Protocol):
         (raises StoreError otherwise); later runs get ids after the copied ones."""
 
 
+def new_run(trigger: Trigger, environment: str, started_at: dt.datetime) -> RunRecord:
+    """The record every backend's ``create_run`` stores: running, owned by this process."""
+    import os
+    import socket
+
+    return RunRecord(
+        id=0,
+        trigger=trigger,
+        environment=environment,
+        started_at=started_at,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+    )
+
+
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -56,7 +56,7 @@ from urllib.parse import urlsplit
 
 from ..errors import EtlError, RunInProgress, StoreError, StoreUnavailable
 from ..models import DeliveryStatus, Record, RunRecord, RunStatus, Trigger
-from .base import NotificationRow, PendingChannel
+from .base import NotificationRow, PendingChannel, new_run
 from .s3_format import (
     FORMAT,
     empty_doc,
@@ -426,14 +426,7 @@ class S3Store:
         return self._mutate(change)
 
     def create_run(self, trigger: Trigger, environment: str, started_at: dt.datetime) -> RunRecord:
-        run = RunRecord(
-            id=0,
-            trigger=trigger,
-            environment=environment,
-            started_at=started_at,
-            pid=os.getpid(),
-            host=socket.gethostname(),
-        )
+        run = new_run(trigger, environment, started_at)
         event_id = self._event_id
 
         def change(doc: dict[str, Any]) -> None:

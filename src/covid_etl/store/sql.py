@@ -8,15 +8,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
-import socket
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from ..errors import StoreError
 from ..models import DeliveryStatus, Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger
-from .base import History, NotificationRow, PendingChannel, StoredRecord, chunks
+from .base import History, NotificationRow, PendingChannel, StoredRecord, chunks, new_run
 
 RUN_COLUMNS = (
     "id, trigger, environment, status, started_at, finished_at, failed_stage, error, warnings, "
@@ -132,14 +130,7 @@ class SqlStore:
         return ids
 
     def create_run(self, trigger: Trigger, environment: str, started_at: dt.datetime) -> RunRecord:
-        run = RunRecord(
-            id=0,
-            trigger=trigger,
-            environment=environment,
-            started_at=started_at,
-            pid=os.getpid(),
-            host=socket.gethostname(),
-        )
+        run = new_run(trigger, environment, started_at)
         return self._insert_run(run)
 
     def record_failed_start(self, run: RunRecord) -> RunRecord:
