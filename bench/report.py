@@ -182,6 +182,11 @@ Each case is a whole process, timed from spawn to exit, so interpreter start-up 
 - For scale: interpreter start-up (`python -c pass`), `covid-etl --version` (start-up plus the
   CLI's imports) and `python -c "import pandas"`.
 
+Before measuring, the harness byte-compiles the `covid_etl` package where it is installed, as
+`pip install` does for a wheel (pandas and every other dependency arrive compiled). An editable
+install is otherwise compiled on first import, and never when `PYTHONDONTWRITEBYTECODE` is set:
+each run would then compile our modules from source, about 15 ms that no installed copy pays.
+
 Wall time is `time.perf_counter()` around the child; CPU time is the child's user + system time
 and peak RSS its `ru_maxrss`, both from `os.wait4`. The children are spawned by a small launcher
 process (`bench/launcher.py`), because on Linux a child's `ru_maxrss` also counts the peak of the

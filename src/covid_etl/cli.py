@@ -7,6 +7,7 @@ modules are imported inside the commands that need them.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -260,7 +261,15 @@ def _open_store(settings: Settings) -> Any:
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="covid-etl")
+    try:
+        app(prog_name="covid-etl")
+    finally:
+        # The process ends here. At shutdown the interpreter would walk every object the imports
+        # created in search of reference cycles: about 10 ms, a tenth of a no-change run.
+        # Freezing takes them out of the collector's reach. Nothing waits on a cycle's finalizer:
+        # the store, the HTTP client and output files are closed explicitly, and log handlers
+        # are flushed by logging's own exit hook.
+        gc.freeze()
 
 
 if __name__ == "__main__":

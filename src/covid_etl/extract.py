@@ -14,9 +14,8 @@ import sys
 import time
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import TerminalFetchError, TransientFetchError, source_label
 from .models import SourceMeta
@@ -32,8 +31,7 @@ USER_AGENT = "covid-etl (+https://github.com/covid-etl/covid-etl)"
 _CHUNK = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class FetchPolicy:
+class FetchPolicy(NamedTuple):
     """How hard to try: timeouts, deadline, size limit and retry schedule."""
 
     connect_timeout: float = 10.0
@@ -45,8 +43,7 @@ class FetchPolicy:
     max_backoff: float = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
+class Fetched(NamedTuple):
     """A download's metadata and, unless the source was not modified, its body."""
 
     meta: SourceMeta

@@ -8,7 +8,6 @@ transaction as its pending notifications, and the database's data is left exactl
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -222,7 +221,7 @@ def _fetch_all(
             prior = previous.get(name)
             prior = prior if prior is not None and prior.url == mask_url(url) else None
             if prior is not None:
-                prior = dataclasses.replace(prior, url=url)
+                prior = prior._replace(url=url)
             fetched[name] = fetch_source(
                 name, url, client=client, policy=policy, previous=prior, progress=progress
             )
@@ -249,7 +248,7 @@ def _body(name: str, fetched: Fetched) -> str:
 
 
 def _public_meta(meta: SourceMeta) -> SourceMeta:
-    return dataclasses.replace(meta, url=mask_url(meta.url))
+    return meta._replace(url=mask_url(meta.url))
 
 
 @contextmanager

@@ -14,16 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from ..models import DeliveryStatus, Record, RunRecord, Trigger
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class NotificationRow:
+class NotificationRow(NamedTuple):
     """One run's notification on one channel, as stored."""
 
     id: int
@@ -37,8 +35,7 @@ class NotificationRow:
     delivered_at: dt.datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class PendingChannel:
+class PendingChannel(NamedTuple):
     """A channel to notify about a run: its key (a hash of the URL, never the URL) and a masked
     label for display."""
 
@@ -130,16 +127,14 @@ class Store(Protocol):
         """Release connections and locks."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
+class StoredRecord(NamedTuple):
     """A stored row with the run that last wrote it."""
 
     record: Record
     run_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class History:
+class History(NamedTuple):
     """Everything a store holds, ids included, for moving it to another store."""
 
     runs: list[RunRecord]
