@@ -7,8 +7,9 @@ ETags, like raw.githubusercontent.com). For each backend the script times
 * a no-change re-run against the loaded database (both sources answer 304 Not Modified),
 
 as separate ``covid-etl`` processes, and reports the median wall time and the peak resident set
-size of each process (from ``wait4``'s rusage, so one child's peak is never mixed with another's).
-Wall time includes interpreter start-up, which is what a cron job or a CI step pays.
+size of each process (from ``wait4``'s rusage, through the small launcher of ``bench/measure.py``
+so that no child inherits this process's size). The package is byte-compiled first, as an
+installed wheel is. Wall time includes interpreter start-up, which is what a cron job or a CI step pays.
 
     python bench/bench_postgres.py                       # print the table
     python bench/bench_postgres.py --write docs/benchmarks-postgres.md
@@ -24,13 +25,10 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -41,6 +39,8 @@ sys.path.insert(0, str(ROOT))  # the loopback host lives with the test helpers
 
 from tests.helpers import postgres as pg  # noqa: E402
 from tests.helpers.servers import SourceServer, running  # noqa: E402
+
+from bench.measure import Launcher, byte_compile_package  # noqa: E402
 
 NYT = ROOT / "src" / "covid_etl" / "data" / "nyt-us.csv"
 JHU = ROOT / "tests" / "fixtures" / "real" / "jhu" / "time-series-19-covid-combined.csv"
@@ -68,7 +68,7 @@ class Result:
         return statistics.median(s.peak_rss_kib for s in self.samples) / 1024
 
 
-def run_cli(database_url: str, sources: dict[str, str]) -> Sample:
+def run_cli(launcher: Launcher, database_url: str, sources: dict[str, str]) -> Sample:
     """One ``covid-etl run --json`` process: its wall time, its own peak RSS, its JSON."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVID_ETL_")}
     env.update(
@@ -76,23 +76,10 @@ def run_cli(database_url: str, sources: dict[str, str]) -> Sample:
         COVID_ETL_NYT_URL=sources["nyt_url"],
         COVID_ETL_JHU_URL=sources["jhu_url"],
     )
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-    # wait4 rather than Popen.wait: it returns this child's own rusage.
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.stdout.close()  # type: ignore[union-attr]
-    proc.stderr.close()  # type: ignore[union-attr]
-    if proc.returncode != 0:
-        raise RuntimeError(f"covid-etl run failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return Sample(seconds, usage.ru_maxrss, json.loads(out))
+    # Through the small launcher: a child forked from this process would report at least this
+    # process's peak RSS as its own.
+    child = launcher.run([str(Path(sys.executable).parent / "covid-etl"), "run", "--json"], env)
+    return Sample(child.wall, child.rss_kib, json.loads(child.stdout))
 
 
 @contextmanager
@@ -108,17 +95,21 @@ def postgres_databases(server: str) -> Iterator[Callable[[], str]]:
 
 
 def bench_backend(
-    backend: str, new_database: Callable[[], str], sources: dict[str, str], repeat: int
+    launcher: Launcher,
+    backend: str,
+    new_database: Callable[[], str],
+    sources: dict[str, str],
+    repeat: int,
 ) -> list[Result]:
     loads, reruns = [], []
     url = ""
     for _ in range(repeat):
         url = new_database()
-        sample = run_cli(url, sources)
+        sample = run_cli(launcher, url, sources)
         assert sample.summary["initial_load"] and sample.summary["inserted"], sample.summary
         loads.append(sample)
     for _ in range(repeat):
-        sample = run_cli(url, sources)
+        sample = run_cli(launcher, url, sources)
         assert (sample.summary["inserted"], sample.summary["updated"]) == (0, 0), sample.summary
         reruns.append(sample)
     return [Result(backend, "initial load", loads), Result(backend, "no-change re-run", reruns)]
@@ -131,7 +122,9 @@ def run_benchmark(repeat: int = 5, postgres_url: str | None = None) -> tuple[lis
     if reason is not None:
         raise SystemExit(f"no PostgreSQL server at {server_url}: {reason}")
     results: list[Result] = []
+    byte_compile_package()  # as an installed wheel is; see docs/benchmarks.md
     with (
+        Launcher() as launcher,
         running(SourceServer()) as host,
         tempfile.TemporaryDirectory(prefix="covid-etl-bench-") as tmp,
     ):
@@ -143,9 +136,9 @@ def run_benchmark(repeat: int = 5, postgres_url: str | None = None) -> tuple[lis
             ),
         }
         with sqlite_databases(Path(tmp)) as new_sqlite:
-            results += bench_backend("SQLite", new_sqlite, sources, repeat)
+            results += bench_backend(launcher, "SQLite", new_sqlite, sources, repeat)
         with postgres_databases(server_url) as new_postgres:
-            results += bench_backend("PostgreSQL", new_postgres, sources, repeat)
+            results += bench_backend(launcher, "PostgreSQL", new_postgres, sources, repeat)
     return results, machine(server_url)
 
 
@@ -189,9 +182,6 @@ def main() -> None:
     print(report, end="")
     if args.write:
         write_report(args.write, report)
-    # Sanity: the whole benchmark's children never exceeded this (covers every process).
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"largest child RSS overall: {peak:.1f} MiB")
 
 
 def write_report(path: Path, figures: str) -> None:

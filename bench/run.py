@@ -8,9 +8,7 @@
 from __future__ import annotations
 
 import argparse
-import compileall
 import datetime as dt
-import importlib.util
 import json
 import os
 import sqlite3
@@ -20,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .measure import Launcher, Sample, Series
+from .measure import Launcher, Sample, Series, byte_compile_package
 from .report import machine, markdown, phase_medians, targets
 from .server import FileHost
 
@@ -50,23 +48,6 @@ class Check(AssertionError):
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise Check(message)
-
-
-def byte_compile_package() -> Path:
-    """Byte-compile covid_etl where it is installed, as ``pip install`` does for a wheel.
-
-    An editable install is compiled lazily, on first import, and not at all when
-    ``PYTHONDONTWRITEBYTECODE`` is set: every run would then pay for compiling our modules from
-    source while pandas, installed from wheels, loads its bytecode. Compiling first measures what a
-    user of an installed package runs.
-    """
-    spec = importlib.util.find_spec("covid_etl")
-    if spec is None or not spec.submodule_search_locations:
-        raise Check("covid_etl is not installed in this environment")
-    package = Path(next(iter(spec.submodule_search_locations)))
-    if not compileall.compile_dir(package, quiet=1):
-        raise Check(f"could not byte-compile {package}")
-    return package
 
 
 def etl_env(db: Path, host: FileHost) -> dict[str, str]:
