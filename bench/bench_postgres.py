@@ -7,9 +7,10 @@ ETags, like raw.githubusercontent.com). For each backend the script times
 * a no-change re-run against the loaded database (both sources answer 304 Not Modified),
 
 as separate ``covid-etl`` processes, and reports the median wall time and the peak resident set
-size of each process (from ``wait4``'s rusage, through the small launcher of ``bench/measure.py``
-so that no child inherits this process's size). The package is byte-compiled first, as an
-installed wheel is. Wall time includes interpreter start-up, which is what a cron job or a CI step pays.
+size of each process (from ``wait4``'s rusage, through the small launcher of
+``bench/measure.py``, so that no child inherits this process's size). The package is
+byte-compiled first, as an installed wheel is. Wall time includes interpreter start-up, which is
+what a cron job or a CI step pays.
 
     python bench/bench_postgres.py                       # print the table
     python bench/bench_postgres.py --write docs/benchmarks-postgres.md

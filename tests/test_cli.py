@@ -138,6 +138,31 @@ def test_console_script_runs_as_a_real_process(database_url: str) -> None:
     assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in logs)
 
 
+@pytest.mark.parametrize(
+    "argv", [["run", "--offline", "--json"], ["export"], ["runs", "--json"]], ids=" ".join
+)
+def test_every_command_closes_the_sqlite_database_before_exit(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    # SQLite removes its -wal and -shm files when the last connection closes cleanly; leftovers
+    # would mean a command relied on interpreter shutdown (which the CLI shortens) to close it.
+    database = tmp_path / "closed.db"
+    env = cli_env(f"sqlite:///{database}")
+    if argv[0] != "run":
+        assert runner.invoke(app, ["run", "--offline"], env=env).exit_code == 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "covid_etl.cli", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
+    assert database.exists()
+    assert not list(tmp_path.glob("closed.db-*")), sorted(p.name for p in tmp_path.iterdir())
+
+
 def test_export_csv_round_trips_through_csv_reader(database_url: str) -> None:
     env = cli_env(database_url)
     runner.invoke(app, ["run", "--offline"], env=env)

@@ -118,7 +118,10 @@ def _progress_printer() -> Any:
 def runs(as_json: bool, limit: int) -> None:
     """Show the run history, most recent first."""
     store = _open_store(load_settings())
-    history = store.list_runs(limit=limit)
+    try:
+        history = store.list_runs(limit=limit)
+    finally:
+        store.close()
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in history], indent=2))
     else:
@@ -198,7 +201,10 @@ def export(fmt: str, output: str | None) -> None:
     from .export import write_csv, write_json
 
     store = _open_store(load_settings())
-    rows = store.records()
+    try:
+        rows = store.records()
+    finally:
+        store.close()
     writer = write_csv if fmt == "csv" else write_json
     if output is None:
         writer(rows, sys.stdout)
