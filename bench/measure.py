@@ -28,7 +28,7 @@ class ChildFailed(RuntimeError):
     pass
 
 
-def byte_compile_package() -> Path:
+def byte_compile_package() -> None:
     """Byte-compile covid_etl where it is installed, as ``pip install`` does for a wheel.
 
     An editable install is compiled lazily, on first import, and not at all when
@@ -38,11 +38,10 @@ def byte_compile_package() -> Path:
     """
     spec = importlib.util.find_spec("covid_etl")
     if spec is None or not spec.submodule_search_locations:
-        raise ChildFailed("covid_etl is not installed in this environment")
+        raise SystemExit("covid_etl is not installed in this environment")
     package = Path(next(iter(spec.submodule_search_locations)))
     if not compileall.compile_dir(package, quiet=1):
-        raise ChildFailed(f"could not byte-compile {package}")
-    return package
+        raise SystemExit(f"could not byte-compile {package}")
 
 
 class Launcher:

@@ -11,6 +11,8 @@ import gc
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import click
@@ -117,11 +119,8 @@ def _progress_printer() -> Any:
 )
 def runs(as_json: bool, limit: int) -> None:
     """Show the run history, most recent first."""
-    store = _open_store(load_settings())
-    try:
+    with _opened_store(load_settings()) as store:
         history = store.list_runs(limit=limit)
-    finally:
-        store.close()
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in history], indent=2))
     else:
@@ -161,7 +160,8 @@ def serve(
         schedule=SCHEDULE_OFF if no_schedule else schedule,
         offline=offline or None,
     )
-    _open_store(settings).close()  # fail fast, with exit code 1, on an unusable store
+    with _opened_store(settings):  # fail fast, with exit code 1, on an unusable store
+        pass
     import uvicorn
 
     from .web import create_app
@@ -200,11 +200,8 @@ def export(fmt: str, output: str | None) -> None:
     """Export the stored table (date,cases,deaths,recovered), sorted by date."""
     from .export import write_csv, write_json
 
-    store = _open_store(load_settings())
-    try:
+    with _opened_store(load_settings()) as store:
         rows = store.records()
-    finally:
-        store.close()
     writer = write_csv if fmt == "csv" else write_json
     if output is None:
         writer(rows, sys.stdout)
@@ -254,7 +251,9 @@ def db_copy(from_url: str, to_url: str) -> None:
     )
 
 
-def _open_store(settings: Settings) -> Any:
+@contextmanager
+def _opened_store(settings: Settings) -> Iterator[Any]:
+    """The configured store, migrated (exit 1 when unusable), closed when the command is done."""
     from .store import open_store
 
     try:
@@ -262,7 +261,10 @@ def _open_store(settings: Settings) -> Any:
         store.migrate()
     except EtlError as exc:
         fail(exc.message, EXIT_FAILED)
-    return store
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def main() -> None:
