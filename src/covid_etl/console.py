@@ -27,7 +27,7 @@ def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> No
         out.print(
             f"[bold green]Run #{run.id} succeeded[/] ({kind}, {escape(run.environment)}): "
             f"{run.changed} row(s) changed — {run.inserted} inserted, {run.updated} updated, "
-            f"{run.unchanged} unchanged. Data through {through}."
+            f"{run.unchanged} unchanged{_removed(run)}. Data through {through}."
         )
         if run.recovered_from is not None:
             out.print(f"Recovered from failed run #{run.recovered_from}.")
@@ -43,6 +43,14 @@ def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> No
         out.print(f"Notifications: {escape(run.notification_status)}")
     elif printed_because_no_channel:
         out.print("[dim]No notification channel configured (COVID_ETL_NOTIFY); summary printed.[/]")
+
+
+def _removed(run: RunRecord) -> str:
+    if not run.removed:
+        return ""
+    from .transform import join_ranges
+
+    return f", {run.removed} removed ({join_ranges(run.removed_dates, 10)})"
 
 
 def print_runs(runs: Sequence[RunRecord]) -> None:
