@@ -11,7 +11,8 @@ import pytest
 from covid_etl.log import RedactingFilter
 from covid_etl.redact import mask_url, redact, secrets_in_url
 from covid_etl.settings import Settings
-from tests.conftest import cli_env
+from tests.conftest import cli_env, serve_real
+from tests.helpers.servers import SourceServer, WebhookSink
 
 
 @pytest.mark.parametrize(
@@ -224,3 +225,32 @@ def test_mask_url_hides_at_least_what_apprise_itself_hides(url: str) -> None:
 
 def _components(url: str) -> list[str]:
     return [p for p in re.split(r"[/@?&=#]+", url.split("://", 1)[1]) if p]
+
+
+def test_a_two_character_password_shows_in_no_output(
+    tmp_path: Path, source_server: SourceServer, webhook: WebhookSink
+) -> None:
+    password = "q7"  # letters no hex digest, date or counter can contain
+    urls = serve_real(source_server)
+    nyt = urls["nyt_url"].replace("http://", f"http://reader:{password}@")
+    env = cli_env(
+        f"sqlite:///{tmp_path / 'covid.db'}",
+        COVID_ETL_NYT_URL=nyt,
+        COVID_ETL_JHU_URL=urls["jhu_url"],
+        COVID_ETL_NOTIFY=webhook.url,
+        COVID_ETL_LOG_LEVEL="DEBUG",
+        COVID_ETL_LOG_FORMAT="json",
+    )
+    outputs = []
+    for args in (["run"], ["run", "--json"], ["runs"], ["runs", "--json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "covid_etl.cli", *args],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        outputs += [result.stdout, result.stderr]
+    outputs += [str(message) for message in webhook.received]
+    assert len(webhook.received) == 2
+    shown = "\n".join(outputs)
+    assert f":{password}@" not in shown and password not in shown
+    assert "reader:***@127.0.0.1" in shown

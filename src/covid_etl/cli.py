@@ -98,6 +98,8 @@ def run(
         offline=offline or None, nyt_url=nyt_url, jhu_url=jhu_url, database_url=database_url
     )
     progress = None if as_json else _progress_printer()
+    if not as_json:
+        _leave_run_failure_to_the_summary()
     result = run_etl(
         settings, trigger=Trigger(trigger), progress=progress, accept_removals=accept_removals
     )
@@ -108,8 +110,30 @@ def run(
     else:
         from .console import print_run
 
-        print_run(result.run, printed_because_no_channel=not settings.notify)
+        print_run(
+            result.run,
+            printed_because_no_channel=not settings.notify,
+            offline_hint=not settings.offline and _unreachable(result),
+        )
     sys.exit(EXIT_OK if result.succeeded else EXIT_FAILED)
+
+
+def _leave_run_failure_to_the_summary() -> None:
+    """The summary printed after the run states its failure; the log line saying the same
+    would show it twice on the terminal."""
+    import logging
+
+    from .pipeline import RUN_FAILED_TAG
+
+    logging.getLogger("covid_etl.pipeline").addFilter(
+        lambda record: not getattr(record, RUN_FAILED_TAG, False)
+    )
+
+
+def _unreachable(result: Any) -> bool:
+    from .extract import source_unreachable
+
+    return result.failure is not None and source_unreachable(result.failure.cause)
 
 
 def _progress_printer() -> Any:

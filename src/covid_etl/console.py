@@ -16,8 +16,11 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> None:
-    """A short summary of one run; on failure the error sentence goes to stderr too."""
+def print_run(
+    run: RunRecord, *, printed_because_no_channel: bool = False, offline_hint: bool = False
+) -> None:
+    """A short summary of one run. ``offline_hint``: a source could not be reached, so say how
+    to run on the snapshot shipped with the package instead."""
     from rich.markup import escape
 
     out = _console()
@@ -36,7 +39,13 @@ def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> No
             f"[bold red]Run #{run.id} failed[/] at stage {run.failed_stage}: "
             f"{escape(run.error or 'unknown error')}"
         )
-        out.print(f"Database unchanged; data still through {through}.")
+        stored = f"data still through {through}" if run.data_through else "no data stored yet"
+        out.print(f"Database unchanged; {stored}.")
+        if offline_hint:
+            out.print(
+                "A source could not be reached (no network?). To load the data snapshot shipped "
+                "with the package instead, run `make run OFFLINE=1` (or `covid-etl run --offline`)."
+            )
     for warning in run.warnings:
         out.print(f"[yellow]warning:[/] {escape(warning)}")
     if run.notification_status:

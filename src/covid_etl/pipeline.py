@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCES = ("nyt", "jhu")
+# Log records carrying this attribute say that a run failed (see covid_etl.cli).
+RUN_FAILED_TAG = "_run_failed"
 
 
 @dataclass(slots=True)
@@ -46,6 +48,8 @@ class RunResult:
     run: RunRecord
     delivery: DeliveryReport | None = None
     changes: list[Record] = field(default_factory=list)
+    # Why the run failed, when it failed in a stage (the record keeps only the sentence).
+    failure: StageFailed | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -122,11 +126,13 @@ def _locked_run(
     log.info("run #%d started", run.id, extra={"run_id": run.id, "trigger": str(trigger)})
     changes: list[Record] = []
     removed: list[dt.date] = []
+    failure: StageFailed | None = None
     try:
         changes, removed = _execute(run, settings, store, client, progress, accept_removals)
         run.status = RunStatus.SUCCEEDED
-    except StageFailed as failure:
-        _mark_failed(run, failure, secrets, store)
+    except StageFailed as failed:
+        failure = failed
+        _mark_failed(run, failed, secrets, store)
     run.finished_at = utcnow()
     channels: list[PendingChannel] = []
     if settings.notify:
@@ -155,7 +161,7 @@ def _locked_run(
     refreshed = store.get_run(run.id)
     if refreshed is not None:
         run.notification_status = refreshed.notification_status
-    return RunResult(run=run, delivery=delivery, changes=changes)
+    return RunResult(run=run, delivery=delivery, changes=changes, failure=failure)
 
 
 def _execute(
@@ -290,7 +296,11 @@ def _mark_failed(run: RunRecord, failure: StageFailed, secrets: list[str], store
         run.data_through = store.data_through()
     except Exception:  # the store itself may be what failed; the run is failed either way
         run.data_through = None
-    log.error("run #%d failed at stage %s: %s", run.id, failure.stage, run.error)
+    # Tagged so that a caller printing its own summary (the CLI) can leave this line out.
+    log.error(
+        "run #%d failed at stage %s: %s", run.id, failure.stage, run.error,
+        extra={RUN_FAILED_TAG: True},
+    )  # fmt: skip
 
 
 def _deliver(
@@ -347,7 +357,7 @@ def _unrecorded_failure(
 ) -> RunResult:
     """The store itself is unusable: nothing can be recorded, but subscribers are still told."""
     run = _failed_before_start(settings, trigger, stage, exc)
-    log.error("run failed at stage %s: %s", stage, run.error)
+    log.error("run failed at stage %s: %s", stage, run.error, extra={RUN_FAILED_TAG: True})
     _send_direct(settings, run, send)
     return RunResult(run=run)
 
