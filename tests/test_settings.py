@@ -20,7 +20,9 @@ from tests.conftest import cli_env
 # Every numeric setting, found from the settings object itself, so a new one is covered here
 # without anyone remembering to add it.
 NUMERIC = [f for f in dataclasses.fields(Settings) if f.type in ("int", "float", int, float)]
-NOT_NUMBERS = ["nan", "NaN", "inf", "-inf", "Infinity", "1e999", "-1", "-0.5", "ten", "1,5"]
+NOT_NUMBERS = [
+    "nan", "NaN", "inf", "-inf", "Infinity", "1e999", "1e300", "-1", "-0.5", "ten", "1,5",
+]  # fmt: skip
 # Zero means "no time at all" or "nothing accepted" here: refused.
 ZERO_REFUSED = {
     "COVID_ETL_CONNECT_TIMEOUT", "COVID_ETL_READ_TIMEOUT", "COVID_ETL_DEADLINE",
@@ -88,12 +90,12 @@ def test_port_above_the_range_is_refused() -> None:
 
 def test_seconds_message_names_the_accepted_form() -> None:
     assert refusal("COVID_ETL_LOCK_TIMEOUT", "nan") == (
-        "COVID_ETL_LOCK_TIMEOUT='nan' is invalid: expected a finite number of seconds, "
-        "0 or more (e.g. 60)"
+        "COVID_ETL_LOCK_TIMEOUT='nan' is invalid: expected a number of seconds from 0 "
+        "to 86400 (e.g. 60)"
     )
     assert refusal("COVID_ETL_DEADLINE", "-1") == (
-        "COVID_ETL_DEADLINE='-1' is invalid: expected a finite number of seconds "
-        "greater than 0 (e.g. 300)"
+        "COVID_ETL_DEADLINE='-1' is invalid: expected a number of seconds greater than 0, "
+        "at most 86400 (e.g. 300)"
     )
 
 

@@ -140,7 +140,7 @@ def _locked_run(
 
         channels = pending_channels(settings.notify)
     try:
-        if removed:
+        if removed:  # only then: a store without row removal (S3, for now) is never asked
             store.finish_run(run, changes, channels, removed)
         else:
             store.finish_run(run, changes, channels)

@@ -22,6 +22,7 @@ Never a secret: the scheme, a user name in a plain URL, hosts and ports, file an
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -154,6 +155,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=64)  # the log filter redacts every record with the same secrets
 def _short_secret(secret: str) -> re.Pattern[str]:
     value = re.escape(secret)
     return re.compile(

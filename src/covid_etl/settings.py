@@ -6,7 +6,6 @@ a Lambda handler alike.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,18 +173,25 @@ def _parse_bool(value: str) -> bool:
     raise ValueError(f"expected true/false, got {value!r}")
 
 
+# A day: longer waits are mistakes, and far longer ones overflow the operating system's timers.
+MAX_SECONDS = 86_400
+
+
 def _seconds(*, zero_ok: bool, example: str) -> Callable[[str], float]:
-    """Parser of a duration: finite (``nan`` would wait forever), never negative, and 0 only
-    where it means something (no wait at all)."""
-    bound = "0 or more" if zero_ok else "greater than 0"
-    form = f"a finite number of seconds{',' if zero_ok else ''} {bound} (e.g. {example})"
+    """Parser of a duration: finite (``nan`` would wait forever), never negative, at most a
+    day, and 0 only where it means something (no wait at all)."""
+    if zero_ok:
+        form = f"a number of seconds from 0 to {MAX_SECONDS} (e.g. {example})"
+    else:
+        form = f"a number of seconds greater than 0, at most {MAX_SECONDS} (e.g. {example})"
 
     def parse(value: str) -> float:
         try:
             number = float(value)
         except ValueError:
             raise ValueError(f"expected {form}") from None
-        if not math.isfinite(number) or number < 0 or (number == 0 and not zero_ok):
+        # Written so that nan, which compares false with everything, fails too.
+        if not (0 <= number <= MAX_SECONDS) or (number == 0 and not zero_ok):
             raise ValueError(f"expected {form}")
         return number
 
