@@ -47,7 +47,8 @@ def load_settings(**overrides: Any) -> Settings:
 
     try:
         settings = settings_from_env(os.environ, **overrides)
-        check_database_url(settings.database_url)
+        url_name = "COVID_ETL_DATABASE_URL" if overrides.get("database_url") is None else None
+        check_database_url(settings.database_url, url_name or "--database-url")
         if settings.notify:
             from .notify.channels import check_channels
 
@@ -71,6 +72,12 @@ def load_settings(**overrides: Any) -> Settings:
     show_default=True,
     help="What started the run (recorded in the run history).",
 )
+@click.option(
+    "--accept-removals",
+    is_flag=True,
+    help="Delete stored dates the sources no longer have (recorded with the run) instead of "
+    "failing; for when a source really dropped dates, e.g. to remove a bad row.",
+)
 def run(
     offline: bool,
     as_json: bool,
@@ -78,6 +85,7 @@ def run(
     jhu_url: str | None,
     database_url: str | None,
     trigger: str,
+    accept_removals: bool,
 ) -> None:
     """Fetch, validate, join and load the data once; notify subscribers.
 
@@ -90,7 +98,11 @@ def run(
         offline=offline or None, nyt_url=nyt_url, jhu_url=jhu_url, database_url=database_url
     )
     progress = None if as_json else _progress_printer()
-    result = run_etl(settings, trigger=Trigger(trigger), progress=progress)
+    if not as_json:
+        _leave_run_failure_to_the_summary()
+    result = run_etl(
+        settings, trigger=Trigger(trigger), progress=progress, accept_removals=accept_removals
+    )
     if progress is not None:
         progress.close()
     if as_json:
@@ -98,8 +110,30 @@ def run(
     else:
         from .console import print_run
 
-        print_run(result.run, printed_because_no_channel=not settings.notify)
+        print_run(
+            result.run,
+            printed_because_no_channel=not settings.notify,
+            offline_hint=not settings.offline and _unreachable(result),
+        )
     sys.exit(EXIT_OK if result.succeeded else EXIT_FAILED)
+
+
+def _leave_run_failure_to_the_summary() -> None:
+    """The summary printed after the run states its failure; the log line saying the same
+    would show it twice on the terminal."""
+    import logging
+
+    from .pipeline import RUN_FAILED_TAG
+
+    logging.getLogger("covid_etl.pipeline").addFilter(
+        lambda record: not getattr(record, RUN_FAILED_TAG, False)
+    )
+
+
+def _unreachable(result: Any) -> bool:
+    from .extract import source_unreachable
+
+    return result.failure is not None and source_unreachable(result.failure.cause)
 
 
 def _progress_printer() -> Any:
@@ -235,11 +269,14 @@ def db_copy(from_url: str, to_url: str) -> None:
     merges or overwrites. It is one transaction, so a failed copy can simply be run again.
     """
     from .redact import redact, secrets_in_url
+    from .store import check_database_url
     from .store.copy import copy_store
 
     settings = load_settings()
     secrets = [*settings.secrets(), *secrets_in_url(from_url), *secrets_in_url(to_url)]
     try:
+        check_database_url(from_url, "--from")
+        check_database_url(to_url, "--to")
         report = copy_store(from_url, to_url, lock_timeout=settings.lock_timeout)
     except ConfigError as exc:
         fail(redact(exc.message, secrets), EXIT_USAGE)

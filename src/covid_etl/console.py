@@ -16,8 +16,11 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> None:
-    """A short summary of one run; on failure the error sentence goes to stderr too."""
+def print_run(
+    run: RunRecord, *, printed_because_no_channel: bool = False, offline_hint: bool = False
+) -> None:
+    """A short summary of one run. ``offline_hint``: a source could not be reached, so say how
+    to run on the snapshot shipped with the package instead."""
     from rich.markup import escape
 
     out = _console()
@@ -27,7 +30,7 @@ def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> No
         out.print(
             f"[bold green]Run #{run.id} succeeded[/] ({kind}, {escape(run.environment)}): "
             f"{run.changed} row(s) changed — {run.inserted} inserted, {run.updated} updated, "
-            f"{run.unchanged} unchanged. Data through {through}."
+            f"{run.unchanged} unchanged{_removed(run)}. Data through {through}."
         )
         if run.recovered_from is not None:
             out.print(f"Recovered from failed run #{run.recovered_from}.")
@@ -36,13 +39,27 @@ def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> No
             f"[bold red]Run #{run.id} failed[/] at stage {run.failed_stage}: "
             f"{escape(run.error or 'unknown error')}"
         )
-        out.print(f"Database unchanged; data still through {through}.")
+        stored = f"data still through {through}" if run.data_through else "no data stored yet"
+        out.print(f"Database unchanged; {stored}.")
+        if offline_hint:
+            out.print(
+                "A source could not be reached (no network?). To load the data snapshot shipped "
+                "with the package instead, run `make run OFFLINE=1` (or `covid-etl run --offline`)."
+            )
     for warning in run.warnings:
         out.print(f"[yellow]warning:[/] {escape(warning)}")
     if run.notification_status:
         out.print(f"Notifications: {escape(run.notification_status)}")
     elif printed_because_no_channel:
         out.print("[dim]No notification channel configured (COVID_ETL_NOTIFY); summary printed.[/]")
+
+
+def _removed(run: RunRecord) -> str:
+    if not run.removed:
+        return ""
+    from .transform import join_ranges
+
+    return f", {run.removed} removed ({join_ranges(run.removed_dates, 10)})"
 
 
 def print_runs(runs: Sequence[RunRecord]) -> None:

@@ -344,3 +344,19 @@ def open_http_client() -> httpx.Client:
     return httpx.Client(
         follow_redirects=True, headers={"User-Agent": USER_AGENT}, transport=LazyTlsTransport()
     )
+
+
+def source_unreachable(exc: BaseException) -> bool:
+    """Whether a failed download never reached the source: connection refused, DNS failure,
+    connection reset or timeout, after the retries. Not an HTTP error, a bad certificate, an
+    oversized body or bad data, which a server did send."""
+    import httpx
+
+    if isinstance(exc, TerminalFetchError):
+        return False
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TimeoutException | httpx.NetworkError):
+            return True
+        seen = seen.__cause__
+    return False

@@ -129,11 +129,15 @@ class RunRecord:
     notification_status: str | None = None
     pid: int | None = None
     host: str | None = None
+    # Stored rows deleted because the operator accepted that the source dropped their dates
+    # (``covid-etl run --accept-removals``), and those dates as ranges (``2021-01-01..2021-01-05``).
+    removed: int = 0
+    removed_dates: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
-        """Rows written to the database: new dates plus revised ones."""
-        return self.inserted + self.updated
+        """Rows changed in the database: new dates, revised ones and accepted removals."""
+        return self.inserted + self.updated + self.removed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +154,8 @@ class RunRecord:
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "removed": self.removed,
+            "removed_dates": list(self.removed_dates),
             "data_through": self.data_through.isoformat() if self.data_through else None,
             "sources": [s.to_dict() for s in self.sources],
             "recovered_from": self.recovered_from,

@@ -8,6 +8,7 @@ transaction as its pending notifications, and the database's data is left exactl
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCES = ("nyt", "jhu")
+# Log records carrying this attribute say that a run failed (see covid_etl.cli).
+RUN_FAILED_TAG = "_run_failed"
 
 
 @dataclass(slots=True)
@@ -45,6 +48,8 @@ class RunResult:
     run: RunRecord
     delivery: DeliveryReport | None = None
     changes: list[Record] = field(default_factory=list)
+    # Why the run failed, when it failed in a stage (the record keeps only the sentence).
+    failure: StageFailed | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -59,10 +64,13 @@ def run_etl(
     client: httpx.Client | None = None,
     send: Sender | None = None,
     progress: ProgressCallback | None = None,
+    accept_removals: bool = False,
 ) -> RunResult:
     """Run the ETL once and return the finished run record (never raises for a failed run).
 
     ``send`` delivers one message to one channel URL; the default sends through Apprise.
+    ``accept_removals``: stored dates the sources no longer have are deleted (and recorded)
+    instead of failing the run; the operator's explicit way back from bad data once stored.
     """
     if send is None:
         send = _send_with_apprise
@@ -77,7 +85,9 @@ def run_etl(
             return _unrecorded_failure(settings, trigger, Stage.OPEN, exc, send)
         try:
             with store.writer_lock(settings.lock_timeout):
-                return _locked_run(settings, trigger, store, client, send, progress, secrets)
+                return _locked_run(
+                    settings, trigger, store, client, send, progress, secrets, accept_removals
+                )
         except RunInProgress as exc:
             return _lock_timeout(settings, trigger, store, exc, send)
         except StoreError as exc:
@@ -104,6 +114,7 @@ def _locked_run(
     send: Sender,
     progress: ProgressCallback | None,
     secrets: list[str],
+    accept_removals: bool = False,
 ) -> RunResult:
     interrupted = store.mark_interrupted(utcnow())
     if interrupted:
@@ -114,11 +125,14 @@ def _locked_run(
         run.recovered_from = previous.id
     log.info("run #%d started", run.id, extra={"run_id": run.id, "trigger": str(trigger)})
     changes: list[Record] = []
+    removed: list[dt.date] = []
+    failure: StageFailed | None = None
     try:
-        changes = _execute(run, settings, store, client, progress)
+        changes, removed = _execute(run, settings, store, client, progress, accept_removals)
         run.status = RunStatus.SUCCEEDED
-    except StageFailed as failure:
-        _mark_failed(run, failure, secrets, store)
+    except StageFailed as failed:
+        failure = failed
+        _mark_failed(run, failed, secrets, store)
     run.finished_at = utcnow()
     channels: list[PendingChannel] = []
     if settings.notify:
@@ -126,7 +140,10 @@ def _locked_run(
 
         channels = pending_channels(settings.notify)
     try:
-        store.finish_run(run, changes, channels)
+        if removed:  # only then: a store without row removal (S3, for now) is never asked
+            store.finish_run(run, changes, channels, removed)
+        else:
+            store.finish_run(run, changes, channels)
     except Exception as exc:
         # The load transaction rolled back: record the failure with no data change instead.
         if run.status is not RunStatus.SUCCEEDED:
@@ -144,7 +161,7 @@ def _locked_run(
     refreshed = store.get_run(run.id)
     if refreshed is not None:
         run.notification_status = refreshed.notification_status
-    return RunResult(run=run, delivery=delivery, changes=changes)
+    return RunResult(run=run, delivery=delivery, changes=changes, failure=failure)
 
 
 def _execute(
@@ -153,8 +170,10 @@ def _execute(
     store: Store,
     client: httpx.Client | None,
     progress: ProgressCallback | None,
-) -> list[Record]:
-    """Extract, validate, transform; fill in the run record; return the rows to write."""
+    accept_removals: bool = False,
+) -> tuple[list[Record], list[dt.date]]:
+    """Extract, validate, transform; fill in the run record; return the rows to write and the
+    stored dates to delete (only with ``accept_removals``)."""
     with _stage(Stage.EXTRACT, run):
         stored_count = store.count_records()
         last_ok = store.last_successful_run() if stored_count else None
@@ -171,9 +190,9 @@ def _execute(
         run.data_through = store.data_through()
         run.warnings = list(last_ok.warnings)
         log.info("sources unchanged since run #%d", last_ok.id)
-        return []
+        return [], []
     from .parse import parse_jhu, parse_nyt
-    from .transform import diff_records, join_sources
+    from .transform import date_ranges, diff_records, join_sources
 
     with _stage(Stage.VALIDATE, run):
         bodies = {name: _body(name, f) for name, f in fetched.items()}
@@ -182,14 +201,19 @@ def _execute(
     with _stage(Stage.TRANSFORM, run):
         joined = join_sources(nyt, jhu)
         stored = store.stored_records()
-        changes = diff_records(stored, joined.records)
+        changes = diff_records(stored, joined.records, accept_removals=accept_removals)
     run.initial_load = not stored
     run.inserted = len(changes.inserted)
     run.updated = len(changes.updated)
     run.unchanged = changes.unchanged
+    run.removed = len(changes.removed)
+    run.removed_dates = date_ranges(changes.removed)
+    if changes.removed:
+        log.info("removing %d stored date(s) the sources dropped: %s", run.removed,
+                 ", ".join(run.removed_dates))  # fmt: skip
     run.data_through = joined.records[-1].date
     run.warnings = joined.warnings
-    return changes.to_write
+    return changes.to_write, changes.removed
 
 
 def _fetch_all(
@@ -265,13 +289,18 @@ def _mark_failed(run: RunRecord, failure: StageFailed, secrets: list[str], store
     run.status = RunStatus.FAILED
     run.failed_stage = Stage(failure.stage)
     run.error = redact(describe(failure.cause), secrets)
-    run.inserted = run.updated = run.unchanged = 0
+    run.inserted = run.updated = run.unchanged = run.removed = 0
+    run.removed_dates = []
     run.initial_load = False
     try:
         run.data_through = store.data_through()
     except Exception:  # the store itself may be what failed; the run is failed either way
         run.data_through = None
-    log.error("run #%d failed at stage %s: %s", run.id, failure.stage, run.error)
+    # Tagged so that a caller printing its own summary (the CLI) can leave this line out.
+    log.error(
+        "run #%d failed at stage %s: %s", run.id, failure.stage, run.error,
+        extra={RUN_FAILED_TAG: True},
+    )  # fmt: skip
 
 
 def _deliver(
@@ -328,7 +357,7 @@ def _unrecorded_failure(
 ) -> RunResult:
     """The store itself is unusable: nothing can be recorded, but subscribers are still told."""
     run = _failed_before_start(settings, trigger, stage, exc)
-    log.error("run failed at stage %s: %s", stage, run.error)
+    log.error("run failed at stage %s: %s", stage, run.error, extra={RUN_FAILED_TAG: True})
     _send_direct(settings, run, send)
     return RunResult(run=run)
 

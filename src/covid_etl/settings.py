@@ -173,24 +173,54 @@ def _parse_bool(value: str) -> bool:
     raise ValueError(f"expected true/false, got {value!r}")
 
 
-def _parse_positive_float(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise ValueError("must be greater than 0")
-    return number
+# A day: longer waits are mistakes, and far longer ones overflow the operating system's timers.
+MAX_SECONDS = 86_400
 
 
-def _parse_non_negative_int(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError("must be 0 or more")
-    return number
+def _seconds(*, zero_ok: bool, example: str) -> Callable[[str], float]:
+    """Parser of a duration: finite (``nan`` would wait forever), never negative, at most a
+    day, and 0 only where it means something (no wait at all)."""
+    if zero_ok:
+        form = f"a number of seconds from 0 to {MAX_SECONDS} (e.g. {example})"
+    else:
+        form = f"a number of seconds greater than 0, at most {MAX_SECONDS} (e.g. {example})"
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"expected {form}") from None
+        # Written so that nan, which compares false with everything, fails too.
+        if not (0 <= number <= MAX_SECONDS) or (number == 0 and not zero_ok):
+            raise ValueError(f"expected {form}")
+        return number
+
+    return parse
+
+
+def _whole_number(*, minimum: int, unit: str, example: str) -> Callable[[str], int]:
+    form = f"a whole number of {unit}, {minimum} or more (e.g. {example})"
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"expected {form}") from None
+        if number < minimum:
+            raise ValueError(f"expected {form}")
+        return number
+
+    return parse
 
 
 def _parse_port(value: str) -> int:
-    number = int(value)
+    form = "expected a port number: a whole number from 1 to 65535"
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(form) from None
     if not 1 <= number <= 65535:
-        raise ValueError("must be between 1 and 65535")
+        raise ValueError(form)
     return number
 
 
@@ -218,14 +248,16 @@ def _parse_choice(*choices: str) -> Callable[[str], str]:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "notify": lambda v: tuple(v.split()),
     "offline": _parse_bool,
-    "connect_timeout": _parse_positive_float,
-    "read_timeout": _parse_positive_float,
-    "deadline": _parse_positive_float,
-    "max_bytes": _parse_non_negative_int,
-    "retries": _parse_non_negative_int,
-    "retry_backoff": float,
-    "lock_timeout": float,
-    "notify_retries": _parse_non_negative_int,
+    # Every numeric setting refuses nan, infinities and negatives (tests/test_settings.py finds
+    # them by type, so a new one needs a parser here).
+    "connect_timeout": _seconds(zero_ok=False, example="10"),
+    "read_timeout": _seconds(zero_ok=False, example="30"),
+    "deadline": _seconds(zero_ok=False, example="300"),
+    "max_bytes": _whole_number(minimum=1, unit="bytes", example="67108864"),
+    "retries": _whole_number(minimum=0, unit="retries", example="4"),
+    "retry_backoff": _seconds(zero_ok=True, example="1"),
+    "lock_timeout": _seconds(zero_ok=True, example="60"),
+    "notify_retries": _whole_number(minimum=0, unit="retries", example="2"),
     "log_format": _parse_choice("text", "json"),
     "log_level": _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
     "schedule": _parse_schedule,

@@ -17,6 +17,7 @@ def run_summary_json(run: RunRecord) -> dict[str, Any]:
         "inserted": run.inserted,
         "updated": run.updated,
         "unchanged": run.unchanged,
+        "removed": run.removed,
         "data_through": run.data_through.isoformat() if run.data_through else None,
         "warnings": run.warnings,
         "error": run.error,

@@ -30,6 +30,7 @@ class Changes:
     inserted: list[Record]
     updated: list[Record]
     unchanged: int
+    removed: list[dt.date] = field(default_factory=list)
 
     @property
     def to_write(self) -> list[Record]:
@@ -118,19 +119,24 @@ def dropped_date_warnings(
     return warnings
 
 
-def diff_records(stored: Mapping[dt.date, Record], incoming: Iterable[Record]) -> Changes:
+def diff_records(
+    stored: Mapping[dt.date, Record], incoming: Iterable[Record], *, accept_removals: bool = False
+) -> Changes:
     """Compare the incoming series with the stored one.
 
     Both sources revise the past, so every stored date is compared, not only new ones. A run
-    never deletes: incoming data that lacks stored dates is refused outright.
+    never deletes on its own: incoming data that lacks stored dates is refused, unless the
+    operator accepted the removals, in which case those dates are returned as ``removed``.
     """
     incoming = list(incoming)
     incoming_dates = {r.date for r in incoming}
     lost = sorted(d for d in stored if d not in incoming_dates)
-    if lost:
+    if lost and not accept_removals:
         raise HistoryShrinks(
             f"the new data lacks {len(lost)} date(s) that are already stored "
-            f"({format_ranges(lost)}); refusing to load a truncated or shrunken source"
+            f"({format_ranges(lost)}); refusing to load a truncated or shrunken source; "
+            "if the source really dropped these dates, accept the removals with "
+            "`covid-etl run --accept-removals`"
         )
     inserted, updated, unchanged = [], [], 0
     for record in incoming:
@@ -141,18 +147,27 @@ def diff_records(stored: Mapping[dt.date, Record], incoming: Iterable[Record]) -
             updated.append(record)
         else:
             unchanged += 1
-    return Changes(inserted=inserted, updated=updated, unchanged=unchanged)
+    return Changes(inserted=inserted, updated=updated, unchanged=unchanged, removed=lost)
 
 
-def format_ranges(dates: Sequence[dt.date], limit: int = 4) -> str:
-    """``2020-01-21, 2022-04-17..2023-01-24`` — consecutive days collapsed into ranges."""
+def date_ranges(dates: Sequence[dt.date]) -> list[str]:
+    """Sorted dates as ``2020-01-21`` or ``2022-04-17..2023-01-24``, consecutive days collapsed."""
     ranges: list[tuple[dt.date, dt.date]] = []
     for day in dates:
         if ranges and day - ranges[-1][1] == dt.timedelta(days=1):
             ranges[-1] = (ranges[-1][0], day)
         else:
             ranges.append((day, day))
-    parts = [a.isoformat() if a == b else f"{a.isoformat()}..{b.isoformat()}" for a, b in ranges]
+    return [a.isoformat() if a == b else f"{a.isoformat()}..{b.isoformat()}" for a, b in ranges]
+
+
+def format_ranges(dates: Sequence[dt.date], limit: int = 4) -> str:
+    """``2020-01-21, 2022-04-17..2023-01-24`` — consecutive days collapsed into ranges."""
+    return join_ranges(date_ranges(dates), limit)
+
+
+def join_ranges(parts: Sequence[str], limit: int = 4) -> str:
+    """Ranges from :func:`date_ranges` as one line, at most ``limit`` of them spelled out."""
     if len(parts) > limit:
         parts = [*parts[:limit], f"and {len(parts) - limit} more range(s)"]
     return ", ".join(parts)

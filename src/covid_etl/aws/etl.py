@@ -82,7 +82,13 @@ def run_invocation(
                 # Lambda ends the invocation by then: a lease left by a killed one expires soon.
                 store.lease_seconds = remaining + RESERVE_SECONDS
         try:
-            run = run_etl(settings, trigger=invocation.trigger, store=store, send=_no_channels).run
+            run = run_etl(
+                settings,
+                trigger=invocation.trigger,
+                store=store,
+                send=_no_channels,
+                accept_removals=invocation.accept_removals,
+            ).run
         except DuplicateEvent as exc:
             # The same event was delivered again: report the first run, load nothing.
             log.warning("duplicate delivery of event %s: %s", invocation.event_id, exc)

@@ -29,6 +29,7 @@ class Invocation:
     trigger: Trigger
     event_id: str | None
     correlation_id: str | None = None
+    accept_removals: bool = False
 
 
 def environment_of(event: Any) -> str:
@@ -62,11 +63,17 @@ def parse_invocation(event: Any, request_id: str | None) -> Invocation:
     scheduled = is_eventbridge(event) or event.get("trigger") == "schedule"
     event_id = str(event["id"]) if is_eventbridge(event) and event.get("id") else request_id
     correlation = event.get("correlation_id")
+    accept_removals = event.get("accept_removals", False)
+    if not isinstance(accept_removals, bool):
+        raise ConfigError(
+            f"invalid accept_removals {accept_removals!r} in the event: use true or false"
+        )
     return Invocation(
         environment=environment_of(event),
         trigger=Trigger.SCHEDULE if scheduled else Trigger.EVENT,
         event_id=event_id,
         correlation_id=str(correlation) if correlation is not None else None,
+        accept_removals=accept_removals,
     )
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import Record, RunRecord, RunStatus
+from ..transform import join_ranges
+
+# Removed dates spelled out in a message; the run record keeps them all.
+SHOWN_RANGES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +32,10 @@ def render(run: RunRecord, latest: Record | None) -> Message:
 
 def success_subject(run: RunRecord) -> str:
     kind = "initial load" if run.initial_load else "update"
+    removed = f", {run.removed} removed" if run.removed else ""
     return (
         f"[covid-etl {run.environment}] Succeeded ({kind}): {run.changed} row(s) updated "
-        f"({run.inserted} inserted, {run.updated} updated, {run.unchanged} unchanged)"
+        f"({run.inserted} inserted, {run.updated} updated, {run.unchanged} unchanged{removed})"
     )
 
 
@@ -51,6 +56,7 @@ def success_body(run: RunRecord, latest: Record | None) -> str:
         f"  inserted: {run.inserted}",
         f"  updated: {run.updated}",
         f"  unchanged: {run.unchanged}",
+        *_removed(run),
         f"Data through: {_date(run.data_through)}",
     ]
     if latest is not None:
@@ -83,6 +89,15 @@ def failure_body(run: RunRecord) -> str:
     ]
     lines += _warnings(run) + _sources(run) + _times(run)
     return "\n".join(lines) + "\n"
+
+
+def _removed(run: RunRecord) -> list[str]:
+    if not run.removed:
+        return []
+    return [
+        f"  removed: {run.removed} ({join_ranges(run.removed_dates, SHOWN_RANGES)}): the sources "
+        "no longer have these dates and their removal was accepted"
+    ]
 
 
 def _warnings(run: RunRecord) -> list[str]:

@@ -89,8 +89,10 @@ class Store(Protocol):
         run: RunRecord,
         changes: Sequence[Record],
         channels: Sequence[PendingChannel],
+        removed: Sequence[dt.date] = (),
     ) -> None:
-        """One transaction: write changed rows, the final run record, pending notifications."""
+        """One transaction: write changed rows, delete ``removed`` dates (only when the operator
+        accepted removals), the final run record, pending notifications."""
 
     def get_run(self, run_id: int) -> RunRecord | None:
         """One run by id."""

@@ -10,6 +10,7 @@ server never wait for each other.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
@@ -76,6 +77,11 @@ MIGRATIONS = (
             delivered_at TIMESTAMPTZ
         )""",
         "CREATE INDEX notifications_by_status ON notifications (status)",
+    ),
+    # 2: what a run deleted with --accept-removals (count, and the dates as ranges).
+    (
+        "ALTER TABLE runs ADD COLUMN removed BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN removed_dates JSONB NOT NULL DEFAULT '[]'",
     ),
 )
 
@@ -258,7 +264,11 @@ class PostgresStore(SqlStore):
             conn.close()
 
     def finish_run(
-        self, run: RunRecord, changes: Sequence[Record], channels: Sequence[PendingChannel]
+        self,
+        run: RunRecord,
+        changes: Sequence[Record],
+        channels: Sequence[PendingChannel],
+        removed: Sequence[dt.date] = (),
     ) -> None:
         # Unlike a flock, an advisory lock can be lost while we still run: if the server dropped
         # the session holding it, another run may already hold it. Check just before writing.
@@ -271,7 +281,7 @@ class PostgresStore(SqlStore):
                     f"lost the writer lock: the session holding it on PostgreSQL at "
                     f"{self.where} ended ({self._reason(exc)}); nothing was written"
                 ) from None
-        super().finish_run(run, changes, channels)
+        super().finish_run(run, changes, channels, removed)
 
     def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
         try:

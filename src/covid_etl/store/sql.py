@@ -19,7 +19,7 @@ from .base import History, NotificationRow, PendingChannel, StoredRecord, chunks
 RUN_COLUMNS = (
     "id, trigger, environment, status, started_at, finished_at, failed_stage, error, warnings, "
     "initial_load, inserted, updated, unchanged, data_through, sources, recovered_from, "
-    "notification_status, pid, host"
+    "notification_status, pid, host, removed, removed_dates"
 )
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
@@ -143,8 +143,10 @@ class SqlStore:
                 self._sql(
                     "INSERT INTO runs (trigger, environment, status, started_at, finished_at, "
                     "failed_stage, error, warnings, initial_load, inserted, updated, unchanged, "
-                    "data_through, sources, recovered_from, notification_status, pid, host) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                    "data_through, sources, recovered_from, notification_status, pid, host, "
+                    "removed, removed_dates) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "RETURNING id"
                 ),
                 values,
             )
@@ -171,20 +173,33 @@ class SqlStore:
             run.notification_status,
             run.pid,
             run.host,
+            run.removed,
+            self._json_in(run.removed_dates),
         )
 
     def finish_run(
-        self, run: RunRecord, changes: Sequence[Record], channels: Sequence[PendingChannel]
+        self,
+        run: RunRecord,
+        changes: Sequence[Record],
+        channels: Sequence[PendingChannel],
+        removed: Sequence[dt.date] = (),
     ) -> None:
         with self._transaction() as cur:
             for batch in chunks(changes, 500):
                 self._write_records(cur, run.id, batch)
+            for dates in chunks(removed, 500):
+                # Only with --accept-removals: the operator accepted that the source dropped them.
+                cur.executemany(
+                    self._sql("DELETE FROM records WHERE date = ?"),
+                    [(self._date_in(day),) for day in dates],
+                )
             cur.execute(
                 self._sql(
                     "UPDATE runs SET trigger = ?, environment = ?, status = ?, started_at = ?, "
                     "finished_at = ?, failed_stage = ?, error = ?, warnings = ?, initial_load = ?, "
                     "inserted = ?, updated = ?, unchanged = ?, data_through = ?, sources = ?, "
-                    "recovered_from = ?, notification_status = ?, pid = ?, host = ? WHERE id = ?"
+                    "recovered_from = ?, notification_status = ?, pid = ?, host = ?, removed = ?, "
+                    "removed_dates = ? WHERE id = ?"
                 ),
                 (*self._run_values(run), run.id),
             )
@@ -259,6 +274,8 @@ class SqlStore:
             notification_status=row[16],
             pid=row[17],
             host=row[18],
+            removed=int(row[19]),
+            removed_dates=list(self._json_out(row[20]) or []),
         )
 
     # -- records --------------------------------------------------------------------------------

@@ -63,6 +63,11 @@ MIGRATIONS = (
         )""",
         "CREATE INDEX notifications_by_status ON notifications (status)",
     ),
+    # 2: what a run deleted with --accept-removals (count, and the dates as ranges).
+    (
+        "ALTER TABLE runs ADD COLUMN removed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN removed_dates TEXT NOT NULL DEFAULT '[]'",
+    ),
 )
 
 

@@ -88,6 +88,8 @@ class RunOut(BaseModel):
     inserted: int
     updated: int
     unchanged: int
+    removed: int
+    removed_dates: list[str]
     data_through: str | None
     sources: list[SourceOut]
     recovered_from: int | None

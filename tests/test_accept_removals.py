@@ -1,0 +1,191 @@
+"""The way back from bad data: ``covid-etl run --accept-removals``.
+
+A run never deletes rows on its own (the shrink guard). When a source really drops dates that are
+stored, the operator accepts the removals explicitly; the run deletes those rows in its own
+transaction, records how many and which dates, and says so in its notification.
+Runs on the real files, through the real CLI, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from covid_etl.aws.etl import run_invocation
+from covid_etl.aws.events import parse_invocation
+from covid_etl.errors import ConfigError
+from covid_etl.models import utcnow
+from covid_etl.store import open_store
+from tests.conftest import JHU_CURRENT, NYT_CURRENT, cli_env
+from tests.helpers.servers import WebhookSink
+
+# Two ranges and a single day, all inside the joined series (2020-01-22 .. 2022-04-16).
+DROPPED = (
+    [dt.date(2021, 1, 1) + dt.timedelta(days=i) for i in range(5)]
+    + [dt.date(2021, 3, 10)]
+    + [dt.date(2022, 4, 15), dt.date(2022, 4, 16)]
+)
+DROPPED_RANGES = "2021-01-01..2021-01-05, 2021-03-10, 2022-04-15..2022-04-16"
+
+
+def without_dates(source: Path, target: Path, dates: list[dt.date]) -> Path:
+    """A copy of the real NYT file lacking the given dates (line by line, bytes otherwise kept)."""
+    drop = {d.isoformat() for d in dates}
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    target.write_text(
+        "".join(line for line in lines if line.split(",", 1)[0] not in drop), encoding="utf-8"
+    )
+    return target
+
+
+def cli(database_url: str, nyt: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "covid_etl.cli", "run", "--nyt-url", str(nyt),
+         "--jhu-url", str(JHU_CURRENT), *args],
+        env=cli_env(database_url, **env), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def stored(database_url: str) -> dict[dt.date, Any]:
+    store = open_store(database_url)
+    try:
+        return store.stored_records()
+    finally:
+        store.close()
+
+
+def runs(database_url: str) -> list[dict[str, Any]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "covid_etl.cli", "runs", "--json"],
+        env=cli_env(database_url), capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return list(json.loads(result.stdout))
+
+
+def test_shrunken_source_fails_and_says_how_to_accept_the_removals(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert cli(database_url, NYT_CURRENT).returncode == 0
+    before = stored(database_url)
+    assert len(before) == 816
+    shrunken = without_dates(NYT_CURRENT, tmp_path / "us.csv", DROPPED)
+
+    result = cli(database_url, shrunken)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    message = runs(database_url)[0]["error"]
+    assert f"lacks 8 date(s) that are already stored ({DROPPED_RANGES})" in message
+    assert message.endswith(
+        "if the source really dropped these dates, accept the removals with "
+        "`covid-etl run --accept-removals`"
+    )
+    assert "covid-etl run --accept-removals" in result.stdout
+    assert stored(database_url) == before
+
+
+def test_accept_removals_deletes_records_and_reports_them(
+    database_url: str, tmp_path: Path, webhook: WebhookSink
+) -> None:
+    assert cli(database_url, NYT_CURRENT).returncode == 0
+    shrunken = without_dates(NYT_CURRENT, tmp_path / "us.csv", DROPPED)
+
+    result = cli(
+        database_url, shrunken, "--accept-removals", "--json", COVID_ETL_NOTIFY=webhook.url
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "succeeded"
+    assert (out["removed"], out["inserted"], out["updated"]) == (8, 0, 0)
+    assert out["unchanged"] == 816 - 8
+    assert out["data_through"] == "2022-04-14"
+    after = stored(database_url)
+    assert len(after) == 816 - 8 and not set(DROPPED) & set(after)
+
+    run = runs(database_url)[0]
+    assert (run["removed"], run["removed_dates"]) == (8, DROPPED_RANGES.split(", "))
+    [notice] = webhook.received
+    assert "8 removed" in notice["title"]
+    assert (
+        f"removed: 8 ({DROPPED_RANGES}): the sources no longer have these dates"
+        in (notice["message"])
+    )
+
+    # The next ordinary run on the same source has nothing left to remove.
+    again = cli(database_url, shrunken, "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads(again.stdout)["removed"] == 0
+
+
+def test_accept_removals_text_summary_names_the_removed_dates(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert cli(database_url, NYT_CURRENT).returncode == 0
+    shrunken = without_dates(NYT_CURRENT, tmp_path / "us.csv", DROPPED[:5])
+
+    result = cli(database_url, shrunken, "--accept-removals")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 removed (2021-01-01..2021-01-05)" in result.stdout
+
+
+def test_ordinary_run_reports_zero_removed(database_url: str) -> None:
+    result = cli(database_url, NYT_CURRENT, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["removed"] == 0
+    assert runs(database_url)[0]["removed"] == 0
+
+
+def test_aws_event_accepts_removals(database_url: str, tmp_path: Path) -> None:
+    shrunken = without_dates(NYT_CURRENT, tmp_path / "us.csv", DROPPED)
+    environ = {
+        "COVID_ETL_DATABASE_URL": database_url,
+        "COVID_ETL_NYT_URL": str(NYT_CURRENT),
+        "COVID_ETL_JHU_URL": str(JHU_CURRENT),
+    }
+    first = run_invocation(parse_invocation({"environment": "testing"}, "req-1"), environ)
+    assert first["inserted"] == 816 and first["removed"] == 0
+    environ["COVID_ETL_NYT_URL"] = str(shrunken)
+
+    event = {"environment": "testing", "accept_removals": True}
+    summary = run_invocation(parse_invocation(event, "req-2"), environ)
+
+    assert summary["status"] == "succeeded" and summary["removed"] == 8
+    assert DROPPED_RANGES in summary["body"]
+    assert len(stored(database_url)) == 816 - 8
+
+
+def test_aws_event_accept_removals_must_be_a_boolean() -> None:
+    with pytest.raises(ConfigError, match=r"invalid accept_removals 'yes' in the event"):
+        parse_invocation({"accept_removals": "yes"}, "req-1")
+
+
+def test_runs_recorded_before_the_removed_columns_read_as_zero_removed(database_url: str) -> None:
+    old = open_store(database_url)
+    old.migrations = old.migrations[:1]  # type: ignore[attr-defined]  # the schema before them
+    try:
+        old.migrate()
+        with old._transaction() as cur:  # type: ignore[attr-defined]  # as the old code wrote
+            cur.execute(
+                old._sql(  # type: ignore[attr-defined]
+                    "INSERT INTO runs (trigger, environment, status, started_at) "
+                    "VALUES ('manual', 'testing', 'succeeded', ?)"
+                ),
+                (old._ts_in(utcnow()),),  # type: ignore[attr-defined]
+            )
+    finally:
+        old.close()
+    store = open_store(database_url)
+    try:
+        store.migrate()
+        assert store.schema_version() == 2
+        [upgraded] = store.list_runs()
+        assert (upgraded.status, upgraded.removed, upgraded.removed_dates) == ("succeeded", 0, [])
+    finally:
+        store.close()
