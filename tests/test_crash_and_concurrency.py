@@ -137,11 +137,8 @@ def test_second_run_waits_then_reports_another_run_in_progress(
 
 
 def test_lock_timeout_while_holder_is_mid_load_fails_cleanly(
-    sqlite_url: str, source_server: SourceServer, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, source_server: SourceServer
 ) -> None:
-    from covid_etl.store.sqlite import SqliteStore
-
-    monkeypatch.setattr(SqliteStore, "busy_timeout_ms", 200)
     urls = serve_real(source_server)
     holder = open_store(sqlite_url)
     holder.migrate()

@@ -98,7 +98,11 @@ def run(
     else:
         from .console import print_run
 
-        print_run(result.run, printed_because_no_channel=not settings.notify)
+        print_run(
+            result.run,
+            printed_because_no_channel=not settings.notify,
+            data_known=result.data_known,
+        )
     sys.exit(EXIT_OK if result.succeeded else EXIT_FAILED)
 
 
@@ -106,6 +110,11 @@ def _progress_printer() -> Any:
     from .console import SlowDownloadProgress
 
     return SlowDownloadProgress()
+
+
+DATABASE_URL_OPTION = click.option(
+    "--database-url", help="Store URL (sqlite:///..., postgresql://... or s3://...)."
+)
 
 
 @app.command()
@@ -117,9 +126,10 @@ def _progress_printer() -> Any:
     show_default=True,
     help="Show the most recent N runs.",
 )
-def runs(as_json: bool, limit: int) -> None:
+@DATABASE_URL_OPTION
+def runs(as_json: bool, limit: int, database_url: str | None) -> None:
     """Show the run history, most recent first."""
-    with _opened_store(load_settings()) as store:
+    with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         history = store.list_runs(limit=limit)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in history], indent=2))
@@ -140,8 +150,14 @@ def runs(as_json: bool, limit: int) -> None:
 )
 @click.option("--no-schedule", is_flag=True, help="Serve only; never run the ETL.")
 @click.option("--offline", is_flag=True, help="Scheduled runs use the bundled snapshot.")
+@DATABASE_URL_OPTION
 def serve(
-    host: str | None, port: int | None, schedule: str | None, no_schedule: bool, offline: bool
+    host: str | None,
+    port: int | None,
+    schedule: str | None,
+    no_schedule: bool,
+    offline: bool,
+    database_url: str | None,
 ) -> None:
     """Serve the API and dashboard, and run the ETL on a schedule."""
     from .cron import parse_cron
@@ -159,6 +175,7 @@ def serve(
         port=port,
         schedule=SCHEDULE_OFF if no_schedule else schedule,
         offline=offline or None,
+        database_url=database_url,
     )
     with _opened_store(settings):  # fail fast, with exit code 1, on an unusable store
         pass
@@ -196,11 +213,12 @@ def serve(
     type=click.Path(dir_okay=False, writable=True),
     help="Write to this file instead of standard output.",
 )
-def export(fmt: str, output: str | None) -> None:
+@DATABASE_URL_OPTION
+def export(fmt: str, output: str | None, database_url: str | None) -> None:
     """Export the stored table (date,cases,deaths,recovered), sorted by date."""
     from .export import write_csv, write_json
 
-    with _opened_store(load_settings()) as store:
+    with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         rows = store.records()
     writer = write_csv if fmt == "csv" else write_json
     if output is None:
@@ -252,17 +270,22 @@ def db_copy(from_url: str, to_url: str) -> None:
 
 
 @contextmanager
-def _opened_store(settings: Settings) -> Iterator[Any]:
-    """The configured store, migrated (exit 1 when unusable), closed when the command is done."""
-    from .store import open_store
+def _opened_store(settings: Settings, *, must_exist: bool = False) -> Iterator[Any]:
+    """The configured store, migrated, closed when the command is done. An unusable store (or,
+    with ``must_exist``, a SQLite file that does not exist) is one line and exit code 1."""
+    from .store import missing_database, open_store
 
+    if must_exist and (path := missing_database(settings.database_url)) is not None:
+        fail(f"no database at {path}; run `covid-etl run` first", EXIT_FAILED)
     try:
-        store = open_store(settings.database_url)
+        store = open_store(settings.database_url, lock_timeout=settings.lock_timeout)
         store.migrate()
     except EtlError as exc:
         fail(exc.message, EXIT_FAILED)
     try:
         yield store
+    except EtlError as exc:  # a read failed after a good open: still one line, no traceback
+        fail(exc.message, EXIT_FAILED)
     finally:
         store.close()
 

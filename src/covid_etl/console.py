@@ -16,8 +16,13 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> None:
-    """A short summary of one run; on failure the error sentence goes to stderr too."""
+def print_run(
+    run: RunRecord, *, printed_because_no_channel: bool = False, data_known: bool = True
+) -> None:
+    """A short summary of one run; on failure the error sentence goes to stderr too.
+
+    ``data_known`` is False when the store could not be read to say what it holds.
+    """
     from rich.markup import escape
 
     out = _console()
@@ -36,7 +41,12 @@ def print_run(run: RunRecord, *, printed_because_no_channel: bool = False) -> No
             f"[bold red]Run #{run.id} failed[/] at stage {run.failed_stage}: "
             f"{escape(run.error or 'unknown error')}"
         )
-        out.print(f"Database unchanged; data still through {through}.")
+        if data_known:
+            out.print(f"Database unchanged; data still through {through}.")
+        else:
+            from .notify.render import UNKNOWN_DATA
+
+            out.print(f"Database unchanged; {UNKNOWN_DATA}.")
     for warning in run.warnings:
         out.print(f"[yellow]warning:[/] {escape(warning)}")
     if run.notification_status:
