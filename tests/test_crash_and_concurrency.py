@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from covid_etl.models import RunStatus
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store

@@ -120,7 +120,7 @@ class SqliteStore(SqlStore):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailable(
-                f"cannot create the directory of SQLite database {self.path}: {_os_cause(exc)}"
+                f"cannot open SQLite database {self.path}: its directory: {_os_cause(exc)}"
             ) from exc
         try:
             # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly as
