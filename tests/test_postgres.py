@@ -542,3 +542,61 @@ def test_db_help() -> None:
         done = cli(*args, env=cli_env("sqlite:///unused.db"))
         assert done.returncode == 0
         assert "copy" in done.stdout and "Usage" in done.stdout
+
+
+# -- notices and outcomes when the server goes away -----------------------------------------------
+
+
+@pytest.mark.postgres
+def test_failure_notice_for_a_lost_server_says_the_data_state_is_unknown(
+    postgres_url: str, source_server: SourceServer, webhook: WebhookSink
+) -> None:
+    day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    assert run_etl(fast_settings(postgres_url, **day1)).run.inserted == 511
+    # The server is gone: the same database, reached at a port where nothing listens.
+    gone = pg.with_port(postgres_url, free_port())
+    env = cli_env(
+        gone,
+        COVID_ETL_NYT_URL=day1["nyt_url"],
+        COVID_ETL_JHU_URL=day1["jhu_url"],
+        COVID_ETL_NOTIFY=webhook.url,
+    )
+    done = cli("run", env=env)
+    assert done.returncode == 1, done.stderr
+    unknown = "the data's state is unknown because the store is unavailable"
+    assert unknown in " ".join(done.stdout.split())
+    assert "data still through -" not in done.stdout
+    (notice,) = webhook.received
+    assert unknown in notice["message"]
+    assert "the database holds no data yet" not in notice["message"]
+    assert exports(postgres_url)[0] == expected_csv(
+        nyt_history("2021-06-15"), jhu_history("2021-06-15")
+    )
+
+
+@pytest.mark.postgres
+def test_connection_lost_after_the_commit_leaves_the_run_succeeded(
+    postgres_url: str, source_server: SourceServer, webhook: WebhookSink
+) -> None:
+    urls = serve_real(source_server)
+    # The moment the success notice arrives, every session of the run is terminated: recording
+    # the delivery then fails on a lost connection, after the load has committed.
+    webhook.on_receive = lambda _message: _terminate_sessions(postgres_url)
+    env = cli_env(
+        postgres_url,
+        COVID_ETL_NYT_URL=urls["nyt_url"],
+        COVID_ETL_JHU_URL=urls["jhu_url"],
+        COVID_ETL_NOTIFY=webhook.url,
+    )
+    done = cli("run", "--json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    assert out["status"] == "succeeded" and out["inserted"] == 816 and out["run_id"] == 1
+    assert [m["title"].split("]")[1].split()[0] for m in webhook.received] == ["Succeeded"]
+    store = open_store(postgres_url)
+    try:
+        run = store.get_run(1)
+        assert run is not None and run.status is RunStatus.SUCCEEDED
+        assert store.count_records() == 816
+    finally:
+        store.close()
