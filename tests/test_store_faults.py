@@ -24,7 +24,15 @@ from click.testing import CliRunner
 from covid_etl.cli import app
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
-from tests.conftest import cli_env, fast_settings, jhu_history, nyt_history, serve_real
+from tests.conftest import (
+    JHU_CURRENT,
+    NYT_CURRENT,
+    cli_env,
+    fast_settings,
+    jhu_history,
+    nyt_history,
+    serve_real,
+)
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import SourceServer, WebhookSink, free_port
 
@@ -150,8 +158,8 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def fill(directory: Path) -> Path:
-    """Write a file until the file system has no byte left."""
+def fill(directory: Path, leave: int = 0) -> Path:
+    """Write a file until the file system has no byte left, then give back ``leave`` bytes."""
     filler = directory / "filler"
     with open(filler, "wb", buffering=0) as handle:
         for size in (1 << 20, 1 << 12, 1):
@@ -161,6 +169,8 @@ def fill(directory: Path) -> Path:
             except OSError:
                 continue
     assert os.statvfs(directory).f_bavail == 0
+    if leave:
+        os.truncate(filler, filler.stat().st_size - leave)
     return filler
 
 
@@ -168,25 +178,34 @@ def remount(mount_point: Path, mode: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{mode}", str(mount_point)], check=True)
 
 
+@pytest.mark.parametrize(
+    ("leave", "stage"),
+    [(0, "open"), (64 * 1024, "load")],
+    ids=["full-before-the-run", "fills-during-the-load"],
+)
 def test_full_disk_is_reported_as_disk_full_and_keeps_the_data(
-    small_fs: Path, source_server: SourceServer, webhook: WebhookSink
+    leave: int, stage: str, small_fs: Path, source_server: SourceServer, webhook: WebhookSink
 ) -> None:
     url = f"sqlite:///{small_fs / 'covid.db'}"
     before = load_day1(url, source_server)
     env = day2_env(url, source_server, webhook)
-    filler = fill(small_fs)
+    # The current files at the same URLs: 305 new dates and many revised ones, a load of a few
+    # dozen pages.
+    serve_real(source_server)
+    filler = fill(small_fs, leave)
 
     out = failed_run(env)
 
+    assert out["failed_stage"] == stage
     assert "disk full" in str(out["error"]), out["error"]
     assert "disk I/O error" not in str(out["error"]).split("(SQLite:")[0]
     assert_notice_tells_the_truth(only_notice(webhook))
     filler.unlink()
     assert rows(url) == before
-    # With space again, the next run loads the new day.
+    # With space again, the next run loads the new data.
     recovered = runner.invoke(app, ["run", "--json"], env=env)
     assert recovered.exit_code == 0, recovered.output
-    assert rows(url) == expected_rows(nyt_history(DAY2), jhu_history(DAY2))
+    assert rows(url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
 
 
 def test_read_only_file_system_is_reported_as_read_only_and_keeps_the_data(

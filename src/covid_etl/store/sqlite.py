@@ -241,24 +241,24 @@ class SqliteStore(SqlStore):
                         ) from None
                     time.sleep(0.05)
             try:
-                self._wait_for_sqlite_lock(max(0.0, deadline - time.monotonic()))
+                self._wait_for_sqlite_lock(max(0.0, deadline - time.monotonic()), timeout)
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
             handle.close()
 
-    def _wait_for_sqlite_lock(self, timeout: float) -> None:
+    def _wait_for_sqlite_lock(self, remaining: float, lock_timeout: float) -> None:
         """Under our writer lock, make sure no other program holds SQLite's write lock on the
         file, waiting what is left of the lock timeout: such a lock is reported at the lock
         stage, not half-way through the run."""
         conn = self._connection()
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout = {int(remaining * 1000)}")
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
-            raise self._translate(exc, "cannot lock", waited=timeout) from exc
+            raise self._translate(exc, "cannot lock", waited=lock_timeout) from exc
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
 
