@@ -600,3 +600,45 @@ def test_connection_lost_after_the_commit_leaves_the_run_succeeded(
         assert store.count_records() == 816
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_server_ending_the_sessions_during_the_load_keeps_the_data_and_next_run_recovers(
+    postgres_url: str, source_server: SourceServer
+) -> None:
+    day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    assert run_etl(fast_settings(postgres_url, **day1)).run.inserted == 511
+    before = exports(postgres_url)
+    day2 = serve_real(source_server, nyt_history("2021-06-16"), jhu_history("2021-06-16"))
+    env = cli_env(
+        postgres_url, COVID_ETL_NYT_URL=day2["nyt_url"], COVID_ETL_JHU_URL=day2["jhu_url"]
+    )
+    with psycopg.connect(postgres_url) as admin:
+        # Hold back writes to the table, so the load is caught inside its transaction.
+        admin.execute("LOCK TABLE records IN SHARE MODE")
+        proc = subprocess.Popen(
+            [*CLI, "run", "--json"], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        with psycopg.connect(postgres_url, autocommit=True) as watcher:
+            while not watcher.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO records%'"
+            ).fetchone():
+                assert time.monotonic() < deadline and proc.poll() is None, "no load started"
+                time.sleep(0.05)
+        # The load is half-way: end every session of the run, as a server crash would.
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        admin.rollback()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    failed = json.loads(out)
+    assert failed["failed_stage"] == "load" and "PostgreSQL" in failed["error"]
+    assert exports(postgres_url) == before
+
+    result = run_etl(fast_settings(postgres_url, **day2)).run
+    assert result.status is RunStatus.SUCCEEDED and result.recovered_from is not None
+    assert (result.inserted, result.updated, result.unchanged) == (1, 16, 495)
