@@ -15,7 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import DatabaseLocked, EtlError, RunInProgress, StageFailed, StoreError, describe
+from .errors import (
+    DatabaseCorrupt,
+    DatabaseLocked,
+    EtlError,
+    RunInProgress,
+    StageFailed,
+    StoreError,
+    describe,
+)
 from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
 from .models import Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger, utcnow
 from .redact import mask_url, redact
@@ -349,7 +357,12 @@ def _unrecorded_failure(
     """The store itself is unusable: nothing can be recorded, but subscribers are still told."""
     run = _failed_before_start(settings, trigger, stage, exc)
     log.error("run failed at stage %s: %s", stage, run.error)
-    data_known = store is not None and _read_data_through(run, store)
+    # A corrupt file may still answer a query, but not with anything to vouch for.
+    data_known = (
+        store is not None
+        and not isinstance(exc, DatabaseCorrupt)
+        and _read_data_through(run, store)
+    )
     _send_direct(settings, run, send, data_known)
     return RunResult(run=run, data_known=data_known)
 
