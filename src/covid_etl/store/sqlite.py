@@ -195,8 +195,9 @@ class SqliteStore(SqlStore):
         if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
             return _corrupt(self.path, str(exc))
         cause = self._disk_cause(code)
-        detail = f"{cause} (SQLite: {exc})" if cause else str(exc)
-        return StoreUnavailable(f"{doing} SQLite database {self.path}: {detail}")
+        if cause is None:  # e.g. a constraint: the statement, not the file, is the problem
+            return StoreError(f"{doing} SQLite database {self.path}: {exc}")
+        return StoreUnavailable(f"{doing} SQLite database {self.path}: {cause} (SQLite: {exc})")
 
     def _disk_cause(self, code: int) -> str | None:
         """What the file system says when SQLite reports a vague I/O or open failure."""
