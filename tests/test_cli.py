@@ -186,3 +186,40 @@ def test_make_run_offline_loads_the_snapshot(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "816 inserted, 0 updated, 0 unchanged" in proc.stdout
     assert database.exists()
+
+
+@pytest.mark.parametrize("argv", [["export"], ["runs"], ["runs", "--json"]], ids=" ".join)
+def test_read_commands_on_a_missing_database_say_so_and_create_nothing(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    database = tmp_path / "nowhere" / "covid.db"
+    result = runner.invoke(app, argv, env=cli_env(f"sqlite:///{database}"))
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: no database at {database}; run `covid-etl run` first\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["run", "runs", "export", "serve"])
+def test_every_command_that_opens_a_store_takes_database_url(command: str) -> None:
+    options = {opt for param in app.commands[command].params for opt in param.opts}  # type: ignore[union-attr]
+    assert "--database-url" in options
+
+
+def test_database_url_option_wins_over_the_environment(tmp_path: Path) -> None:
+    loaded = f"sqlite:///{tmp_path / 'loaded.db'}"
+    assert runner.invoke(app, ["run", "--offline"], env=cli_env(loaded)).exit_code == 0
+    env = cli_env(f"sqlite:///{tmp_path / 'other.db'}")
+    exported = runner.invoke(app, ["export", "--database-url", loaded], env=env)
+    assert exported.exit_code == 0 and exported.stdout == expected_csv(NYT_CURRENT, JHU_CURRENT)
+    history = runner.invoke(app, ["runs", "--json", "--database-url", loaded], env=env)
+    assert [r["id"] for r in json.loads(history.stdout)] == [1]
+    assert not (tmp_path / "other.db").exists()
+
+
+def test_run_json_has_null_run_id_when_the_run_could_not_be_recorded(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    env = cli_env(f"sqlite:///{tmp_path / 'file' / 'covid.db'}")
+    result = runner.invoke(app, ["run", "--offline", "--json"], env=env)
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert out["run_id"] is None and out["failed_stage"] == "open"

@@ -542,3 +542,103 @@ def test_db_help() -> None:
         done = cli(*args, env=cli_env("sqlite:///unused.db"))
         assert done.returncode == 0
         assert "copy" in done.stdout and "Usage" in done.stdout
+
+
+# -- notices and outcomes when the server goes away -----------------------------------------------
+
+
+@pytest.mark.postgres
+def test_failure_notice_for_a_lost_server_says_the_data_state_is_unknown(
+    postgres_url: str, source_server: SourceServer, webhook: WebhookSink
+) -> None:
+    day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    assert run_etl(fast_settings(postgres_url, **day1)).run.inserted == 511
+    # The server is gone: the same database, reached at a port where nothing listens.
+    gone = pg.with_port(postgres_url, free_port())
+    env = cli_env(
+        gone,
+        COVID_ETL_NYT_URL=day1["nyt_url"],
+        COVID_ETL_JHU_URL=day1["jhu_url"],
+        COVID_ETL_NOTIFY=webhook.url,
+    )
+    done = cli("run", env=env)
+    assert done.returncode == 1, done.stderr
+    unknown = "the data's state is unknown because the store is unavailable"
+    assert unknown in " ".join(done.stdout.split())
+    assert "data still through -" not in done.stdout
+    (notice,) = webhook.received
+    assert unknown in notice["message"]
+    assert "the database holds no data yet" not in notice["message"]
+    assert exports(postgres_url)[0] == expected_csv(
+        nyt_history("2021-06-15"), jhu_history("2021-06-15")
+    )
+
+
+@pytest.mark.postgres
+def test_connection_lost_after_the_commit_leaves_the_run_succeeded(
+    postgres_url: str, source_server: SourceServer, webhook: WebhookSink
+) -> None:
+    urls = serve_real(source_server)
+    # The moment the success notice arrives, every session of the run is terminated: recording
+    # the delivery then fails on a lost connection, after the load has committed.
+    webhook.on_receive = lambda _message: _terminate_sessions(postgres_url)
+    env = cli_env(
+        postgres_url,
+        COVID_ETL_NYT_URL=urls["nyt_url"],
+        COVID_ETL_JHU_URL=urls["jhu_url"],
+        COVID_ETL_NOTIFY=webhook.url,
+    )
+    done = cli("run", "--json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    assert out["status"] == "succeeded" and out["inserted"] == 816 and out["run_id"] == 1
+    assert [m["title"].split("]")[1].split()[0] for m in webhook.received] == ["Succeeded"]
+    store = open_store(postgres_url)
+    try:
+        run = store.get_run(1)
+        assert run is not None and run.status is RunStatus.SUCCEEDED
+        assert store.count_records() == 816
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_server_ending_the_sessions_during_the_load_keeps_the_data_and_next_run_recovers(
+    postgres_url: str, source_server: SourceServer
+) -> None:
+    day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    assert run_etl(fast_settings(postgres_url, **day1)).run.inserted == 511
+    before = exports(postgres_url)
+    day2 = serve_real(source_server, nyt_history("2021-06-16"), jhu_history("2021-06-16"))
+    env = cli_env(
+        postgres_url, COVID_ETL_NYT_URL=day2["nyt_url"], COVID_ETL_JHU_URL=day2["jhu_url"]
+    )
+    with psycopg.connect(postgres_url) as admin:
+        # Hold back writes to the table, so the load is caught inside its transaction.
+        admin.execute("LOCK TABLE records IN SHARE MODE")
+        proc = subprocess.Popen(
+            [*CLI, "run", "--json"], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        with psycopg.connect(postgres_url, autocommit=True) as watcher:
+            while not watcher.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO records%'"
+            ).fetchone():
+                assert time.monotonic() < deadline and proc.poll() is None, "no load started"
+                time.sleep(0.05)
+        # The load is half-way: end every session of the run, as a server crash would.
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        admin.rollback()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    failed = json.loads(out)
+    assert failed["failed_stage"] == "load" and "PostgreSQL" in failed["error"]
+    assert exports(postgres_url) == before
+
+    result = run_etl(fast_settings(postgres_url, **day2)).run
+    assert result.status is RunStatus.SUCCEEDED and result.recovered_from is not None
+    assert (result.inserted, result.updated, result.unchanged) == (1, 16, 495)

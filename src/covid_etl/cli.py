@@ -114,6 +114,7 @@ def run(
             result.run,
             printed_because_no_channel=not settings.notify,
             offline_hint=not settings.offline and _unreachable(result),
+            data_known=result.data_known,
         )
     sys.exit(EXIT_OK if result.succeeded else EXIT_FAILED)
 
@@ -142,6 +143,11 @@ def _progress_printer() -> Any:
     return SlowDownloadProgress()
 
 
+DATABASE_URL_OPTION = click.option(
+    "--database-url", help="Store URL (sqlite:///..., postgresql://... or s3://...)."
+)
+
+
 @app.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
@@ -151,9 +157,10 @@ def _progress_printer() -> Any:
     show_default=True,
     help="Show the most recent N runs.",
 )
-def runs(as_json: bool, limit: int) -> None:
+@DATABASE_URL_OPTION
+def runs(as_json: bool, limit: int, database_url: str | None) -> None:
     """Show the run history, most recent first."""
-    with _opened_store(load_settings()) as store:
+    with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         history = store.list_runs(limit=limit)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in history], indent=2))
@@ -174,8 +181,14 @@ def runs(as_json: bool, limit: int) -> None:
 )
 @click.option("--no-schedule", is_flag=True, help="Serve only; never run the ETL.")
 @click.option("--offline", is_flag=True, help="Scheduled runs use the bundled snapshot.")
+@DATABASE_URL_OPTION
 def serve(
-    host: str | None, port: int | None, schedule: str | None, no_schedule: bool, offline: bool
+    host: str | None,
+    port: int | None,
+    schedule: str | None,
+    no_schedule: bool,
+    offline: bool,
+    database_url: str | None,
 ) -> None:
     """Serve the API and dashboard, and run the ETL on a schedule."""
     from .cron import parse_cron
@@ -193,6 +206,7 @@ def serve(
         port=port,
         schedule=SCHEDULE_OFF if no_schedule else schedule,
         offline=offline or None,
+        database_url=database_url,
     )
     with _opened_store(settings):  # fail fast, with exit code 1, on an unusable store
         pass
@@ -230,11 +244,12 @@ def serve(
     type=click.Path(dir_okay=False, writable=True),
     help="Write to this file instead of standard output.",
 )
-def export(fmt: str, output: str | None) -> None:
+@DATABASE_URL_OPTION
+def export(fmt: str, output: str | None, database_url: str | None) -> None:
     """Export the stored table (date,cases,deaths,recovered), sorted by date."""
     from .export import write_csv, write_json
 
-    with _opened_store(load_settings()) as store:
+    with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         rows = store.records()
     writer = write_csv if fmt == "csv" else write_json
     if output is None:
@@ -289,17 +304,22 @@ def db_copy(from_url: str, to_url: str) -> None:
 
 
 @contextmanager
-def _opened_store(settings: Settings) -> Iterator[Any]:
-    """The configured store, migrated (exit 1 when unusable), closed when the command is done."""
-    from .store import open_store
+def _opened_store(settings: Settings, *, must_exist: bool = False) -> Iterator[Any]:
+    """The configured store, migrated, closed when the command is done. An unusable store (or,
+    with ``must_exist``, a SQLite file that does not exist) is one line and exit code 1."""
+    from .store import missing_database, open_store
 
+    if must_exist and (path := missing_database(settings.database_url)) is not None:
+        fail(f"no database at {path}; run `covid-etl run` first", EXIT_FAILED)
     try:
-        store = open_store(settings.database_url)
+        store = open_store(settings.database_url, lock_timeout=settings.lock_timeout)
         store.migrate()
     except EtlError as exc:
         fail(exc.message, EXIT_FAILED)
     try:
         yield store
+    except EtlError as exc:  # a read failed after a good open: still one line, no traceback
+        fail(exc.message, EXIT_FAILED)
     finally:
         store.close()
 

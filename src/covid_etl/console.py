@@ -17,10 +17,15 @@ def _console(stderr: bool = False) -> Any:
 
 
 def print_run(
-    run: RunRecord, *, printed_because_no_channel: bool = False, offline_hint: bool = False
+    run: RunRecord,
+    *,
+    printed_because_no_channel: bool = False,
+    offline_hint: bool = False,
+    data_known: bool = True,
 ) -> None:
     """A short summary of one run. ``offline_hint``: a source could not be reached, so say how
-    to run on the snapshot shipped with the package instead."""
+    to run on the snapshot shipped with the package instead. ``data_known`` is False when the
+    store could not be read to say what it holds."""
     from rich.markup import escape
 
     out = _console()
@@ -39,7 +44,12 @@ def print_run(
             f"[bold red]Run #{run.id} failed[/] at stage {run.failed_stage}: "
             f"{escape(run.error or 'unknown error')}"
         )
-        stored = f"data still through {through}" if run.data_through else "no data stored yet"
+        if data_known:
+            stored = f"data still through {through}" if run.data_through else "no data stored yet"
+        else:
+            from .notify.render import UNKNOWN_DATA
+
+            stored = UNKNOWN_DATA
         out.print(f"Database unchanged; {stored}.")
         if offline_hint:
             out.print(

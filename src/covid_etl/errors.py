@@ -13,6 +13,8 @@
     │   └── HistoryShrinks      the new data lacks dates that are already stored
     ├── StoreError              the database could not be read or written
     │   ├── StoreUnavailable    cannot connect / open the store
+    │   │   └── DatabaseCorrupt the database file fails SQLite's integrity check
+    │   ├── DatabaseLocked      another program holds the database's own lock past the wait limit
     │   └── RunInProgress       another run holds the writer lock past the wait limit
     └── StageFailed             a stage failed; wraps the cause with stage name and run id
 
@@ -130,6 +132,14 @@ class StoreError(EtlError):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached or opened."""
+
+
+class DatabaseCorrupt(StoreUnavailable):
+    """The database file fails SQLite's integrity check; nothing is written to it."""
+
+
+class DatabaseLocked(StoreError):
+    """Another program holds the database's own lock for longer than we are willing to wait."""
 
 
 class RunInProgress(StoreError):

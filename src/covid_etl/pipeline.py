@@ -16,7 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import EtlError, RunInProgress, StageFailed, StoreError, describe
+from .errors import (
+    DatabaseCorrupt,
+    DatabaseLocked,
+    EtlError,
+    RunInProgress,
+    StageFailed,
+    StoreError,
+    describe,
+)
 from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
 from .models import Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger, utcnow
 from .redact import mask_url, redact
@@ -50,6 +58,8 @@ class RunResult:
     changes: list[Record] = field(default_factory=list)
     # Why the run failed, when it failed in a stage (the record keeps only the sentence).
     failure: StageFailed | None = None
+    # False when the store could not be read to say what data it holds (it is unavailable).
+    data_known: bool = True
 
     @property
     def succeeded(self) -> bool:
@@ -79,10 +89,11 @@ def run_etl(
     try:
         try:
             if store is None:
-                store = open_store(settings.database_url)
+                store = open_store(settings.database_url, lock_timeout=settings.lock_timeout)
             store.migrate()
         except EtlError as exc:
-            return _unrecorded_failure(settings, trigger, Stage.OPEN, exc, send)
+            stage = Stage.LOCK if isinstance(exc, DatabaseLocked) else Stage.OPEN
+            return _unrecorded_failure(settings, trigger, stage, exc, send, store)
         try:
             with store.writer_lock(settings.lock_timeout):
                 return _locked_run(
@@ -90,11 +101,15 @@ def run_etl(
                 )
         except RunInProgress as exc:
             return _lock_timeout(settings, trigger, store, exc, send)
+        except DatabaseLocked as exc:
+            # Another program holds SQLite's own lock: recording the failure would wait for it
+            # again, so subscribers are told directly.
+            return _unrecorded_failure(settings, trigger, Stage.LOCK, exc, send, store)
         except StoreError as exc:
             # The database itself failed mid-run (e.g. the connection to the server was lost and
             # could not be re-established): nothing more can be recorded, but subscribers are
             # told, and the next run marks this one interrupted.
-            return _unrecorded_failure(settings, trigger, Stage.LOAD, exc, send)
+            return _unrecorded_failure(settings, trigger, Stage.LOAD, exc, send, store)
     finally:
         if owns_store and store is not None:
             store.close()
@@ -146,7 +161,8 @@ def _locked_run(
             store.finish_run(run, changes, channels)
     except Exception as exc:
         # The load transaction rolled back: record the failure with no data change instead.
-        if run.status is not RunStatus.SUCCEEDED:
+        # A write that waited out another program's lock would wait again: report it directly.
+        if run.status is not RunStatus.SUCCEEDED or isinstance(exc, DatabaseLocked):
             raise
         _mark_failed(run, StageFailed(Stage.LOAD, run.id, exc), secrets, store)
         changes = []
@@ -157,8 +173,15 @@ def _locked_run(
         run.status,
         extra={"inserted": run.inserted, "updated": run.updated, "unchanged": run.unchanged},
     )
-    delivery = _deliver(settings, store, send, secrets)
-    refreshed = store.get_run(run.id)
+    # The run is committed: nothing from here on may turn it into a failure.
+    try:
+        delivery = _deliver(settings, store, send, secrets)
+        refreshed = store.get_run(run.id)
+    except Exception as exc:  # the store or a channel failed after the commit; the run stands
+        error = redact(describe(exc), secrets)
+        log.warning("run #%d is committed, but its delivery was not recorded: %s", run.id, error)
+        run.notification_status = f"delivery not recorded ({error}); the next run retries it"
+        return RunResult(run=run, changes=changes, failure=failure)
     if refreshed is not None:
         run.notification_status = refreshed.notification_status
     return RunResult(run=run, delivery=delivery, changes=changes, failure=failure)
@@ -342,30 +365,51 @@ def _lock_timeout(
 ) -> RunResult:
     """Record a run that never got the writer lock; its subscribers hear about it at once."""
     run = _failed_before_start(settings, trigger, Stage.LOCK, exc)
+    data_known = _read_data_through(run, store)
     try:
-        run.data_through = store.data_through()
         run = store.record_failed_start(run)
     except EtlError as record_error:
         # The lock holder may keep the database busy; the failure is still reported below.
         log.warning("could not record the lock timeout: %s", record_error)
-    _send_direct(settings, run, send)
-    return RunResult(run=run)
+    _send_direct(settings, run, send, data_known)
+    return RunResult(run=run, data_known=data_known)
 
 
 def _unrecorded_failure(
-    settings: Settings, trigger: Trigger, stage: Stage, exc: EtlError, send: Sender
+    settings: Settings,
+    trigger: Trigger,
+    stage: Stage,
+    exc: EtlError,
+    send: Sender,
+    store: Store | None,
 ) -> RunResult:
     """The store itself is unusable: nothing can be recorded, but subscribers are still told."""
     run = _failed_before_start(settings, trigger, stage, exc)
     log.error("run failed at stage %s: %s", stage, run.error, extra={RUN_FAILED_TAG: True})
-    _send_direct(settings, run, send)
-    return RunResult(run=run)
+    # A corrupt file may still answer a query, but not with anything to vouch for.
+    data_known = (
+        store is not None
+        and not isinstance(exc, DatabaseCorrupt)
+        and _read_data_through(run, store)
+    )
+    _send_direct(settings, run, send, data_known)
+    return RunResult(run=run, data_known=data_known)
 
 
-def _send_direct(settings: Settings, run: RunRecord, send: Sender) -> None:
+def _read_data_through(run: RunRecord, store: Store) -> bool:
+    """Fill in what the store still holds; False when it cannot be read (state unknown)."""
+    try:
+        run.data_through = store.data_through()
+    except Exception as exc:  # the store is what failed; the message then says so
+        log.warning("cannot read what the store holds: %s", describe(exc))
+        return False
+    return True
+
+
+def _send_direct(settings: Settings, run: RunRecord, send: Sender, data_known: bool) -> None:
     from .notify.render import render
 
-    message = render(run, None)
+    message = render(run, None, data_known=data_known)
     failures = []
     for url in settings.notify:
         try:

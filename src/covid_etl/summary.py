@@ -11,7 +11,8 @@ from .models import RunRecord, RunStatus
 def run_summary_json(run: RunRecord) -> dict[str, Any]:
     """The documented JSON shape of ``covid-etl run --json``."""
     return {
-        "run_id": run.id,
+        # Id 0 means the store could not record the run (e.g. it could not be opened).
+        "run_id": run.id or None,
         "status": "succeeded" if run.status is RunStatus.SUCCEEDED else "failed",
         "initial_load": run.initial_load,
         "inserted": run.inserted,

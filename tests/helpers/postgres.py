@@ -40,6 +40,13 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def with_port(url: str, port: int) -> str:
+    """``url`` pointing at the same host on another port."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
+    return urlunsplit(parts._replace(netloc=f"{netloc}:{port}"))
+
+
 @contextmanager
 def throwaway_database(url: str) -> Iterator[str]:
     """Create a database with a random name; yield its URL; drop it (and its sessions) after."""

@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,11 +117,13 @@ class SourceServer:
 
 
 class WebhookSink:
-    """Collects JSON POSTs (Apprise's json:// target). ``fail = True`` answers 500."""
+    """Collects JSON POSTs (Apprise's json:// target). ``fail = True`` answers 500;
+    ``on_receive`` is called with each message before the answer is sent."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.fail = False
+        self.on_receive: Callable[[dict[str, Any]], None] | None = None
         sink = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -137,6 +139,8 @@ class WebhookSink:
                     self.end_headers()
                     return
                 sink.received.append(json.loads(data or b"{}"))
+                if sink.on_receive is not None:
+                    sink.on_receive(sink.received[-1])
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

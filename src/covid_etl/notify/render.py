@@ -23,11 +23,18 @@ class Message:
     body: str
 
 
-def render(run: RunRecord, latest: Record | None) -> Message:
-    """The message for a finished run; ``latest`` is the stored row at ``run.data_through``."""
+UNKNOWN_DATA = "the data's state is unknown because the store is unavailable"
+
+
+def render(run: RunRecord, latest: Record | None, *, data_known: bool = True) -> Message:
+    """The message for a finished run; ``latest`` is the stored row at ``run.data_through``.
+
+    ``data_known`` is False when the store could not be read, so ``run.data_through`` says
+    nothing about what it holds.
+    """
     if run.status is RunStatus.SUCCEEDED:
         return Message(success_subject(run), success_body(run, latest))
-    return Message(failure_subject(run), failure_body(run))
+    return Message(failure_subject(run), failure_body(run, data_known=data_known))
 
 
 def success_subject(run: RunRecord) -> str:
@@ -71,12 +78,13 @@ def success_body(run: RunRecord, latest: Record | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def failure_body(run: RunRecord) -> str:
-    through = (
-        f"data still through {run.data_through.isoformat()}"
-        if run.data_through
-        else "the database holds no data yet"
-    )
+def failure_body(run: RunRecord, *, data_known: bool = True) -> str:
+    if not data_known:
+        through = UNKNOWN_DATA
+    elif run.data_through:
+        through = f"data still through {run.data_through.isoformat()}"
+    else:
+        through = "the database holds no data yet"
     verb = "was interrupted" if run.status is RunStatus.INTERRUPTED else "failed"
     lines = [
         f"covid-etl run #{run.id} {verb} at stage {run.failed_stage or 'unknown'}.",

@@ -15,7 +15,7 @@ from ..redact import mask_url
 if TYPE_CHECKING:  # the interface is for type checkers; backends do not inherit from it
     from .base import Store
 
-__all__ = ["check_database_url", "open_store"]
+__all__ = ["check_database_url", "missing_database", "open_store"]
 
 
 SQLITE_SCHEMES = frozenset({"sqlite"})
@@ -74,13 +74,32 @@ def _postgres_url_problem(url: str) -> str | None:
     return None
 
 
-def open_store(url: str) -> Store:
-    """Open (without migrating) the store named by ``url``."""
+def missing_database(url: str) -> str | None:
+    """The path of the SQLite file ``url`` names when that file does not exist (else None).
+
+    Commands that only read (``export``, ``runs``) check this first, so that asking an empty
+    location for data does not create a database there.
+    """
+    if url_scheme(url) not in SQLITE_SCHEMES:
+        return None
+    from .sqlite import SqliteStore
+
+    path = SqliteStore.from_url(url).path
+    return None if path.exists() else str(path)
+
+
+def open_store(url: str, *, lock_timeout: float | None = None) -> Store:
+    """Open (without migrating) the store named by ``url``.
+
+    ``lock_timeout`` (COVID_ETL_LOCK_TIMEOUT) bounds every wait for a lock held by another
+    program, where the backend has such locks (SQLite's own file locks).
+    """
     scheme = url_scheme(url)
     if scheme in SQLITE_SCHEMES:
-        from .sqlite import SqliteStore
+        from .sqlite import DEFAULT_LOCK_TIMEOUT, SqliteStore
 
-        return SqliteStore.from_url(url)
+        timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+        return SqliteStore.from_url(url, lock_timeout=timeout)
     if scheme in POSTGRES_SCHEMES:
         try:
             from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]

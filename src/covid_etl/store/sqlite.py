@@ -1,11 +1,17 @@
 """SQLite backend: a single file, WAL mode so readers never wait for (or see half of) a load.
 
 One writer at a time is enforced by an exclusive ``flock`` on a lock file next to the database;
-the kernel releases it when the process dies, so a killed run never blocks the next one.
+the kernel releases it when the process dies, so a killed run never blocks the next one. Any wait
+for SQLite's own locks (another program writing to the file) is bounded by the lock timeout too.
+
+SQLite's errors are translated into sentences that say what happened to the file: locked by
+another process, disk full, read-only, corrupt. A file that fails SQLite's ``quick_check`` is
+never written to.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import sqlite3
@@ -16,7 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunInProgress, StoreError, StoreUnavailable
+from ..errors import (
+    DatabaseCorrupt,
+    DatabaseLocked,
+    RunInProgress,
+    StoreError,
+    StoreUnavailable,
+)
 from .sql import SqlStore, cursor_transaction
 
 MIGRATIONS = (
@@ -71,24 +83,35 @@ MIGRATIONS = (
 )
 
 
+# SQLite's primary result codes (the low byte of an extended code).
+SQLITE_READONLY, SQLITE_BUSY, SQLITE_LOCKED = 8, 5, 6
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 10, 11, 13, 14, 26
+
+# Used only when a caller does not pass the configured COVID_ETL_LOCK_TIMEOUT (same default).
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
 class SqliteStore(SqlStore):
     """Store in one SQLite file."""
 
     migrations = MIGRATIONS
-    busy_timeout_ms = 30_000
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
         self.path = Path(path)
         self.url_for_display = f"sqlite:///{self.path}"
+        self.lock_timeout = lock_timeout
         self._local = threading.local()
+        self._checked_intact = False
 
     @classmethod
-    def from_url(cls, url: str) -> SqliteStore:
+    def from_url(cls, url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> SqliteStore:
         """``sqlite:///relative.db`` or ``sqlite:////absolute.db`` (SQLAlchemy's spelling)."""
         path = url.split(":", 1)[1]
         if not path.startswith("///"):
             raise StoreUnavailable(f"bad SQLite URL {url!r}: expected sqlite:///path/to/file.db")
-        return cls(path[3:])
+        return cls(path[3:], lock_timeout=lock_timeout)
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -100,34 +123,107 @@ class SqliteStore(SqlStore):
     def _connect(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot open SQLite database {self.path}: its directory: {_os_cause(exc)}"
+            ) from exc
+        try:
             # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly as
-            # wide as the code says.
+            # wide as the code says. timeout: how long a statement waits for a lock that
+            # another connection holds (SQLite's busy timeout).
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self.lock_timeout,
             )
-            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             # FULL: a run reported as committed survives a power cut, not only a crash.
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "cannot open") from exc
         return conn
+
+    def migrate(self) -> None:
+        self._ensure_intact()
+        try:
+            super().migrate()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "cannot migrate") from exc
+
+    def schema_version(self) -> int:
+        self._connection()  # an unopenable file is reported as such, not as an empty schema
+        return super().schema_version()
+
+    def _ensure_intact(self) -> None:
+        """Run SQLite's quick_check once per store, before anything is written."""
+        if self._checked_intact:
+            return
+        try:
+            rows = self._connection().execute("PRAGMA quick_check(3)").fetchall()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "cannot check") from exc
+        # Rows look like "*** in database main ***\nPage 6: btreeInitPage() returns error code
+        # 11"; keep the findings, on one line.
+        lines = [line for row in rows for line in str(row[0]).splitlines()]
+        problems = [line for line in lines if line != "ok" and not line.startswith("***")]
+        if problems:
+            raise _corrupt(self.path, "; ".join(problems[:2]))
+        self._checked_intact = True
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
+        self._ensure_intact()
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
         try:
             with cursor_transaction(self._connection(), "BEGIN IMMEDIATE") as cur:
                 yield cur
         except sqlite3.Error as exc:
-            raise StoreError(f"SQLite database {self.path} refused the write: {exc}") from exc
+            raise self._translate(exc, "cannot write") from exc
 
     def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
         try:
             return super()._read(query, params)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read SQLite database {self.path}: {exc}") from exc
+            raise self._translate(exc, "cannot read") from exc
+
+    def _translate(self, exc: sqlite3.Error, doing: str, waited: float | None = None) -> StoreError:
+        """One sentence saying what happened to the database file."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in (SQLITE_BUSY, SQLITE_LOCKED):
+            waited = self.lock_timeout if waited is None else waited
+            return DatabaseLocked(
+                f"the database is locked by another process (waited {waited:g}s "
+                f"for SQLite's lock on {self.path})"
+            )
+        if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
+            return _corrupt(self.path, str(exc))
+        cause = self._disk_cause(code)
+        if cause is None:  # e.g. a constraint: the statement, not the file, is the problem
+            return StoreError(f"{doing} SQLite database {self.path}: {exc}")
+        return StoreUnavailable(f"{doing} SQLite database {self.path}: {cause} (SQLite: {exc})")
+
+    def _disk_cause(self, code: int) -> str | None:
+        """What the file system says when SQLite reports a vague I/O or open failure."""
+        if code == SQLITE_FULL:
+            return "disk full"
+        if code not in (SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN):
+            return None
+        directory = self.path.parent
+        try:
+            fs = os.statvfs(directory)
+        except OSError:
+            return None
+        if fs.f_flag & os.ST_RDONLY:
+            return "read-only file system"
+        if fs.f_bavail == 0:
+            return "disk full"
+        if self.path.exists() and not _writable(self.path):
+            return "the database file is read-only"
+        if not _writable(directory):
+            return "the database directory is read-only"
+        return "the database is read-only" if code == SQLITE_READONLY else None
 
     @contextmanager
     def writer_lock(self, timeout: float) -> Iterator[None]:
@@ -136,7 +232,7 @@ class SqliteStore(SqlStore):
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
         except OSError as exc:
-            raise StoreUnavailable(f"cannot open lock file {lock_path}: {exc}") from exc
+            raise StoreUnavailable(f"cannot open lock file {lock_path}: {_os_cause(exc)}") from exc
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -151,14 +247,50 @@ class SqliteStore(SqlStore):
                         ) from None
                     time.sleep(0.05)
             try:
+                self._wait_for_sqlite_lock(max(0.0, deadline - time.monotonic()), timeout)
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
             handle.close()
 
+    def _wait_for_sqlite_lock(self, remaining: float, lock_timeout: float) -> None:
+        """Under our writer lock, make sure no other program holds SQLite's write lock on the
+        file, waiting what is left of the lock timeout: such a lock is reported at the lock
+        stage, not half-way through the run."""
+        conn = self._connection()
+        conn.execute(f"PRAGMA busy_timeout = {int(remaining * 1000)}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "cannot lock", waited=lock_timeout) from exc
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _writable(path: Path) -> bool:
+    # access(2) also answers for root: an immutable file or a read-only mount is unwritable.
+    return os.access(path, os.W_OK)
+
+
+def _corrupt(path: Path, detail: str) -> DatabaseCorrupt:
+    return DatabaseCorrupt(
+        f"the database file is corrupt: {path} ({detail}); restore it from a backup or move it away"
+    )
+
+
+def _os_cause(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"disk full ({exc.strerror})"
+    if exc.errno == errno.EROFS:
+        return f"read-only file system ({exc.strerror})"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied, the location is read-only to this user ({exc.strerror})"
+    return str(exc.strerror or exc)
