@@ -109,8 +109,8 @@ class Settings:
     lock_timeout: float = field(
         default=60.0,
         metadata=_doc(
-            "Seconds a run waits for another run (or another program holding the SQLite file's lock) "
-            "before failing.",
+            "Seconds a run waits for another run (or another program holding the SQLite "
+            "file's lock) before failing.",
             "COVID_ETL_LOCK_TIMEOUT",
         ),
     )
