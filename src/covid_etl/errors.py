@@ -11,6 +11,7 @@
     ├── DataError               the parsed data breaks the data contract as a whole
     │   ├── EmptyJoin           no date is present in both sources
     │   └── HistoryShrinks      the new data lacks dates that are already stored
+    ├── DeliveryError           a notification channel did not accept a message
     ├── StoreError              the database could not be read or written
     │   ├── StoreUnavailable    cannot connect / open the store
     │   │   └── DatabaseCorrupt the database file fails SQLite's integrity check
@@ -144,6 +145,10 @@ class DatabaseLocked(StoreError):
 
 class RunInProgress(StoreError):
     """Another run holds the writer lock for longer than we are willing to wait."""
+
+
+class DeliveryError(EtlError):
+    """A notification channel did not accept a message."""
 
 
 class StageFailed(EtlError):

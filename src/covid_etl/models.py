@@ -21,7 +21,6 @@ class Stage(StrEnum):
     VALIDATE = "validate"
     TRANSFORM = "transform"
     LOAD = "load"
-    NOTIFY = "notify"
 
 
 class RunStatus(StrEnum):
