@@ -129,6 +129,8 @@ class RunRecord:
     notification_status: str | None = None
     pid: int | None = None
     host: str | None = None
+    # The AWS event that started the run: a second delivery of it is refused (at-least-once).
+    event_id: str | None = None
 
     @property
     def changed(self) -> int:

@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import EtlError, RunInProgress, StageFailed, StoreError, describe
+from .errors import (
+    EtlError,
+    RunInProgress,
+    StageFailed,
+    StoreConflict,
+    StoreError,
+    describe,
+)
 from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
 from .models import Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger, utcnow
 from .redact import mask_url, redact
@@ -59,10 +66,13 @@ def run_etl(
     client: httpx.Client | None = None,
     send: Sender | None = None,
     progress: ProgressCallback | None = None,
+    event_id: str | None = None,
 ) -> RunResult:
     """Run the ETL once and return the finished run record (never raises for a failed run).
 
     ``send`` delivers one message to one channel URL; the default sends through Apprise.
+    ``event_id`` names the event that triggered the run: DuplicateEvent is raised when a
+    succeeded run already handled it.
     """
     if send is None:
         send = _send_with_apprise
@@ -76,8 +86,19 @@ def run_etl(
         except EtlError as exc:
             return _unrecorded_failure(settings, trigger, Stage.OPEN, exc, send)
         try:
-            with store.writer_lock(settings.lock_timeout):
-                return _locked_run(settings, trigger, store, client, send, progress, secrets)
+            for attempt in (1, 2):
+                try:
+                    with store.writer_lock(settings.lock_timeout):
+                        return _locked_run(
+                            settings, trigger, store, client, send, progress, secrets, event_id
+                        )
+                except StoreConflict as exc:
+                    # Another run committed first and this one wrote nothing: start again from
+                    # what it committed (usually there is nothing left to do), once.
+                    if attempt == 2:
+                        raise
+                    log.warning("%s; trying once more", exc)
+            raise AssertionError("unreachable")
         except RunInProgress as exc:
             return _lock_timeout(settings, trigger, store, exc, send)
         except StoreError as exc:
@@ -104,12 +125,13 @@ def _locked_run(
     send: Sender,
     progress: ProgressCallback | None,
     secrets: list[str],
+    event_id: str | None,
 ) -> RunResult:
     interrupted = store.mark_interrupted(utcnow())
     if interrupted:
         log.warning("marked run(s) %s as interrupted", interrupted)
     previous = store.last_run()
-    run = store.create_run(trigger, settings.environment, utcnow())
+    run = store.create_run(trigger, settings.environment, utcnow(), event_id)
     if previous is not None and previous.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
         run.recovered_from = previous.id
     log.info("run #%d started", run.id, extra={"run_id": run.id, "trigger": str(trigger)})
@@ -127,6 +149,8 @@ def _locked_run(
         channels = pending_channels(settings.notify)
     try:
         store.finish_run(run, changes, channels)
+    except StoreConflict:
+        raise  # nothing was written: run_etl starts over
     except Exception as exc:
         # The load transaction rolled back: record the failure with no data change instead.
         if run.status is not RunStatus.SUCCEEDED:

@@ -6,6 +6,7 @@ a Lambda handler alike.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +128,14 @@ class Settings:
             "COVID_ETL_SNS_TOPIC_ARN",
         ),
     )
+    s3_revalidate: float = field(
+        default=60.0,
+        metadata=_doc(
+            "AWS API function: seconds its cached copy of the S3 database object is used before "
+            "it asks S3 whether a newer commit exists (0: on every request).",
+            "COVID_ETL_S3_REVALIDATE",
+        ),
+    )
     log_format: str = field(
         default="text",
         metadata=_doc("Log format on stderr: text or json.", "COVID_ETL_LOG_FORMAT"),
@@ -180,6 +189,13 @@ def _parse_positive_float(value: str) -> float:
     return number
 
 
+def _parse_non_negative_float(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError("must be a finite number of seconds, 0 or more")
+    return number
+
+
 def _parse_non_negative_int(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -226,6 +242,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "retry_backoff": float,
     "lock_timeout": float,
     "notify_retries": _parse_non_negative_int,
+    "s3_revalidate": _parse_non_negative_float,
     "log_format": _parse_choice("text", "json"),
     "log_level": _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
     "schedule": _parse_schedule,

@@ -35,8 +35,9 @@ def check_database_url(url: str) -> None:
         )
 
 
-def open_store(url: str) -> Store:
-    """Open (without migrating) the store named by ``url``."""
+def open_store(url: str, *, s3_revalidate: float | None = None) -> Store:
+    """Open (without migrating) the store named by ``url``. ``s3_revalidate``: seconds an S3
+    store's reader uses its cached copy before checking for a newer commit."""
     scheme = url_scheme(url)
     if scheme in SQLITE_SCHEMES:
         from .sqlite import SqliteStore
@@ -55,6 +56,8 @@ def open_store(url: str) -> Store:
         # boto3 is imported by the S3 store only when it first talks to S3.
         from .s3 import S3Store
 
-        return S3Store.from_url(url)
+        if s3_revalidate is None:
+            return S3Store.from_url(url)
+        return S3Store.from_url(url, revalidate=s3_revalidate)
     check_database_url(url)
     raise AssertionError("unreachable")

@@ -25,7 +25,7 @@ from ..errors import RunInProgress, StoreError, StoreUnavailable
 from ..models import Record, RunRecord
 from ..redact import mask_url, redact, secrets_in_url
 from .base import PendingChannel
-from .sql import SqlStore
+from .sql import EVENT_ID_MIGRATION, SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
 # opens the same database must agree on them.
@@ -77,6 +77,7 @@ MIGRATIONS = (
         )""",
         "CREATE INDEX notifications_by_status ON notifications (status)",
     ),
+    EVENT_ID_MIGRATION,
 )
 
 # A server that answered with one of these is busy or restarting: worth another attempt. Any other

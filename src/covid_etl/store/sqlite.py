@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunInProgress, StoreError, StoreUnavailable
-from .sql import SqlStore, cursor_transaction
+from .sql import EVENT_ID_MIGRATION, SqlStore, cursor_transaction
 
 MIGRATIONS = (
     (
@@ -63,6 +63,7 @@ MIGRATIONS = (
         )""",
         "CREATE INDEX notifications_by_status ON notifications (status)",
     ),
+    EVENT_ID_MIGRATION,
 )
 
 
@@ -151,6 +152,13 @@ class SqliteStore(SqlStore):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
             handle.close()
+
+    def snapshot(self) -> bytes:
+        """The committed database as the bytes of one file (what a backup would write)."""
+        try:
+            return self._connection().serialize()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read SQLite database {self.path}: {exc}") from exc
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
