@@ -72,9 +72,7 @@ def resources(moto_server: str) -> dict[str, Any]:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(
-        Bucket=BUCKET, Key="production/covid-etl.db", Body=b"production's database"
-    )
+    s3.put_object(Bucket=BUCKET, Key="production/covid-etl.db", Body=b"production's database")
     wiring = make_topic_and_queue(boto3.client("sns"), boto3.client("sqs"))
     return {"s3": s3, "queue_url": wiring.queue_url, "topic_arn": wiring.topic_arn}
 
