@@ -32,22 +32,12 @@ from tests.conftest import (
     nyt_history,
     serve_real,
 )
+from tests.helpers.backends import on_s3, with_writer_lock
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import SourceServer, running
 from tests.helpers.stall_load import MARKER
 
 ROOT = Path(__file__).parents[1]
-
-
-# The guarantees these tests show come from a writer lock, which only the SQL servers hold.
-with_writer_lock = pytest.mark.parametrize(
-    "database_url",
-    ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
-on_s3 = pytest.mark.parametrize(
-    "database_url", [pytest.param("s3", marks=pytest.mark.s3)], indirect=True
-)
 
 
 def rows(database_url: str) -> list[tuple[str, int, int, int | None]]:

@@ -26,6 +26,7 @@ from covid_etl.store.base import History, HistoryStore, PendingChannel, Store
 from covid_etl.store.sql import INTERRUPTED_ERROR, SqlStore
 from covid_etl.transform import diff_records
 from tests.helpers import postgres as pg
+from tests.helpers.backends import with_writer_lock
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 DAY0 = dt.date(2020, 1, 22)
@@ -342,16 +343,8 @@ def test_empty_store_reads(store: HistoryStore) -> None:
 
 # -- the writer lock ------------------------------------------------------------------------------
 
-# S3 takes no lease: two runs both proceed and the conditional PUT lets only one commit
-# (tests/test_crash_and_concurrency.py::test_concurrent_s3_runs_commit_once).
-needs_a_lock = pytest.mark.parametrize(
-    "database_url",
-    ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
-
-@needs_a_lock
+@with_writer_lock  # S3 takes none: see tests/helpers/backends.py
 def test_writer_lock_waits_a_bounded_time_then_raises(database_url: str) -> None:
     holder, waiter = open_store(database_url), open_store(database_url)
     try:
@@ -371,7 +364,7 @@ def test_writer_lock_waits_a_bounded_time_then_raises(database_url: str) -> None
         waiter.close()
 
 
-@needs_a_lock
+@with_writer_lock  # S3 takes none: see tests/helpers/backends.py
 def test_writer_lock_is_granted_when_the_holder_finishes(database_url: str) -> None:
     holder, waiter = open_store(database_url), open_store(database_url)
     release = threading.Event()
