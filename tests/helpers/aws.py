@@ -127,8 +127,7 @@ def s3_traffic() -> Iterator[S3Traffic]:
     events = boto3.DEFAULT_SESSION.events
 
     def before_send(request: Any, **_: Any) -> None:
-        body = request.body
-        traffic.sent += len(body) if isinstance(body, bytes | bytearray) else 0
+        traffic.sent += int(request.headers.get("Content-Length") or 0)
 
     def after_call(http_response: Any, model: Any, **_: Any) -> None:
         # Emitted for every answer, error statuses (304, 412) included, before they raise.
