@@ -54,9 +54,7 @@ def row(label: str, outcome: str, traffic: S3Traffic) -> str:
         if traffic.count("GetObject", status)
     )
     puts = traffic.count("PutObject")
-    return (
-        f"| {label} | {outcome} | {gets} | {puts} | {traffic.received:,} | {traffic.sent:,} |"
-    )
+    return f"| {label} | {outcome} | {gets} | {puts} | {traffic.received:,} | {traffic.sent:,} |"
 
 
 def main() -> None:
