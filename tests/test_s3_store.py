@@ -177,3 +177,16 @@ def test_api_serves_a_new_commit_within_the_revalidation_interval(
         clock[0] += 31
         assert client.get("/api/v1/summary").json()["data_through"] == "2022-04-16"
         assert traffic.requests[before:] == [("GetObject", 200)]
+
+
+def test_unusable_local_disk_is_a_clear_open_failure(
+    s3_url: str, source_server: SourceServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_directory))
+    result = run_etl(fast_settings(s3_url, **serve_real(source_server)))
+    assert result.run.failed_stage is Stage.OPEN
+    assert (result.run.error or "").startswith("cannot keep a local copy of s3://")

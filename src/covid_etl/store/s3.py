@@ -157,6 +157,14 @@ class S3Store:
 
     def _refresh(self) -> None:
         """Bring the working copy up to date with the object (a 304 when it already is)."""
+        try:
+            self._revalidate()
+        except OSError as exc:  # the local disk, not S3: say which
+            raise StoreUnavailable(
+                f"cannot keep a local copy of {self.url_for_display} in {self._dir}: {exc}"
+            ) from exc
+
+    def _revalidate(self) -> None:
         have = self._etag if self._copy is not None else self._cached_etag()
         body, etag = self._download(have)
         if body is None and etag is not None and self._copy is None:
@@ -225,7 +233,10 @@ class S3Store:
                 ) from exc
             raise StoreUnavailable(f"writing {self.url_for_display} failed: {exc}") from exc
         self._etag, self._dirty = str(response["ETag"]), False
-        self._remember(self._etag, body)
+        try:
+            self._remember(self._etag, body)
+        except OSError as exc:  # committed all the same; the next run downloads it instead
+            log.warning("could not cache %s locally: %s", self.url_for_display, exc)
         if publish:
             self._publish_csv(self._copy)
 
