@@ -15,14 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import (
-    EtlError,
-    RunInProgress,
-    StageFailed,
-    StoreConflict,
-    StoreError,
-    describe,
-)
+from .errors import EtlError, RunInProgress, StageFailed, StoreConflict, StoreError, describe
 from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
 from .models import Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger, utcnow
 from .redact import mask_url, redact
