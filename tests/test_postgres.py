@@ -509,6 +509,35 @@ def test_db_copy_refuses_non_empty_target_and_empty_source(
     assert same.returncode == 2
 
 
+def test_db_copy_from_an_older_schema_says_how_to_upgrade_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    assert run_etl(fast_settings(sqlite_url, offline=True)).succeeded
+    # Undo schema version 2: the database as a release before it wrote it.
+    old = sqlite3.connect(sqlite_url[len("sqlite:///") :])
+    with old:
+        old.execute("DROP INDEX runs_one_success_per_event")
+        old.execute("ALTER TABLE runs DROP COLUMN event_id")
+        old.execute("DELETE FROM schema_migrations WHERE version = 2")
+    old.close()
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    with pytest.raises(StoreError) as refused:
+        copy_store(sqlite_url, target)
+    assert str(refused.value) == (
+        f"{sqlite_url} has schema version 1, older than this covid-etl's 2: open it once with "
+        "this version (e.g. `covid-etl runs`), which upgrades it, then copy it"
+    )
+    store = open_store(target)
+    try:
+        assert store.list_runs() == []
+    finally:
+        store.close()
+    assert cli("runs", env=cli_env(sqlite_url)).returncode == 0  # the advice works
+    assert copy_store(sqlite_url, target).runs == 1
+
+
 def test_cli_run_runs_export_on_each_backend(database_url: str) -> None:
     env = cli_env(database_url, COVID_ETL_OFFLINE="1")
     first = cli("run", "--json", env=env)
