@@ -132,6 +132,8 @@ class RunRecord:
     # (``covid-etl run --accept-removals``), and those dates as ranges (``2021-01-01..2021-01-05``).
     removed: int = 0
     removed_dates: list[str] = field(default_factory=list)
+    # The AWS event that started the run: a second delivery of it is refused (at-least-once).
+    event_id: str | None = None
 
     @property
     def changed(self) -> int:

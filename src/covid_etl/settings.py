@@ -128,6 +128,14 @@ class Settings:
             "COVID_ETL_SNS_TOPIC_ARN",
         ),
     )
+    s3_revalidate: float = field(
+        default=60.0,
+        metadata=_doc(
+            "AWS API function: seconds its cached copy of the S3 database object is used before "
+            "it asks S3 whether a newer commit exists (0: on every request).",
+            "COVID_ETL_S3_REVALIDATE",
+        ),
+    )
     log_format: str = field(
         default="text",
         metadata=_doc("Log format on stderr: text or json.", "COVID_ETL_LOG_FORMAT"),
@@ -259,6 +267,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "retry_backoff": _seconds(zero_ok=True, example="1"),
     "lock_timeout": _seconds(zero_ok=True, example="60"),
     "notify_retries": _whole_number(minimum=0, unit="retries", example="2"),
+    "s3_revalidate": _seconds(zero_ok=True, example="60"),
     "log_format": _parse_choice("text", "json"),
     "log_level": _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
     "schedule": _parse_schedule,

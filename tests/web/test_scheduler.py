@@ -16,6 +16,7 @@ from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.web import create_app
 from tests.conftest import fast_settings
+from tests.helpers.backends import with_writer_lock
 
 
 def every(seconds: float) -> Callable[[dt.datetime], dt.datetime]:
@@ -77,6 +78,7 @@ def test_scheduler_fire_while_own_run_going_is_skipped(database_url: str) -> Non
     assert (scheduler.fired, scheduler.skipped) == (1, 1)
 
 
+@with_writer_lock  # S3 takes none: see tests/helpers/backends.py
 def test_scheduler_fire_while_another_process_holds_lock_starts_no_run(
     loaded_url: str,
 ) -> None:

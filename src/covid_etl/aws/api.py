@@ -24,7 +24,8 @@ def build_app(settings: Settings) -> FastAPI:
     from ..web.app import create_app  # FastAPI: imported by the API function only
 
     settings = api_settings(settings)
-    store = open_store(store_url_for(settings.database_url, settings.environment))
+    url = store_url_for(settings.database_url, settings.environment)
+    store = open_store(url, s3_revalidate=settings.s3_revalidate)
     return create_app(settings, store=store)
 
 
