@@ -112,34 +112,36 @@ def test_runs_source_credentials_are_masked(database_url: str, source_server: So
 def test_covid_data_has_the_thirteen_columns_with_numbers(client: TestClient) -> None:
     body = client.get("/covid_data").json()
     assert set(body) == {"data", "last_modified_date"}
-    assert dt.datetime.fromisoformat(body["last_modified_date"]).tzinfo is not None
     rows = body["data"]
     assert len(rows) == 816
     for row in rows:
         assert list(row) == LEGACY_COLUMNS
-        for key in ("date", "day_of_week"):
+        for key in ("date", "month", "day_of_week"):
             assert isinstance(row[key], str)
-        for key in set(LEGACY_COLUMNS) - {"date", "day_of_week"}:
+        for key in set(LEGACY_COLUMNS) - {"date", "month", "day_of_week"}:
             value = row[key]
-            assert value is None or (isinstance(value, int | float) and value is not True)
-    first, second = rows[0], rows[1]
-    assert (first["date-diff"], second["date-diff"]) == (None, 1)
-    assert (first["month"], first["day_of_week"]) == (1, "Wednesday")
-    assert first["cases-log"] == 0.0 and first["deaths-log"] is None
+            assert isinstance(value, int | float) and value is not True
+    first = rows[0]
+    assert (first["date-diff"], rows[1]["date-diff"]) == (0, 1)
+    assert (first["month"], first["day_of_week"]) == ("January", "Wednesday")
+    assert first["cases-log"] == 0.0 and first["deaths-log"] == 0
     last = rows[-1]
     assert math.isclose(last["cases-log"], math.log(80524627))
-    assert last["recoveries"] is None and last["recoveries-log"] is None
+    assert last["recoveries"] == 0 and last["recoveries-log"] == 0
     assert last["cases-diff"] == 80524627 - rows[-2]["cases"]
 
 
 def test_healthz_reports_store_and_scheduler(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    last_run = body.pop("last_run")
+    assert body == {
         "status": "ok",
         "data_through": "2022-04-16",
         "scheduler": {"enabled": False},
     }
+    assert (last_run["id"], last_run["status"]) == (1, "succeeded")
     assert response.headers["cache-control"] == "no-store"
 
 

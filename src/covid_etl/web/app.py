@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
@@ -118,10 +119,13 @@ def create_app(
     )
     app.add_middleware(ApiHeadersMiddleware)
 
-    def cached(
+    async def cached(
         request: Request, state: Hashable, key: tuple[Any, ...], build: Callable[[], Rendered]
     ) -> Response:
-        rendered = cache.get_or_render(key, build)
+        rendered = cache.get(key)
+        if rendered is None:
+            # Building reads the store and renders: a worker thread, never the event loop.
+            rendered = await run_in_threadpool(cache.get_or_render, key, build)
         accept = request.headers.get("accept", "")
         day = clock().date()
         scope = request.scope
@@ -164,7 +168,7 @@ def create_app(
             raise invalid_parameter("start", f"{first} is after end {last}", start)
         if fmt is None:
             fmt = "csv" if "text/csv" in request.headers.get("accept", "") else "json"
-        state = service.state()
+        state = await run_in_threadpool(service.state)
 
         def build() -> Rendered:
             page = service.records_page(state, first, last, limit, offset)
@@ -172,7 +176,8 @@ def create_app(
                 return render_csv(page["records"])
             return render_json(page)
 
-        return cached(request, state, ("records", state, first, last, limit, offset, fmt), build)
+        key = ("records", state, first, last, limit, offset, fmt)
+        return await cached(request, state, key, build)
 
     @app.get(
         "/api/v1/summary",
@@ -181,10 +186,10 @@ def create_app(
         responses={200: {"model": Summary}, **_NOT_MODIFIED, **_ERRORS},
     )
     async def summary(request: Request) -> Response:
-        state = service.state()
+        state = await run_in_threadpool(service.state)
         # The data's age changes at midnight even when the store does not.
         key = ("summary", state, clock().date())
-        return cached(request, state, key, lambda: render_json(service.summary(state)))
+        return await cached(request, state, key, lambda: render_json(service.summary(state)))
 
     @app.get(
         "/api/v1/runs",
@@ -198,7 +203,7 @@ def create_app(
     ) -> Response:
         # Not cached: notification outcomes are written after a run finishes, without a new
         # state; twenty rows are cheap to read.
-        return send(request, render_json(service.runs(limit)))
+        return send(request, render_json(await run_in_threadpool(service.runs, limit)))
 
     @app.get(
         "/covid_data",
@@ -207,25 +212,24 @@ def create_app(
         responses={200: {"model": LegacyData}, **_NOT_MODIFIED, **_ERRORS},
     )
     async def covid_data(request: Request) -> Response:
-        state = service.state()
+        state = await run_in_threadpool(service.state)
         build = lambda: render_json(service.legacy(state))  # noqa: E731
-        return cached(request, state, ("legacy", state), build)
+        return await cached(request, state, ("legacy", state), build)
 
     @app.get(
         "/healthz",
-        summary="Liveness and store reachability",
+        summary="Liveness: 200 whenever the store answers, 503 when it cannot be read",
         response_class=Response,
         responses={200: {"model": Health}, 503: {"model": ErrorBody}, **_ERRORS},
     )
     async def healthz() -> Response:
         try:
-            state = service.state()
-            through = service.series(state).rows[-1]["date"] if state[0] else None
-        except Exception as exc:
-            log.warning("health check failed: %s", exc)
+            health = await run_in_threadpool(service.health)
+        except Exception as exc:  # any reason the store cannot be read; logged with its cause
+            log.warning("health check failed: the store cannot be read: %s", exc)
             raise ApiError(503, "store unavailable") from None
         status = scheduler.status() if scheduler is not None else {"enabled": False}
-        body = render_json({"status": "ok", "data_through": through, "scheduler": status})
+        body = render_json({"status": "ok", **health, "scheduler": status})
         return Response(
             body.body, media_type=body.media_type, headers={"Cache-Control": "no-store"}
         )
