@@ -166,15 +166,19 @@ def serve(
     listening = _listen_socket(settings.host, settings.port)
     import uvicorn
 
-    from .web import create_app
+    from .scheduler import cron_scheduler
+    from .web.app import create_app
 
     click.echo(
         f"Serving on http://{settings.host}:{settings.port}/ "
         f"(schedule: {settings.schedule}{' UTC' if settings.schedule != SCHEDULE_OFF else ''})",
         err=True,
     )
+    scheduler = None
+    if settings.schedule != SCHEDULE_OFF:
+        scheduler = cron_scheduler(settings, settings.schedule)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, scheduler=scheduler),
         # No logging config of uvicorn's own: its records go to the handler configure_logging
         # set up, in the chosen text or JSON format, secrets masked.
         log_config=None,

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from covid_etl.models import Record
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
-from covid_etl.web import create_app
+from covid_etl.web.app import create_app
 from tests.conftest import JHU_CURRENT, fast_settings, serve_real
 from tests.helpers.servers import SourceServer
 
@@ -260,7 +260,7 @@ def test_repeat_request_from_cache_is_identical_to_the_first(client: TestClient)
         assert again.status_code == 200
         assert again.content == first.content
         assert again.headers == first.headers
-    cached = client.app.state.cache  # type: ignore[attr-defined]
+    cached = client.app.state.context.cache  # type: ignore[attr-defined]
     assert cached.misses == 3
 
 

@@ -30,6 +30,13 @@ def test_serve_schedule_reports_next_run(loaded_url: str) -> None:
         assert scheduler["schedule"] == "0 21 * * * (UTC)"
 
 
+def test_serve_default_schedule_is_daily_at_21_utc(loaded_url: str) -> None:
+    with serving(cli_env(loaded_url, COVID_ETL_OFFLINE="1")) as served:
+        scheduler = httpx.get(f"{served.base_url}/healthz").json()["scheduler"]
+        assert scheduler["enabled"] is True
+        assert scheduler["schedule"] == "0 21 * * * (UTC)"
+
+
 def test_serve_schedule_from_environment(loaded_url: str) -> None:
     env = cli_env(loaded_url, COVID_ETL_SCHEDULE="30 6 * * mon", COVID_ETL_OFFLINE="1")
     with serving(env) as served:
