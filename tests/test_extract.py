@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+import time
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import httpx
@@ -184,3 +187,129 @@ def test_production_client_fetches_plain_http(source_server: SourceServer) -> No
     url = source_server.serve("/us.csv", BODY)
     with open_http_client() as client:
         assert fetch_source("nyt", url, client=client, policy=POLICY).body == BODY
+
+
+def test_loopback_source_server_stops_at_once() -> None:
+    """Teardown must not wait for the serve loop's next poll (0.5 s by default)."""
+    server = SourceServer().start()
+    started = time.perf_counter()
+    server.stop()
+    assert time.perf_counter() - started < 0.1
+
+
+SLOW = FetchPolicy(read_timeout=3, connect_timeout=3, deadline=4, retries=3, retry_backoff=0.01)
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_fetch_deadline_ends_slow_drip_download(
+    where: str, source_server: SourceServer, client: httpx.Client
+) -> None:
+    """One byte every 0.5 s never trips the 3 s read timeout; the 4 s deadline still ends it."""
+    url = source_server.url("/drip.csv")
+    source_server.script("/drip.csv", [Response(200, BODY * 10, drip=where)] * 4)  # type: ignore[arg-type]
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError) as info:
+        fetch_source("nyt", url, client=client, policy=SLOW)
+    elapsed = time.monotonic() - started
+    assert SLOW.deadline - 0.1 <= elapsed < SLOW.deadline + 1.0
+    message = str(info.value)
+    assert message.startswith("NYT download")
+    assert "deadline of 4s was reached" in message
+    assert url in message
+
+
+def test_fetch_deadline_bounds_read_timeouts_across_retries(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    """A silent server: the second attempt gets only what is left of the deadline, not 3 s."""
+    url = source_server.url("/silent.csv")
+    source_server.script("/silent.csv", [Response(200, BODY, delay=30)] * 4)
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError) as info:
+        fetch_source("jhu", url, client=client, policy=SLOW)
+    assert time.monotonic() - started < SLOW.deadline + 1.0
+    assert "deadline of 4s was reached" in str(info.value)
+
+
+def test_fetch_deadline_covers_backoff_sleeps(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    """Retries of a 503 sleep between attempts, and the sleeps count against the deadline."""
+    url = source_server.url("/busy.csv")
+    source_server.script("/busy.csv", [Response(503, b"busy")] * 20)
+    policy = FetchPolicy(deadline=3, retries=20, retry_backoff=1.0)
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError, match=r"HTTP 503 .*deadline of 3s was reached"):
+        fetch_source("jhu", url, client=client, policy=policy)
+    assert time.monotonic() - started < policy.deadline + 1.0
+    assert 2 <= len(source_server.hits("/busy.csv")) < 20
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    """256 MiB of CSV-looking zeros, gzip-compressed to well under 1 MB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b"0" * (1024 * 1024)
+    parts = [packer.compress(b"date,cases,deaths\n")]
+    parts += [packer.compress(block) for _ in range(256)]
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+def test_fetch_stops_gzip_bomb_while_inflating(
+    gzip_bomb: bytes, source_server: SourceServer, client: httpx.Client
+) -> None:
+    """The size limit applies to the inflated body, and memory stays near the limit."""
+    url = source_server.url("/bomb.csv")
+    source_server.script("/bomb.csv", [Response(200, gzip_bomb, {"Content-Encoding": "gzip"})])
+    limit = 4 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(TerminalFetchError) as info:
+            fetch_source("jhu", url, client=client, policy=FetchPolicy(max_bytes=limit))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * limit + 32 * 1024 * 1024
+    assert "JHU body inflates past the 4194304-byte limit (Content-Encoding: gzip" in str(
+        info.value
+    )
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_fetch_decodes_compressed_body(
+    encoding: str, source_server: SourceServer, client: httpx.Client
+) -> None:
+    wbits = zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    packed = packer.compress(BODY * 1000) + packer.flush()
+    url = source_server.url("/packed.csv")
+    source_server.script("/packed.csv", [Response(200, packed, {"Content-Encoding": encoding})])
+    got = fetch_source("nyt", url, client=client, policy=POLICY)
+    assert got.body == BODY * 1000
+    assert got.meta.bytes == len(BODY) * 1000
+
+
+def test_fetch_corrupt_gzip_body_names_source(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.url("/corrupt.csv")
+    source_server.script("/corrupt.csv", [Response(200, b"not gzip", {"Content-Encoding": "gzip"})])
+    with pytest.raises(TerminalFetchError, match=r"^NYT body is not valid gzip data"):
+        fetch_source("nyt", url, client=client, policy=POLICY)
+
+
+def test_fetch_redirect_loop_names_source_and_url(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.url("/loop.csv")
+    loop = Response(302, b"", {"Location": "/loop.csv"})
+    source_server.script("/loop.csv", [loop] * 30)
+    with (
+        httpx.Client(follow_redirects=True) as following,
+        pytest.raises(TerminalFetchError) as info,
+    ):
+        fetch_source("nyt", url, client=following, policy=POLICY)
+    message = str(info.value)
+    assert message.startswith("NYT download failed: too many redirects")
+    assert url in message

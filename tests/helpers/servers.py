@@ -6,12 +6,25 @@ import hashlib
 import http.server
 import json
 import socket
+import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+# ``shutdown()`` returns only once the serve loop polls again; the library default of 0.5 s
+# made every test that starts a server wait up to that long in its teardown.
+POLL_INTERVAL = 0.01
+
+
+def serve_in_background(server: socketserver.BaseServer) -> threading.Thread:
+    """A daemon thread running ``server`` that stops within POLL_INTERVAL of ``shutdown()``."""
+    return threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True
+    )
 
 
 @dataclass
@@ -22,6 +35,10 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts)
+    # A slow-drip server: send the whole response ("headers") or only the body ("body") one
+    # byte every ``drip_interval`` seconds, which never trips a client's read timeout.
+    drip: Literal["headers", "body"] | None = None
+    drip_interval: float = 0.5
 
 
 class SourceServer:
@@ -31,7 +48,11 @@ class SourceServer:
     next requests to that path answer from the script first (e.g. a 500 then the real file).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str | None = None) -> None:
+        """``tls`` serves https with that server context; ``host`` is the name put in URLs
+        (default: the loopback address), e.g. a name that only a test proxy resolves."""
+        self.host = host
+        self.scheme = "https" if tls is not None else "http"
         self.files: dict[str, tuple[bytes, str]] = {}
         self.scripts: dict[str, list[Response]] = {}
         self.requests: list[dict[str, Any]] = []
@@ -57,6 +78,9 @@ class SourceServer:
                 if scripted is not None:
                     if scripted.delay:
                         time.sleep(scripted.delay)
+                    if scripted.drip is not None:
+                        self._drip(scripted)
+                        return
                     self._send(scripted.status, scripted.body, scripted.headers)
                     return
                 if current is None:
@@ -83,14 +107,34 @@ class SourceServer:
                     with suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(body)
 
+            def _drip(self, scripted: Response) -> None:
+                head = [f"HTTP/1.1 {scripted.status} OK", f"Content-Length: {len(scripted.body)}"]
+                head += [f"{key}: {value}" for key, value in scripted.headers.items()]
+                header_bytes = ("\r\n".join(head) + "\r\n\r\n").encode()
+                slow = header_bytes + scripted.body if scripted.drip == "headers" else scripted.body
+                self.close_connection = True
+                with suppress(OSError):
+                    if scripted.drip == "body":
+                        self.wfile.write(header_bytes)
+                    for i in range(len(slow)):
+                        self.wfile.write(slow[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(scripted.drip_interval)
+
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = serve_in_background(self.httpd)
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
 
     @property
     def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        host = self.host or self.httpd.server_address[0]
+        return f"{self.scheme}://{host!s}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -142,7 +186,7 @@ class WebhookSink:
                 self.end_headers()
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = serve_in_background(self.httpd)
 
     @property
     def url(self) -> str:
