@@ -1,17 +1,25 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import ssl
 import time
 import tracemalloc
 import zlib
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import trustme
+from click.testing import CliRunner
 
+from covid_etl.cli import app
 from covid_etl.errors import TerminalFetchError, TransientFetchError
 from covid_etl.extract import FetchPolicy, backoff_delay, fetch_source, parse_retry_after
-from tests.helpers.servers import Response, SourceServer
+from tests.conftest import cli_env, serve_real
+from tests.helpers.proxy import ForwardProxy
+from tests.helpers.servers import Response, SourceServer, running
 
 BODY = b"date,cases,deaths\n2020-01-21,1,0\n"
 POLICY = FetchPolicy(
@@ -313,3 +321,87 @@ def test_fetch_redirect_loop_names_source_and_url(
     message = str(info.value)
     assert message.startswith("NYT download failed: too many redirects")
     assert url in message
+
+
+# Proxies and private CAs, through a whole `covid-etl run`: the production client must behave
+# as httpx does by default (proxy and CA settings from the environment).
+
+PROXY_AND_CA_VARIABLES = (
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
+)  # fmt: skip
+ONLY_VIA_PROXY = "covid-source.test"  # a name no resolver knows; the test proxy maps it
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
+    """A certificate authority nobody trusts by default, and its certificate as a PEM file."""
+    ca = trustme.CA()
+    pem = tmp_path_factory.mktemp("ca") / "private-ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    return ca, pem
+
+
+def tls_server(ca: trustme.CA, host: str | None = None) -> SourceServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(ONLY_VIA_PROXY, "127.0.0.1").configure_cert(context)
+    return SourceServer(tls=context, host=host)
+
+
+def run_cli(sqlite_url: str, urls: dict[str, str], **network: str) -> tuple[int, dict[str, Any]]:
+    """`covid-etl run --json` with exactly the given proxy / CA variables set."""
+    env: dict[str, str | None] = dict.fromkeys(PROXY_AND_CA_VARIABLES)
+    env.update({name.lower(): None for name in PROXY_AND_CA_VARIABLES})
+    env.update(cli_env(sqlite_url, COVID_ETL_NYT_URL=urls["nyt_url"],
+                       COVID_ETL_JHU_URL=urls["jhu_url"], COVID_ETL_RETRIES="0"))  # fmt: skip
+    env.update(network)
+    result = runner.invoke(app, ["run", "--json"], env=env)
+    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_run_loads_http_sources_through_a_forward_proxy(sqlite_url: str) -> None:
+    with (
+        running(SourceServer(host=ONLY_VIA_PROXY)) as server,
+        running(ForwardProxy({ONLY_VIA_PROXY: "127.0.0.1"})) as proxy,
+    ):
+        urls = serve_real(server)
+        code, out = run_cli(sqlite_url, urls, HTTP_PROXY=proxy.url)
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+    assert proxy.carried == [f"GET {urls['nyt_url']}", f"GET {urls['jhu_url']}"]
+
+
+def test_run_loads_https_sources_through_a_connect_proxy_with_a_private_ca(
+    sqlite_url: str, private_ca: tuple[trustme.CA, Path]
+) -> None:
+    ca, pem = private_ca
+    with (
+        running(tls_server(ca, host=ONLY_VIA_PROXY)) as server,
+        running(ForwardProxy({ONLY_VIA_PROXY: "127.0.0.1"})) as proxy,
+    ):
+        urls = serve_real(server)
+        code, out = run_cli(sqlite_url, urls, HTTPS_PROXY=proxy.url, SSL_CERT_FILE=str(pem))
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+    assert proxy.carried == [f"CONNECT {ONLY_VIA_PROXY}:{server.port}"] * 2
+
+
+def test_no_proxy_sends_listed_hosts_direct(sqlite_url: str, source_server: SourceServer) -> None:
+    urls = serve_real(source_server)
+    with running(ForwardProxy()) as proxy:
+        code, out = run_cli(sqlite_url, urls, HTTP_PROXY=proxy.url, NO_PROXY="127.0.0.1")
+    assert (code, out["status"]) == (0, "succeeded"), out
+    assert proxy.carried == []
+
+
+def test_private_ca_source_loads_with_ssl_cert_file_and_fails_clearly_without(
+    sqlite_url: str, private_ca: tuple[trustme.CA, Path]
+) -> None:
+    ca, pem = private_ca
+    with running(tls_server(ca)) as server:
+        urls = serve_real(server)
+        refused_code, refused = run_cli(sqlite_url, urls)
+        code, out = run_cli(sqlite_url, urls, SSL_CERT_FILE=str(pem))
+    assert (refused_code, refused["status"], refused["failed_stage"]) == (1, "failed", "extract")
+    assert str(refused["error"]).startswith(
+        f"NYT download failed: TLS certificate verification failed ({urls['nyt_url']})"
+    )
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
