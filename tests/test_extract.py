@@ -19,7 +19,7 @@ from covid_etl.errors import TerminalFetchError, TransientFetchError
 from covid_etl.extract import FetchPolicy, backoff_delay, fetch_source, parse_retry_after
 from tests.conftest import cli_env, serve_real
 from tests.helpers.proxy import ForwardProxy
-from tests.helpers.servers import Response, SourceServer, running
+from tests.helpers.servers import Response, SourceServer, gzip_bomb, running, serve_in_background
 
 BODY = b"date,cases,deaths\n2020-01-21,1,0\n"
 POLICY = FetchPolicy(
@@ -156,7 +156,6 @@ def test_production_client_verifies_tls_certificates(tmp_path: Path) -> None:
     import shutil
     import ssl
     import subprocess
-    import threading
 
     from covid_etl.extract import open_http_client
 
@@ -172,7 +171,7 @@ def test_production_client_verifies_tls_certificates(tmp_path: Path) -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_in_background(httpd).start()
     try:
         with (
             open_http_client() as client,
@@ -254,22 +253,16 @@ def test_fetch_deadline_covers_backoff_sleeps(
 
 
 @pytest.fixture(scope="module")
-def gzip_bomb() -> bytes:
-    """256 MiB of CSV-looking zeros, gzip-compressed to well under 1 MB."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    block = b"0" * (1024 * 1024)
-    parts = [packer.compress(b"date,cases,deaths\n")]
-    parts += [packer.compress(block) for _ in range(256)]
-    parts.append(packer.flush())
-    return b"".join(parts)
+def bomb() -> bytes:
+    return gzip_bomb()
 
 
 def test_fetch_stops_gzip_bomb_while_inflating(
-    gzip_bomb: bytes, source_server: SourceServer, client: httpx.Client
+    bomb: bytes, source_server: SourceServer, client: httpx.Client
 ) -> None:
     """The size limit applies to the inflated body, and memory stays near the limit."""
     url = source_server.url("/bomb.csv")
-    source_server.script("/bomb.csv", [Response(200, gzip_bomb, {"Content-Encoding": "gzip"})])
+    source_server.script("/bomb.csv", [Response(200, bomb, {"Content-Encoding": "gzip"})])
     limit = 4 * 1024 * 1024
     tracemalloc.start()
     try:

@@ -4,15 +4,21 @@ the run recorded as failed, and the stored data exactly as it was."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from covid_etl.cli import app
 from covid_etl.store import open_store
-from tests.conftest import NYT_CURRENT, cli_env, serve_real
-from tests.helpers.servers import Response, SourceServer, WebhookSink
+from tests.conftest import JHU_CURRENT, NYT_CURRENT, cli_env, serve_real
+from tests.helpers.peak_rss import run_measured
+from tests.helpers.servers import Response, SourceServer, WebhookSink, gzip_bomb
 
 NYT_PATH = "/nytimes/covid-19-data/master/us.csv"
 JHU_PATH = "/datasets/covid-19/master/data/time-series-19-covid-combined.csv"
@@ -140,3 +146,68 @@ def test_http_500_then_success_is_retried_and_succeeds(
     assert out["status"] == "succeeded"
     assert (out["inserted"], out["updated"], out["unchanged"]) == (0, 0, 816)
     assert webhook.received and "Succeeded" in webhook.received[0]["title"]
+
+
+# Hostile sources against a real `covid-etl run` process.
+
+COVID_ETL = str(Path(sys.executable).parent / "covid-etl")
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_slow_drip_source_ends_the_run_at_the_deadline(
+    where: str, sqlite_url: str, source_server: SourceServer
+) -> None:
+    """One byte every 0.5 s: the run ends at the deadline, not hours later holding the lock."""
+    urls = serve_real(source_server)
+    drip = Response(200, JHU_CURRENT.read_bytes(), drip=where)  # type: ignore[arg-type]
+    source_server.script(JHU_PATH, [drip] * 3)
+    env = cli_env(
+        sqlite_url,
+        COVID_ETL_NYT_URL=urls["nyt_url"],
+        COVID_ETL_JHU_URL=urls["jhu_url"],
+        COVID_ETL_READ_TIMEOUT="3",
+        COVID_ETL_DEADLINE="4",
+        COVID_ETL_RETRIES="2",
+    )
+    started = time.monotonic()
+    proc = subprocess.run(
+        [COVID_ETL, "run", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
+    elapsed = time.monotonic() - started
+    # The deadline plus at most about a second, plus the process's own start-up and exit.
+    assert elapsed < 4 + 1 + 1, proc.stderr
+    assert proc.returncode == 1
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["failed_stage"] == "extract"
+    assert str(out["error"]).startswith("JHU download stopped: the deadline of 4s was reached"), (
+        out["error"]
+    )
+    assert urls["jhu_url"] in str(out["error"])
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return gzip_bomb()
+
+
+def test_gzip_bomb_is_stopped_while_it_inflates_and_memory_stays_bounded(
+    bomb: bytes, source_server: SourceServer, tmp_path: Path
+) -> None:
+    """Peak RSS of a run fed a gzip bomb stays under a normal run's + 2 x limit + 32 MiB."""
+    urls = serve_real(source_server)
+
+    def peak(name: str, **settings: str) -> tuple[int, dict[str, Any]]:
+        env = cli_env(f"sqlite:///{tmp_path / name}.db", COVID_ETL_NYT_URL=urls["nyt_url"],
+                      COVID_ETL_JHU_URL=urls["jhu_url"], **settings)  # fmt: skip
+        measured = run_measured([COVID_ETL, "run", "--json"], env, tmp_path)
+        return measured.peak_rss, json.loads(measured.stdout.strip().splitlines()[-1])
+
+    normal, out = peak("normal")
+    assert out["inserted"] == 816
+    for limit in (64 * MIB, 4 * MIB):  # the default, and a small one
+        source_server.script(JHU_PATH, [Response(200, bomb, {"Content-Encoding": "gzip"})])
+        bombed, out = peak(f"bomb-{limit}", COVID_ETL_MAX_BYTES=str(limit))
+        assert bombed < normal + 2 * limit + 32 * MIB, (limit, bombed / MIB, normal / MIB)
+        assert out["failed_stage"] == "extract"
+        assert str(out["error"]).startswith(f"JHU body inflates past the {limit}-byte limit")

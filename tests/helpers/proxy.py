@@ -16,7 +16,7 @@ import urllib.parse
 from contextlib import suppress
 from typing import Any
 
-from tests.helpers.servers import serve_in_background
+from tests.helpers.servers import LoopbackHTTPServer, serve_in_background
 
 # Headers that belong to one hop (RFC 9110 section 7.6.1), never forwarded.
 HOP_BY_HOP = frozenset(
@@ -84,8 +84,7 @@ class ForwardProxy:
                 with suppress(OSError):
                     self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = serve_in_background(self.httpd)
 
     @property

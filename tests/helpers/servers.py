@@ -27,6 +27,19 @@ def serve_in_background(server: socketserver.BaseServer) -> threading.Thread:
     )
 
 
+class LoopbackHTTPServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server whose handler threads never block shutdown, and that does not
+    print a traceback when a client hangs up on it (clients under test often do, on purpose)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class Response:
     """One scripted response. ``body=None`` with status 200 is not allowed; use b""."""
@@ -121,8 +134,7 @@ class SourceServer:
                         self.wfile.flush()
                         time.sleep(scripted.drip_interval)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = serve_in_background(self.httpd)
@@ -280,6 +292,18 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+def gzip_bomb(inflated_mib: int = 256) -> bytes:
+    """CSV-looking zeros that inflate to ``inflated_mib`` MiB from well under 1 MB of gzip."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b"0" * (1024 * 1024)
+    parts = [packer.compress(b"date,cases,deaths\n")]
+    parts += [packer.compress(block) for _ in range(inflated_mib)]
+    parts.append(packer.flush())
+    return b"".join(parts)
 
 
 def free_port() -> int:
