@@ -62,6 +62,11 @@ def run_failing(env: dict[str, str]) -> dict[str, object]:
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def with_line(path: Path, line: bytes) -> bytes:
+    """The file with one more line at the end."""
+    return path.read_bytes().rstrip(b"\n") + b"\n" + line + b"\n"
+
+
 def nyt_bytes_with(line_no: int, replacement: bytes) -> bytes:
     lines = NYT_CURRENT.read_bytes().split(b"\n")
     lines[line_no - 1] = replacement
@@ -91,12 +96,35 @@ CASES: dict[str, tuple[str, object, str, str]] = {
     "truncated_file": (NYT_PATH, b"\n".join(NYT_CURRENT.read_bytes().split(b"\n")[:400]),
                        "transform", "the new data lacks 418 date(s) that are already stored "
                        "(2021-02-23..2022-04-16)"),
-    "empty_join": (JHU_PATH, JHU_HEADER + b"2030-01-01,US,,1,0,0\n", "transform",
+    "empty_join": (JHU_PATH, JHU_HEADER + b"2019-06-01,US,,1,0,0\n", "transform",
                    "the sources share no date"),
     "http_404": (NYT_PATH, [Response(404, b"404: Not Found")], "extract",
                  "NYT download failed: HTTP 404 Not Found"),
     "timeout": (JHU_PATH, [Response(200, b"x", delay=1.5)] * 3, "extract",
                 "JHU download timed out"),
+    "future_date_nyt": (NYT_PATH, with_line(NYT_CURRENT, b"2099-01-01,101795726,1111991"),
+                        "validate", "NYT CSV: date is in the future: after "),
+    "future_date_nyt_where": (NYT_PATH, with_line(NYT_CURRENT, b"2099-01-01,101795726,1111991"),
+                              "validate", "(line 1102, column 'date', value '2099-01-01')"),
+    "future_date_jhu": (JHU_PATH, with_line(JHU_CURRENT, b"2099-01-01,US,,1,0,0"), "validate",
+                        "today (UTC) plus one day (line 818, column 'Date', value '2099-01-01')"),
+    "huge_field": (NYT_PATH, nyt_bytes_with(5, b"2020-01-24," + b"7" * 10_000_000 + b",0"),
+                   "validate", "NYT CSV: a field is longer than the limit of 131072 characters "
+                   "(line 5)"),
+    "nul_byte": (NYT_PATH, nyt_bytes_with(6, b"2020-01-25,2\x003,0"), "validate",
+                 "NYT CSV: count is not a non-negative integer (line 6, column 'cases', "
+                 "value '2\\x003')"),
+    "bad_utf8": (NYT_PATH, nyt_bytes_with(4, b"2020-01-23,1\xff,0"), "validate",
+                 "NYT CSV: the body is not valid UTF-8 at byte"),
+    "redirect_loop": (NYT_PATH, [Response(302, b"", {"Location": NYT_PATH})] * 25, "extract",
+                      "NYT download failed: too many redirects (a redirect loop?) starting at "
+                      "http://127.0.0.1:"),
+    "reset_mid_body": (JHU_PATH, [Response(200, JHU_CURRENT.read_bytes(), cut_after=5000,
+                                           reset=True)] * 2,
+                       "extract", "JHU download failed: ReadError"),
+    "truncated_download": (JHU_PATH, [Response(200, JHU_CURRENT.read_bytes(), cut_after=5000)] * 2,
+                           "extract", "JHU download failed: RemoteProtocolError: peer closed "
+                           "connection without sending complete message body"),
 }  # fmt: skip
 
 
@@ -133,6 +161,30 @@ def test_malformed_source_fails_run_and_keeps_data(
     assert f"FAILED at stage {stage}" in note["title"]
     assert reason in note["message"]
     assert "Database unchanged; data still through 2022-04-16." in note["message"]
+
+
+def test_bom_crlf_and_reordered_columns_load_the_same_data(
+    database_url: str, source_server: SourceServer
+) -> None:
+    """Cosmetic changes to a source's file change nothing in the stored data."""
+    plain = serve_real(source_server)
+    env = cli_env(database_url, COVID_ETL_NYT_URL=plain["nyt_url"],
+                  COVID_ETL_JHU_URL=plain["jhu_url"])  # fmt: skip
+    assert runner.invoke(app, ["run", "--json"], env=env).exit_code == 0
+    before = snapshot(database_url)
+    lines = NYT_CURRENT.read_text().splitlines()
+    reordered = ["deaths,date,cases"] + [
+        ",".join((deaths, day, cases)) for day, cases, deaths in (x.split(",") for x in lines[1:])
+    ]
+    source_server.serve(NYT_PATH, b"\xef\xbb\xbf" + "\r\n".join(reordered).encode())
+    source_server.serve(
+        JHU_PATH, b"\xef\xbb\xbf" + JHU_CURRENT.read_bytes().replace(b"\n", b"\r\n")
+    )
+    result = runner.invoke(app, ["run", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["inserted"], out["updated"], out["unchanged"]) == (0, 0, 816)
+    assert snapshot(database_url) == before
 
 
 def test_http_500_then_success_is_retried_and_succeeds(

@@ -8,6 +8,7 @@ import json
 import socket
 import socketserver
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -52,6 +53,10 @@ class Response:
     # byte every ``drip_interval`` seconds, which never trips a client's read timeout.
     drip: Literal["headers", "body"] | None = None
     drip_interval: float = 0.5
+    # Promise the whole body but send only this many bytes of it, then close the connection
+    # (``reset=True``: abort it with a TCP reset instead of a clean close).
+    cut_after: int | None = None
+    reset: bool = False
 
 
 class SourceServer:
@@ -94,6 +99,9 @@ class SourceServer:
                     if scripted.drip is not None:
                         self._drip(scripted)
                         return
+                    if scripted.cut_after is not None:
+                        self._cut(scripted)
+                        return
                     self._send(scripted.status, scripted.body, scripted.headers)
                     return
                 if current is None:
@@ -119,6 +127,22 @@ class SourceServer:
                 if status != 304 and body:
                     with suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(body)
+
+            def _cut(self, scripted: Response) -> None:
+                self.send_response(scripted.status)
+                for key, value in scripted.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(scripted.body)))
+                self.end_headers()
+                self.wfile.write(scripted.body[: scripted.cut_after])
+                self.wfile.flush()
+                self.close_connection = True
+                if scripted.reset:
+                    # Linger on, timeout 0: close() sends RST instead of FIN.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
 
             def _drip(self, scripted: Response) -> None:
                 head = [f"HTTP/1.1 {scripted.status} OK", f"Content-Length: {len(scripted.body)}"]
