@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.server
 import json
@@ -318,6 +319,7 @@ class SmtpSink:
         self.controller.stop()
 
 
+@functools.cache  # about a second of compression; several test modules use the same bomb
 def gzip_bomb(inflated_mib: int = 256) -> bytes:
     """CSV-looking zeros that inflate to ``inflated_mib`` MiB from well under 1 MB of gzip."""
     import zlib
