@@ -398,3 +398,22 @@ def test_private_ca_source_loads_with_ssl_cert_file_and_fails_clearly_without(
         f"NYT download failed: TLS certificate verification failed ({urls['nyt_url']})"
     )
     assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+
+
+def test_fetch_truncated_gzip_body_and_unknown_encoding_are_refused(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    packer = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    packed = packer.compress(BODY * 1000) + packer.flush()
+    url = source_server.url("/cut.csv")
+    source_server.script(
+        "/cut.csv",
+        [
+            Response(200, packed[: len(packed) // 2], {"Content-Encoding": "gzip"}),
+            Response(200, b"....", {"Content-Encoding": "br"}),
+        ],
+    )
+    with pytest.raises(TerminalFetchError, match=r"^NYT body ends inside its gzip data"):
+        fetch_source("nyt", url, client=client, policy=POLICY)
+    with pytest.raises(TerminalFetchError, match=r"^NYT body uses an unsupported Content-Enc"):
+        fetch_source("nyt", url, client=client, policy=POLICY)

@@ -170,23 +170,13 @@ def _fetch_once(
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise _deadline_error(name, shown, policy, "before the next attempt")
-    headers = {
-        "User-Agent": USER_AGENT,
-        "Accept": "text/csv, text/plain;q=0.9, */*;q=0.1",
-        "Accept-Encoding": ACCEPT_ENCODING,
-    }
-    if previous is not None and previous.url == url:
-        if previous.etag:
-            headers["If-None-Match"] = previous.etag
-        if previous.last_modified:
-            headers["If-Modified-Since"] = previous.last_modified
+    headers = _request_headers(url, previous)
     # No single wait may outlast the deadline; the watchdog covers a server that keeps each
     # wait short but never finishes (one byte every half second).
     timeout = httpx.Timeout(
         min(policy.read_timeout, remaining), connect=min(policy.connect_timeout, remaining)
     )
     watchdog = Watchdog(remaining)
-    received = 0
     try:
         with (
             watchdog,
@@ -227,26 +217,13 @@ def _fetch_once(
                     source=name,
                 )
             total = int(declared) if declared and declared.isdigit() else None
-            encoding = response.headers.get("content-encoding", "identity").strip().lower()
-            chunks: list[bytes] = []
-            size = 0
-            for raw_size, chunk in _inflate(name, response.iter_raw(), encoding, policy.max_bytes):
-                received = raw_size
-                if time.monotonic() > deadline:
-                    raise _deadline_error(name, shown, policy, f"after {received} bytes")
-                size += len(chunk)
-                chunks.append(chunk)
-                if progress is not None:
-                    progress(name, received, total)
-            body = b"".join(chunks)
-            del chunks
+            body = _read_body(name, shown, response, policy, deadline, total, progress)
             content_type = response.headers.get("content-type")
             etag = response.headers.get("etag")
             last_modified = response.headers.get("last-modified")
     except httpx.HTTPError as exc:
         if watchdog.fired:
-            where = f"after {received} bytes" if received else "before the response was complete"
-            raise _deadline_error(name, shown, policy, where) from exc
+            raise _deadline_error(name, shown, policy, "before the download was complete") from exc
         raise _translate(name, shown, exc) from exc
     if not body:
         raise TerminalFetchError(f"{label} download returned an empty body ({shown})", source=name)
@@ -254,12 +231,47 @@ def _fetch_once(
         name=name,
         url=url,
         status=status,
-        bytes=size,
+        bytes=len(body),
         sha256=hashlib.sha256(body).hexdigest(),
         etag=etag,
         last_modified=last_modified,
     )
     return Fetched(meta=meta, body=body, content_type=content_type)
+
+
+def _request_headers(url: str, previous: SourceMeta | None) -> dict[str, str]:
+    headers = {
+        "User-Agent": USER_AGENT,
+        "Accept": "text/csv, text/plain;q=0.9, */*;q=0.1",
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
+    if previous is not None and previous.url == url:
+        if previous.etag:
+            headers["If-None-Match"] = previous.etag
+        if previous.last_modified:
+            headers["If-Modified-Since"] = previous.last_modified
+    return headers
+
+
+def _read_body(
+    name: str,
+    shown: str,
+    response: httpx.Response,
+    policy: FetchPolicy,
+    deadline: float,
+    total: int | None,
+    progress: ProgressCallback | None,
+) -> bytes:
+    """The decoded body, checked against the size limit and the deadline piece by piece."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    chunks: list[bytes] = []
+    for received, chunk in _inflate(name, response.iter_raw(), encoding, policy.max_bytes):
+        if time.monotonic() > deadline:
+            raise _deadline_error(name, shown, policy, f"after {received} bytes")
+        chunks.append(chunk)
+        if progress is not None:
+            progress(name, received, total)
+    return b"".join(chunks)
 
 
 def _deadline_error(name: str, shown: str, policy: FetchPolicy, where: str) -> DeadlineReached:
@@ -326,44 +338,56 @@ def _inflate(
 
     label = source_label(name)
     if encoding in ("identity", ""):
-        inflater = None
-    elif encoding in ("gzip", "x-gzip", "deflate"):
-        # 32 + MAX_WBITS accepts both a gzip and a zlib header (what servers send as deflate).
-        inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)
-    else:
+        for received, raw in _running_total(raw_chunks):
+            if received > max_bytes:
+                raise TerminalFetchError(
+                    f"{label} body is over the {max_bytes}-byte limit", source=name
+                )
+            yield received, raw
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
         raise TerminalFetchError(
             f"{label} body uses an unsupported Content-Encoding: {encoding}", source=name
         )
-    received = decoded = 0
-    for raw in raw_chunks:
-        received += len(raw)
-        pending = raw
-        while pending:
-            if inflater is None:
-                piece, pending = pending, b""
-            else:
-                try:
-                    piece = inflater.decompress(pending, _CHUNK)
-                except zlib.error as exc:
-                    raise TerminalFetchError(
-                        f"{label} body is not valid {encoding} data: {exc}", source=name
-                    ) from exc
+    # 32 + MAX_WBITS accepts both a gzip and a zlib header (what servers send as deflate).
+    inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)
+    decoded = received = 0
+    try:
+        for received, raw in _running_total(raw_chunks):
+            pending = raw
+            while pending:
+                piece = inflater.decompress(pending, _CHUNK)
                 pending = inflater.unconsumed_tail
-            decoded += len(piece)
-            if decoded > max_bytes:
-                coding = f" (Content-Encoding: {encoding}, {received} bytes received)"
-                verb = "is over" if inflater is None else "inflates past"
-                raise TerminalFetchError(
-                    f"{label} body {verb} the {max_bytes}-byte limit"
-                    + (coding if inflater is not None else ""),
-                    source=name,
-                )
-            if piece:
+                decoded += len(piece)
+                if decoded > max_bytes:
+                    raise TerminalFetchError(
+                        f"{label} body inflates past the {max_bytes}-byte limit "
+                        f"(Content-Encoding: {encoding}, {received} bytes received)",
+                        source=name,
+                    )
                 yield received, piece
-    if inflater is not None and not inflater.eof and decoded:
+        # No input is left, so what zlib still holds is less than its 32 KiB window.
+        rest = inflater.flush()
+    except zlib.error as exc:
+        raise TerminalFetchError(
+            f"{label} body is not valid {encoding} data: {exc}", source=name
+        ) from exc
+    if decoded + len(rest) > max_bytes:
+        raise TerminalFetchError(
+            f"{label} body inflates past the {max_bytes}-byte limit", source=name
+        )
+    if received and not inflater.eof:
         raise TerminalFetchError(
             f"{label} body ends inside its {encoding} data (truncated download?)", source=name
         )
+    yield received, rest
+
+
+def _running_total(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        yield total, chunk
 
 
 class Watchdog:
