@@ -240,8 +240,9 @@ def _execute(
 
     with _stage(Stage.VALIDATE, run):
         bodies = {name: _body(name, f) for name, f in fetched.items()}
-        nyt = parse_nyt(bodies["nyt"])
-        jhu = parse_jhu(bodies["jhu"])
+        today = utcnow().date()  # rows dated after today (UTC) + 1 day are invalid
+        nyt = parse_nyt(bodies["nyt"], today=today)
+        jhu = parse_jhu(bodies["jhu"], today=today)
     with _stage(Stage.TRANSFORM, run):
         joined = join_sources(nyt, jhu)
         stored = store.stored_records()
