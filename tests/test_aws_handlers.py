@@ -60,7 +60,7 @@ class Aws:
         return receive_all(self.sqs, self.queue_url)
 
     def object(self, key: str) -> bytes:
-        return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()  # type: ignore[no-any-return]
+        return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
     def head(self, environment: str = "testing") -> tuple[str, str]:
         head = self.s3.head_object(Bucket=BUCKET, Key=f"{environment}/covid-etl.db")

@@ -40,9 +40,10 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     result = runner.invoke(app, [*path, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output
-    command = app
+    command: click.Command = app
     for name in path:
-        command = command.commands[name]  # type: ignore[attr-defined]
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
     assert command.help, f"{' '.join(path)} has no help text"
 
 
@@ -201,7 +202,7 @@ def test_read_commands_on_a_missing_database_say_so_and_create_nothing(
 
 @pytest.mark.parametrize("command", ["run", "runs", "export", "serve"])
 def test_every_command_that_opens_a_store_takes_database_url(command: str) -> None:
-    options = {opt for param in app.commands[command].params for opt in param.opts}  # type: ignore[union-attr]
+    options = {opt for param in app.commands[command].params for opt in param.opts}
     assert "--database-url" in options
 
 

@@ -6,6 +6,7 @@ import ssl
 import time
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,9 @@ POLICY = FetchPolicy(
 
 
 @pytest.fixture
-def client() -> httpx.Client:
+def client() -> Iterator[httpx.Client]:
     with httpx.Client() as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 def test_fetch_records_status_bytes_sha_and_etag(

@@ -59,7 +59,7 @@ def snapshot(database_url: str) -> list[tuple[object, ...]]:
 def run_failing(env: dict[str, str]) -> dict[str, object]:
     result = runner.invoke(app, ["run", "--json"], env=env)
     assert result.exit_code == 1, result.output
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def with_line(path: Path, line: bytes) -> bytes:

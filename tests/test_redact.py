@@ -48,7 +48,7 @@ def test_redacting_filter_scrubs_message_and_extra_fields() -> None:
     )
     RedactingFilter(["hunter22"]).filter(record)
     assert record.getMessage() == "connect postgresql://u:***@h/db failed"
-    assert record.url == "***"
+    assert record.__dict__["url"] == "***"
 
 
 def test_redact_masks_longest_secret_first() -> None:

@@ -153,11 +153,10 @@ def api_client(s3_url: str, *, revalidate: float) -> TestClient:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     """The S3 store's monotonic clock, moved by the test."""
-    import covid_etl.store.s3 as module
 
     offset = [0.0]
     real = time.monotonic
-    monkeypatch.setattr(module.time, "monotonic", lambda: real() + offset[0])
+    monkeypatch.setattr("covid_etl.store.s3.time.monotonic", lambda: real() + offset[0])
     yield offset
 
 

@@ -28,10 +28,11 @@ ZERO_REFUSED = {
     "COVID_ETL_CONNECT_TIMEOUT", "COVID_ETL_READ_TIMEOUT", "COVID_ETL_DEADLINE",
     "COVID_ETL_MAX_BYTES", "COVID_ETL_PORT",
 }  # fmt: skip
-# Zero is meaningful: no retry, no backoff, fail at once when another run holds the lock.
+# Zero is meaningful: no retry, no backoff, fail at once when another run holds the lock,
+# revalidate the S3 copy on every request.
 ZERO_ACCEPTED = {
     "COVID_ETL_RETRIES", "COVID_ETL_RETRY_BACKOFF", "COVID_ETL_LOCK_TIMEOUT",
-    "COVID_ETL_NOTIFY_RETRIES",
+    "COVID_ETL_NOTIFY_RETRIES", "COVID_ETL_S3_REVALIDATE",
 }  # fmt: skip
 
 

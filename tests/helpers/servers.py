@@ -232,7 +232,7 @@ class WebhookSink:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"json://{host}:{port}/hook"
+        return f"json://{host!s}:{port}/hook"
 
     def start(self) -> WebhookSink:
         self.thread.start()

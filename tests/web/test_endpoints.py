@@ -225,7 +225,7 @@ class _BrokenStore:
 
 
 def test_server_fault_is_500_with_the_error_shape_and_no_trace(database_url: str) -> None:
-    with _app_client(database_url, store=_BrokenStore()) as client:  # type: ignore[arg-type]
+    with _app_client(database_url, store=_BrokenStore()) as client:
         response = client.get("/api/v1/records")
         assert response.status_code == 500
         assert response.json() == {
