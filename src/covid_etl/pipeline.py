@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     DatabaseCorrupt,
@@ -26,7 +26,16 @@ from .errors import (
     describe,
 )
 from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
-from .models import Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger, utcnow
+from .models import (
+    Record,
+    RunRecord,
+    RunStatus,
+    SourceMeta,
+    Stage,
+    StatesCounts,
+    Trigger,
+    utcnow,
+)
 from .redact import mask_url, redact
 from .settings import Settings
 from .store import open_store
@@ -35,9 +44,11 @@ if TYPE_CHECKING:
     import httpx
 
     from .extract import ProgressCallback
+    from .models import StateRecord
     from .notify.channels import DeliveryReport, Sender
     from .notify.render import Message
     from .store.base import PendingChannel, Store
+    from .transform_states import StateChanges
 
 # Parsing, joining and notifying are imported where they are used: a daily run whose sources
 # answer 304 Not Modified needs none of them, and start-up is most of such a run's time.
@@ -136,14 +147,16 @@ def _locked_run(
         log.warning("marked run(s) %s as interrupted", interrupted)
     previous = store.last_run()
     run = store.create_run(trigger, settings.environment, utcnow())
+    run.states = StatesCounts() if settings.states_enabled else None
     if previous is not None and previous.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
         run.recovered_from = previous.id
     log.info("run #%d started", run.id, extra={"run_id": run.id, "trigger": str(trigger)})
     changes: list[Record] = []
     removed: list[dt.date] = []
+    states: StateChanges | None = None
     failure: StageFailed | None = None
     try:
-        changes, removed = _execute(run, settings, store, client, progress, accept_removals)
+        changes, removed, states = _execute(run, settings, store, client, progress, accept_removals)
         run.status = RunStatus.SUCCEEDED
     except StageFailed as failed:
         failure = failed
@@ -155,10 +168,13 @@ def _locked_run(
 
         channels = pending_channels(settings.notify)
     try:
-        if removed:  # only then: a store without row removal (S3, for now) is never asked
-            store.finish_run(run, changes, channels, removed)
+        # Extra arguments only when there is something for them: a store without row removal
+        # or a states table (S3, for now) is never asked.
+        state_writes = _state_writes(states) if failure is None else {}
+        if removed:
+            store.finish_run(run, changes, channels, removed, **state_writes)
         else:
-            store.finish_run(run, changes, channels)
+            store.finish_run(run, changes, channels, **state_writes)
     except Exception as exc:
         # The load transaction rolled back: record the failure with no data change instead.
         # A write that waited out another program's lock would wait again: report it directly.
@@ -187,6 +203,12 @@ def _locked_run(
     return RunResult(run=run, delivery=delivery, changes=changes, failure=failure)
 
 
+def _state_writes(states: StateChanges | None) -> dict[str, Any]:
+    if states is None or not (states.to_write or states.removed):
+        return {}
+    return {"state_changes": states.to_write, "states_removed": states.removed}
+
+
 def _execute(
     run: RunRecord,
     settings: Settings,
@@ -194,9 +216,10 @@ def _execute(
     client: httpx.Client | None,
     progress: ProgressCallback | None,
     accept_removals: bool = False,
-) -> tuple[list[Record], list[dt.date]]:
-    """Extract, validate, transform; fill in the run record; return the rows to write and the
-    stored dates to delete (only with ``accept_removals``)."""
+) -> tuple[list[Record], list[dt.date], StateChanges | None]:
+    """Extract, validate, transform; fill in the run record; return the rows to write, the
+    stored dates to delete (only with ``accept_removals``) and the per-state changes (None when
+    the states are off or unchanged)."""
     with _stage(Stage.EXTRACT, run):
         stored_count = store.count_records()
         last_ok = store.last_successful_run() if stored_count else None
@@ -212,8 +235,12 @@ def _execute(
         run.unchanged = stored_count
         run.data_through = store.data_through()
         run.warnings = list(last_ok.warnings)
+        if run.states is not None:
+            run.states = StatesCounts(
+                unchanged=store.count_states(), data_through=store.states_data_through()
+            )
         log.info("sources unchanged since run #%d", last_ok.id)
-        return [], []
+        return [], [], None
     from .parse import parse_jhu, parse_nyt
     from .transform import date_ranges, diff_records, join_sources
 
@@ -221,6 +248,7 @@ def _execute(
         bodies = {name: _body(name, f) for name, f in fetched.items()}
         nyt = parse_nyt(bodies["nyt"])
         jhu = parse_jhu(bodies["jhu"])
+        state_rows = _parse_states(bodies)
     with _stage(Stage.TRANSFORM, run):
         joined = join_sources(nyt, jhu)
         stored = store.stored_records()
@@ -236,7 +264,41 @@ def _execute(
                  ", ".join(run.removed_dates))  # fmt: skip
     run.data_through = joined.records[-1].date
     run.warnings = joined.warnings
-    return changes.to_write, changes.removed
+    states = None
+    if state_rows is not None:
+        states = _diff_states(run, store, state_rows, accept_removals)
+    return changes.to_write, changes.removed, states
+
+
+def _parse_states(bodies: dict[str, str]) -> list[StateRecord] | None:
+    if "states" not in bodies:
+        return None
+    from .parse_states import parse_states
+
+    return parse_states(bodies["states"], today=utcnow().date())
+
+
+def _diff_states(
+    run: RunRecord, store: Store, rows: list[StateRecord], accept_removals: bool
+) -> StateChanges:
+    """The per-state series against the stored one; fills in ``run.states`` and its warnings.
+    Never derived from, nor checked against, the national series: both are kept as published."""
+    from .parse_states import decrease_warnings
+    from .transform_states import diff_states
+
+    with _stage(Stage.TRANSFORM, run):
+        changes = diff_states(store.stored_states(), rows, accept_removals=accept_removals)
+    run.states = StatesCounts(
+        inserted=len(changes.inserted),
+        updated=len(changes.updated),
+        unchanged=changes.unchanged,
+        removed=len(changes.removed),
+        data_through=max(r.date for r in rows),
+    )
+    if changes.removed:
+        log.info("removing %d stored per-state row(s) the source dropped", len(changes.removed))
+    run.warnings.extend(decrease_warnings(rows))
+    return changes
 
 
 def _fetch_all(
@@ -246,8 +308,10 @@ def _fetch_all(
     progress: ProgressCallback | None,
 ) -> dict[str, Fetched]:
     urls = {"nyt": settings.nyt_url, "jhu": settings.jhu_url}
+    if settings.states_enabled:
+        urls["states"] = settings.states_url
     if settings.offline:
-        urls = {name: snapshot_path(name) for name in SOURCES}
+        urls = {name: snapshot_path(name) for name in urls}
     policy = FetchPolicy(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
@@ -315,6 +379,12 @@ def _mark_failed(run: RunRecord, failure: StageFailed, secrets: list[str], store
     run.inserted = run.updated = run.unchanged = run.removed = 0
     run.removed_dates = []
     run.initial_load = False
+    if run.states is not None:
+        run.states = StatesCounts()
+        try:
+            run.states.data_through = store.states_data_through()
+        except Exception:  # as below: the store may be what failed
+            run.states.data_through = None
     try:
         run.data_through = store.data_through()
     except Exception:  # the store itself may be what failed; the run is failed either way

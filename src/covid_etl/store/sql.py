@@ -13,13 +13,32 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from ..errors import StoreError
-from ..models import DeliveryStatus, Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger
-from .base import History, NotificationRow, PendingChannel, StoredRecord, chunks, new_run
+from ..models import (
+    DeliveryStatus,
+    Record,
+    RunRecord,
+    RunStatus,
+    SourceMeta,
+    Stage,
+    StateRecord,
+    StatesCounts,
+    Trigger,
+)
+from .base import (
+    History,
+    NotificationRow,
+    PendingChannel,
+    StateKey,
+    StoredRecord,
+    StoredState,
+    chunks,
+    new_run,
+)
 
 RUN_COLUMNS = (
     "id, trigger, environment, status, started_at, finished_at, failed_stage, error, warnings, "
     "initial_load, inserted, updated, unchanged, data_through, sources, recovered_from, "
-    "notification_status, pid, host, removed, removed_dates"
+    "notification_status, pid, host, removed, removed_dates, states"
 )
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
@@ -144,8 +163,8 @@ class SqlStore:
                     "INSERT INTO runs (trigger, environment, status, started_at, finished_at, "
                     "failed_stage, error, warnings, initial_load, inserted, updated, unchanged, "
                     "data_through, sources, recovered_from, notification_status, pid, host, "
-                    "removed, removed_dates) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "removed, removed_dates, states) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "RETURNING id"
                 ),
                 values,
@@ -175,6 +194,7 @@ class SqlStore:
             run.host,
             run.removed,
             self._json_in(run.removed_dates),
+            None if run.states is None else self._json_in(run.states.to_dict()),
         )
 
     def finish_run(
@@ -183,10 +203,21 @@ class SqlStore:
         changes: Sequence[Record],
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
+        *,
+        state_changes: Sequence[StateRecord] = (),
+        states_removed: Sequence[StateKey] = (),
     ) -> None:
         with self._transaction() as cur:
             for batch in chunks(changes, 500):
                 self._write_records(cur, run.id, batch)
+            # The per-state series is written in the same transaction: both or neither.
+            for state_batch in chunks(state_changes, 5000):
+                self._write_states(cur, run.id, state_batch)
+            for keys in chunks(states_removed, 5000):
+                cur.executemany(
+                    self._sql("DELETE FROM states WHERE date = ? AND fips = ?"),
+                    [(self._date_in(day), fips) for day, fips in keys],
+                )
             for dates in chunks(removed, 500):
                 # Only with --accept-removals: the operator accepted that the source dropped them.
                 cur.executemany(
@@ -199,7 +230,7 @@ class SqlStore:
                     "finished_at = ?, failed_stage = ?, error = ?, warnings = ?, initial_load = ?, "
                     "inserted = ?, updated = ?, unchanged = ?, data_through = ?, sources = ?, "
                     "recovered_from = ?, notification_status = ?, pid = ?, host = ?, removed = ?, "
-                    "removed_dates = ? WHERE id = ?"
+                    "removed_dates = ?, states = ? WHERE id = ?"
                 ),
                 (*self._run_values(run), run.id),
             )
@@ -223,6 +254,17 @@ class SqlStore:
                 "recovered = excluded.recovered, run_id = excluded.run_id"
             ),
             [(self._date_in(r.date), r.cases, r.deaths, r.recovered, run_id) for r in records],
+        )
+
+    def _write_states(self, cur: Any, run_id: int, rows: Sequence[StateRecord]) -> None:
+        cur.executemany(
+            self._sql(
+                "INSERT INTO states (date, fips, name, cases, deaths, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (date, fips) DO UPDATE SET "
+                "name = excluded.name, cases = excluded.cases, deaths = excluded.deaths, "
+                "run_id = excluded.run_id"
+            ),
+            [(self._date_in(r.date), r.fips, r.name, r.cases, r.deaths, run_id) for r in rows],
         )
 
     def get_run(self, run_id: int) -> RunRecord | None:
@@ -276,6 +318,7 @@ class SqlStore:
             host=row[18],
             removed=int(row[19]),
             removed_dates=list(self._json_out(row[20]) or []),
+            states=None if row[21] is None else StatesCounts.from_dict(self._json_out(row[21])),
         )
 
     # -- records --------------------------------------------------------------------------------
@@ -322,6 +365,29 @@ class SqlStore:
             clauses.append("date <= ?")
             params.append(self._date_in(end))
         return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), tuple(params)
+
+    # -- per-state series -----------------------------------------------------------------------
+
+    def stored_states(self) -> dict[StateKey, StateRecord]:
+        return {(r.date, r.fips): r for r in self.state_records()}
+
+    def state_records(self, fips: str | None = None) -> list[StateRecord]:
+        query = "SELECT date, fips, name, cases, deaths FROM states"
+        params: tuple[Any, ...] = ()
+        if fips is not None:
+            query += " WHERE fips = ?"
+            params = (fips,)
+        date_out = self._date_out
+        return [
+            StateRecord(date_out(d), f, name, cases, deaths)  # type: ignore[arg-type]
+            for d, f, name, cases, deaths in self._read(query + " ORDER BY fips, date", params)
+        ]
+
+    def count_states(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM states", ())[0][0])
+
+    def states_data_through(self) -> dt.date | None:
+        return self._date_out(self._read("SELECT MAX(date) FROM states", ())[0][0])
 
     # -- notifications --------------------------------------------------------------------------
 
@@ -393,7 +459,14 @@ class SqlStore:
         notes = self._notifications(
             self._read(f"SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id", ())
         )
-        return History(runs=runs, records=records, notifications=notes)
+        states = [
+            StoredState(StateRecord(date_out(d), fips, name, cases, deaths), int(run_id))  # type: ignore[arg-type]
+            for d, fips, name, cases, deaths, run_id in self._read(
+                "SELECT date, fips, name, cases, deaths, run_id FROM states ORDER BY date, fips",
+                (),
+            )
+        ]
+        return History(runs=runs, records=records, notifications=notes, states=states)
 
     def restore_history(self, history: History) -> None:
         with self._transaction() as cur:
@@ -401,7 +474,7 @@ class SqlStore:
             # run can slip in between the check and the copy.
             cur.execute(
                 "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM records) "
-                "+ (SELECT COUNT(*) FROM notifications)"
+                "+ (SELECT COUNT(*) FROM notifications) + (SELECT COUNT(*) FROM states)"
             )
             if int(cur.fetchone()[0]):
                 raise StoreError(
@@ -423,6 +496,18 @@ class SqlStore:
                     ),
                     [(self._date_in(r.record.date), *r.record.values(), r.run_id) for r in rows],
                 )
+            for state_rows in chunks(history.states, 5000):
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO states (date, fips, name, cases, deaths, run_id) "
+                        "VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
+                    [
+                        (self._date_in(s.row.date), s.row.fips, s.row.name, s.row.cases,
+                         s.row.deaths, s.run_id)
+                        for s in state_rows
+                    ],
+                )  # fmt: skip
             for notes in chunks(history.notifications, 500):
                 cur.executemany(
                     self._sql(

@@ -1,0 +1,84 @@
+"""Compare the incoming per-state series with the stored one. Pure.
+
+Rows are keyed by (date, fips). The NYT revises the past, so every stored key is compared, not
+only new dates; only rows whose values differ are written. As for the national series, a run
+never deletes on its own: incoming data that lacks stored keys is refused unless the operator
+accepted the removals (``covid-etl run --accept-removals``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import HistoryShrinks
+from .models import StateRecord
+from .transform import format_ranges
+
+StateKey = tuple[dt.date, str]
+# Jurisdictions spelled out in a shrink message; the rest are counted.
+SHOWN_STATES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanges:
+    """How the incoming per-state series differs from the stored one."""
+
+    inserted: list[StateRecord]
+    updated: list[StateRecord]
+    unchanged: int
+    removed: list[StateKey] = field(default_factory=list)
+
+    @property
+    def to_write(self) -> list[StateRecord]:
+        return self.inserted + self.updated
+
+
+def diff_states(
+    stored: Mapping[StateKey, StateRecord],
+    incoming: Iterable[StateRecord],
+    *,
+    accept_removals: bool = False,
+) -> StateChanges:
+    """Inserted (new keys), updated (stored keys whose name or figures changed), unchanged."""
+    inserted: list[StateRecord] = []
+    updated: list[StateRecord] = []
+    unchanged = 0
+    seen: set[StateKey] = set()
+    for row in incoming:
+        key = (row.date, row.fips)
+        seen.add(key)
+        old = stored.get(key)
+        if old is None:
+            inserted.append(row)
+        elif old != row:
+            updated.append(row)
+        else:
+            unchanged += 1
+    lost = sorted(key for key in stored if key not in seen)
+    if lost and not accept_removals:
+        raise HistoryShrinks(
+            f"the new states data lacks {len(lost)} (date, fips) row(s) that are already stored "
+            f"({describe_keys(lost)}); refusing to load a truncated or shrunken source; "
+            "if the source really dropped these rows, accept the removals with "
+            "`covid-etl run --accept-removals`"
+        )
+    return StateChanges(inserted=inserted, updated=updated, unchanged=unchanged, removed=lost)
+
+
+def describe_keys(keys: Iterable[StateKey]) -> str:
+    """``fips 06: 2021-07-01..2021-07-08; fips 36: 2021-07-08`` for a few jurisdictions."""
+    by_fips: dict[str, list[dt.date]] = {}
+    for day, fips in keys:
+        by_fips.setdefault(fips, []).append(day)
+    parts = [
+        f"fips {fips}: {format_ranges(sorted(days), limit=2)}"
+        for fips, days in sorted(by_fips.items())[:SHOWN_STATES]
+    ]
+    if len(by_fips) > SHOWN_STATES:
+        parts.append(f"and {len(by_fips) - SHOWN_STATES} more jurisdiction(s)")
+    return "; ".join(parts)
+
+
+__all__ = ["StateChanges", "StateKey", "describe_keys", "diff_states"]
