@@ -185,7 +185,7 @@ def test_runs_recorded_before_the_removed_columns_read_as_zero_removed(database_
     store = open_store(database_url)
     try:
         store.migrate()
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         [upgraded] = store.list_runs()
         assert (upgraded.status, upgraded.removed, upgraded.removed_dates) == ("succeeded", 0, [])
     finally:

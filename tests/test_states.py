@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from covid_etl.export import sorted_by_date, write_states_csv
-from covid_etl.models import RunRecord, RunStatus, Stage
+from covid_etl.models import RunRecord, RunStatus, Stage, utcnow
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
@@ -406,3 +406,29 @@ def test_export_states_is_sorted_by_date_then_fips(database_url: str) -> None:
     rows = list(csv.reader(io.StringIO(exported_states(database_url))))[1:]
     keys = [(r[0], r[1]) for r in rows]
     assert keys == sorted(keys) and len(keys) == REAL_ROWS
+
+
+def test_runs_recorded_before_the_states_migration_read_as_states_off(database_url: str) -> None:
+    old = open_store(database_url)
+    old.migrations = old.migrations[:2]  # type: ignore[attr-defined]  # the schema before it
+    try:
+        old.migrate()
+        with old._transaction() as cur:  # type: ignore[attr-defined]  # as the old code wrote
+            cur.execute(
+                old._sql(  # type: ignore[attr-defined]
+                    "INSERT INTO runs (trigger, environment, status, started_at) "
+                    "VALUES ('manual', 'testing', 'succeeded', ?)"
+                ),
+                (old._ts_in(utcnow()),),  # type: ignore[attr-defined]
+            )
+    finally:
+        old.close()
+    store = open_store(database_url)
+    try:
+        store.migrate()
+        assert store.schema_version() == 3
+        [upgraded] = store.list_runs()
+        assert upgraded.states is None
+        assert store.state_records() == [] and store.states_data_through() is None
+    finally:
+        store.close()
