@@ -13,7 +13,7 @@ from covid_etl.parse_states import decrease_warnings, parse_states
 from covid_etl.population import load_population, parse_population, population_of
 from covid_etl.state_figures import daily_new, per_100k, seven_day_average
 from covid_etl.summary import run_summary_json
-from covid_etl.transform_states import diff_states
+from covid_etl.transform_states import diff_states, diff_states_by_fips
 from tests.conftest import POPULATION_REAL, STATES_REAL
 
 TODAY = dt.date(2021, 7, 9)
@@ -188,3 +188,27 @@ def test_notifications_report_both_series() -> None:
     assert "States" not in render(_run(None), None).body
     failed = render(_run(StatesCounts(data_through=dt.date(2021, 6, 30)), RunStatus.FAILED), None)
     assert "States and territories unchanged; through 2021-06-30." in failed.body
+
+
+def test_diff_by_fips_reads_one_jurisdiction_at_a_time_and_finds_a_vanished_one() -> None:
+    stored = [StateRecord(D1, "06", "California", 1, 0), StateRecord(D1, "66", "Guam", 1, 0)]
+    incoming = [
+        StateRecord(D1, "06", "California", 2, 0),
+        StateRecord(D2, "06", "California", 3, 0),
+    ]
+    asked: list[str] = []
+
+    def rows_of(fips: str) -> list[StateRecord]:
+        asked.append(fips)
+        return [r for r in stored if r.fips == fips]
+
+    with pytest.raises(HistoryShrinks, match="fips 66: 2021-07-01"):
+        diff_states_by_fips(incoming, ["06", "66"], rows_of)
+    assert asked == ["06", "66"]
+    changes = diff_states_by_fips(incoming, ["06", "66"], rows_of, accept_removals=True)
+    assert (changes.inserted, changes.updated, changes.unchanged) == (
+        [incoming[1]],
+        [incoming[0]],
+        0,
+    )
+    assert changes.removed == [(D1, "66")]

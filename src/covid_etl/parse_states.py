@@ -42,8 +42,13 @@ def parse_states(text: str, *, today: dt.date, source: str = SOURCE) -> list[Sta
     i_date, i_name, i_fips, i_cases, i_deaths = (index[c] for c in STATES_COLUMNS)
     width = max(index.values()) + 1
     latest_allowed = today + dt.timedelta(days=1)
-    first_line: dict[tuple[dt.date, str], int] = {}
+    # Memory grows with the file (the NYT county file is 100 times this one): each distinct
+    # date and fips is parsed once and shared by its rows, and duplicates are found with one
+    # set of dates per fips rather than a map of every (date, fips) to its line.
+    dates: dict[str, dt.date] = {}
+    fips_codes: dict[str, str] = {}
     names: dict[str, tuple[str, int]] = {}
+    seen: dict[str, set[dt.date]] = {}
     rows: list[StateRecord] = []
     for row in reader:
         line = reader.line_num
@@ -56,9 +61,14 @@ def parse_states(text: str, *, today: dt.date, source: str = SOURCE) -> list[Sta
                 line=line,
                 value=",".join(row),
             )
-        day = parse_date(row[i_date], source=source, line=line, column="date")
-        check_not_future(day, latest_allowed, source=source, line=line, raw=row[i_date])
-        fips = parse_fips(row[i_fips], source=source, line=line)
+        day = dates.get(row[i_date])
+        if day is None:
+            day = parse_date(row[i_date], source=source, line=line, column="date")
+            check_not_future(day, latest_allowed, source=source, line=line, raw=row[i_date])
+            dates[row[i_date]] = day
+        fips = fips_codes.get(row[i_fips])
+        if fips is None:
+            fips = fips_codes[row[i_fips]] = parse_fips(row[i_fips], source=source, line=line)
         name = row[i_name].strip()
         if not name:
             raise ParseError("state name is empty", source=source, line=line, column="state",
@@ -72,22 +82,22 @@ def parse_states(text: str, *, today: dt.date, source: str = SOURCE) -> list[Sta
                 column="state",
                 value=name,
             )
-        key = (day, fips)
-        if key in first_line:
+        days = seen.setdefault(fips, set())
+        if day in days:
+            first = _first_line_of(text, i_date, i_fips, row[i_date], row[i_fips])
             raise ParseError(
-                f"second row for fips {fips} on {day.isoformat()} "
-                f"(the first is on line {first_line[key]})",
+                f"second row for fips {fips} on {day.isoformat()} (the first is on line {first})",
                 source=source,
                 line=line,
                 column="fips",
                 value=row[i_fips],
             )
-        first_line[key] = line
+        days.add(day)
         rows.append(
             StateRecord(
                 date=day,
                 fips=fips,
-                name=name,
+                name=known[0],
                 cases=parse_count(row[i_cases], source=source, line=line, column="cases"),
                 deaths=parse_count(row[i_deaths], source=source, line=line, column="deaths"),
             )
@@ -96,6 +106,15 @@ def parse_states(text: str, *, today: dt.date, source: str = SOURCE) -> list[Sta
         raise ParseError("no data rows after the header", source=source, line=2)
     rows.sort(key=lambda r: (r.fips, r.date))
     return rows
+
+
+def _first_line_of(text: str, i_date: int, i_fips: int, day: str, fips: str) -> int | None:
+    """The line of the first row with this date and fips (only to explain a duplicate)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for row in reader:
+        if len(row) > max(i_date, i_fips) and row[i_date] == day and row[i_fips] == fips:
+            return reader.line_num
+    return None
 
 
 def check_not_future(

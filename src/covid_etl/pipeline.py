@@ -284,10 +284,12 @@ def _diff_states(
     """The per-state series against the stored one; fills in ``run.states`` and its warnings.
     Never derived from, nor checked against, the national series: both are kept as published."""
     from .parse_states import decrease_warnings
-    from .transform_states import diff_states
+    from .transform_states import diff_states_by_fips
 
     with _stage(Stage.TRANSFORM, run):
-        changes = diff_states(store.stored_states(), rows, accept_removals=accept_removals)
+        changes = diff_states_by_fips(
+            rows, store.stored_state_fips(), store.state_records, accept_removals=accept_removals
+        )
     run.states = StatesCounts(
         inserted=len(changes.inserted),
         updated=len(changes.updated),

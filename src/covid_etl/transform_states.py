@@ -9,7 +9,7 @@ accepted the removals (``covid-etl run --accept-removals``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import HistoryShrinks
@@ -58,13 +58,48 @@ def diff_states(
             unchanged += 1
     lost = sorted(key for key in stored if key not in seen)
     if lost and not accept_removals:
-        raise HistoryShrinks(
-            f"the new states data lacks {len(lost)} (date, fips) row(s) that are already stored "
-            f"({describe_keys(lost)}); refusing to load a truncated or shrunken source; "
-            "if the source really dropped these rows, accept the removals with "
-            "`covid-etl run --accept-removals`"
-        )
+        raise _shrinks(lost)
     return StateChanges(inserted=inserted, updated=updated, unchanged=unchanged, removed=lost)
+
+
+def diff_states_by_fips(
+    incoming: Sequence[StateRecord],
+    stored_fips: Iterable[str],
+    stored_rows: Callable[[str], Iterable[StateRecord]],
+    *,
+    accept_removals: bool = False,
+) -> StateChanges:
+    """:func:`diff_states` one jurisdiction at a time: ``stored_rows(fips)`` gives that
+    jurisdiction's stored rows, so only one jurisdiction's rows are held besides the incoming
+    ones (the stored table of a large file would otherwise double the memory of a run).
+    ``incoming`` is sorted by fips, as :func:`~covid_etl.parse_states.parse_states` returns it."""
+    groups: dict[str, list[StateRecord]] = {}
+    for row in incoming:
+        groups.setdefault(row.fips, []).append(row)
+    inserted: list[StateRecord] = []
+    updated: list[StateRecord] = []
+    unchanged = 0
+    lost: list[StateKey] = []
+    for fips in sorted(groups.keys() | set(stored_fips)):
+        stored = {(r.date, r.fips): r for r in stored_rows(fips)}
+        part = diff_states(stored, groups.get(fips, ()), accept_removals=True)
+        inserted += part.inserted
+        updated += part.updated
+        unchanged += part.unchanged
+        lost += part.removed
+    lost.sort()
+    if lost and not accept_removals:
+        raise _shrinks(lost)
+    return StateChanges(inserted=inserted, updated=updated, unchanged=unchanged, removed=lost)
+
+
+def _shrinks(lost: Sequence[StateKey]) -> HistoryShrinks:
+    return HistoryShrinks(
+        f"the new states data lacks {len(lost)} (date, fips) row(s) that are already stored "
+        f"({describe_keys(lost)}); refusing to load a truncated or shrunken source; "
+        "if the source really dropped these rows, accept the removals with "
+        "`covid-etl run --accept-removals`"
+    )
 
 
 def describe_keys(keys: Iterable[StateKey]) -> str:
@@ -81,4 +116,4 @@ def describe_keys(keys: Iterable[StateKey]) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["StateChanges", "StateKey", "describe_keys", "diff_states"]
+__all__ = ["StateChanges", "StateKey", "describe_keys", "diff_states", "diff_states_by_fips"]

@@ -100,8 +100,8 @@ class Store(Protocol):
         ``states_removed`` keys (only when the operator accepted removals), the final run record,
         pending notifications."""
 
-    def stored_states(self) -> dict[StateKey, StateRecord]:
-        """Every stored row of the per-state series by (date, fips)."""
+    def stored_state_fips(self) -> list[str]:
+        """The FIPS codes that have stored per-state rows."""
 
     def state_records(self, fips: str | None = None) -> list[StateRecord]:
         """Stored per-state rows (all, or one jurisdiction's), sorted by fips then date."""

@@ -368,8 +368,8 @@ class SqlStore:
 
     # -- per-state series -----------------------------------------------------------------------
 
-    def stored_states(self) -> dict[StateKey, StateRecord]:
-        return {(r.date, r.fips): r for r in self.state_records()}
+    def stored_state_fips(self) -> list[str]:
+        return [row[0] for row in self._read("SELECT DISTINCT fips FROM states ORDER BY fips", ())]
 
     def state_records(self, fips: str | None = None) -> list[StateRecord]:
         query = "SELECT date, fips, name, cases, deaths FROM states"
