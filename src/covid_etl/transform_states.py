@@ -72,17 +72,25 @@ def diff_states_by_fips(
     """:func:`diff_states` one jurisdiction at a time: ``stored_rows(fips)`` gives that
     jurisdiction's stored rows, so only one jurisdiction's rows are held besides the incoming
     ones (the stored table of a large file would otherwise double the memory of a run).
-    ``incoming`` is sorted by fips, as :func:`~covid_etl.parse_states.parse_states` returns it."""
-    groups: dict[str, list[StateRecord]] = {}
-    for row in incoming:
-        groups.setdefault(row.fips, []).append(row)
+    ``incoming`` is sorted by date; with nothing stored (the initial load) it is returned as the
+    inserted rows in that order, otherwise the rows come one jurisdiction after the other."""
+    from .parse_states import fips_groups
+
+    stored_fips = list(stored_fips)
+    if not stored_fips:
+        return StateChanges(inserted=list(incoming), updated=[], unchanged=0)
+    groups = {group[0].fips: group for group in fips_groups(incoming)}
     inserted: list[StateRecord] = []
     updated: list[StateRecord] = []
     unchanged = 0
     lost: list[StateKey] = []
     for fips in sorted(groups.keys() | set(stored_fips)):
         stored = {(r.date, r.fips): r for r in stored_rows(fips)}
-        part = diff_states(stored, groups.get(fips, ()), accept_removals=True)
+        group = groups.get(fips, ())
+        if not stored:  # a jurisdiction's first load: nothing to compare
+            inserted += group
+            continue
+        part = diff_states(stored, group, accept_removals=True)
         inserted += part.inserted
         updated += part.updated
         unchanged += part.unchanged

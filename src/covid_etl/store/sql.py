@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -257,6 +258,8 @@ class SqlStore:
         )
 
     def _write_states(self, cur: Any, run_id: int, rows: Sequence[StateRecord]) -> None:
+        # Few distinct dates among many rows: adapt each one once.
+        date_in = functools.cache(self._date_in)
         cur.executemany(
             self._sql(
                 "INSERT INTO states (date, fips, name, cases, deaths, run_id) "
@@ -264,7 +267,7 @@ class SqlStore:
                 "name = excluded.name, cases = excluded.cases, deaths = excluded.deaths, "
                 "run_id = excluded.run_id"
             ),
-            [(self._date_in(r.date), r.fips, r.name, r.cases, r.deaths, run_id) for r in rows],
+            [(date_in(r.date), r.fips, r.name, r.cases, r.deaths, run_id) for r in rows],
         )
 
     def get_run(self, run_id: int) -> RunRecord | None:
