@@ -432,3 +432,29 @@ def test_runs_recorded_before_the_states_migration_read_as_states_off(database_u
         assert store.state_records() == [] and store.states_data_through() is None
     finally:
         store.close()
+
+
+def test_a_store_without_the_states_table_fails_the_run_with_a_clear_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The S3 store of this version keeps the national series only: a run with the states on
+    # must say so and change nothing, not fail on a missing method.
+    pytest.importorskip("moto")
+    import boto3
+    from moto import mock_aws
+
+    from tests.helpers.aws import BUCKET, fake_credentials
+
+    fake_credentials(monkeypatch)
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        url = f"s3://{BUCKET}/testing"
+
+        run = run_etl(settings_for(url, STATES_REAL)).run
+
+        assert run.status is RunStatus.FAILED and run.failed_stage is Stage.EXTRACT
+        assert run.error == (
+            f"the store at {url}/ does not keep the per-state series; "
+            "set COVID_ETL_STATES_URL=off to load the national series only"
+        )
+        assert open_store(url).count_records() == 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    ConfigError,
     DatabaseCorrupt,
     DatabaseLocked,
     EtlError,
@@ -227,6 +228,8 @@ def _execute(
     stored dates to delete (only with ``accept_removals``) and the per-state changes (None when
     the states are off or unchanged)."""
     with _stage(Stage.EXTRACT, run):
+        if settings.states_enabled:
+            _check_keeps_states(store)
         stored_count = store.count_records()
         last_ok = store.last_successful_run() if stored_count else None
         previous = {s.name: s for s in last_ok.sources} if last_ok else {}
@@ -274,6 +277,16 @@ def _execute(
     if state_rows is not None:
         states = _diff_states(run, store, state_rows, accept_removals)
     return changes.to_write, changes.removed, states
+
+
+def _check_keeps_states(store: Store) -> None:
+    """Before downloading anything: a store without the states table (the S3 store of this
+    version) cannot take the per-state series."""
+    if not hasattr(store, "stored_state_fips"):
+        raise ConfigError(
+            f"the store at {store.url_for_display} does not keep the per-state series; "
+            "set COVID_ETL_STATES_URL=off to load the national series only"
+        )
 
 
 def _parse_states(bodies: dict[str, str]) -> list[StateRecord] | None:
