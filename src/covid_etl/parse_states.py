@@ -59,12 +59,11 @@ def _parse(text: str, today: dt.date, source: str) -> list[StateRecord]:
     width = max(index.values()) + 1
     latest_allowed = today + dt.timedelta(days=1)
     # Memory grows with the file (the NYT county file is 100 times this one): each distinct
-    # date and fips is parsed once and shared by its rows, and duplicates are found with one
-    # set of dates per fips rather than a map of every (date, fips) to its line.
+    # date and fips is parsed once and shared by its rows, and duplicates are found after
+    # sorting, where they are neighbours, rather than with a set of every (date, fips).
     dates: dict[str, dt.date] = {}
     fips_codes: dict[str, str] = {}
     names: dict[str, tuple[str, int]] = {}
-    seen: dict[str, set[dt.date]] = {}
     rows: list[StateRecord] = []
     append = rows.append
     # The loop is the cost of a run on a large file: the common case (a date, fips and name seen
@@ -89,21 +88,9 @@ def _parse(text: str, today: dt.date, source: str) -> list[StateRecord]:
         fips = fips_codes.get(raw_fips)
         if fips is None:
             fips = fips_codes[raw_fips] = parse_fips(raw_fips, source=source, line=reader.line_num)
-            seen[fips] = set()
         known = names.get(fips)
         if known is None or known[0] != raw_name:
             known = _check_name(names, fips, raw_name, source, reader.line_num)
-        days = seen[fips]
-        if day in days:
-            first = _first_line_of(text, i_date, i_fips, raw_date, raw_fips)
-            raise ParseError(
-                f"second row for fips {fips} on {day.isoformat()} (the first is on line {first})",
-                source=source,
-                line=reader.line_num,
-                column="fips",
-                value=raw_fips,
-            )
-        days.add(day)
         cases = (
             int(raw_cases)
             if raw_cases.isdigit() and raw_cases.isascii()
@@ -121,7 +108,30 @@ def _parse(text: str, today: dt.date, source: str) -> list[StateRecord]:
     # one. Two stable sorts on one field each are cheaper than one on a (date, fips) pair.
     rows.sort(key=itemgetter(1))
     rows.sort(key=itemgetter(0))
+    for before, after in pairwise(rows):
+        if before[0] == after[0] and before[1] == after[1]:
+            raise _duplicate(text, i_date, i_fips, after, source)
     return rows
+
+
+def _duplicate(text: str, i_date: int, i_fips: int, row: StateRecord, source: str) -> ParseError:
+    """The error for a second row of one (date, fips), with the lines of both: the rows were
+    sorted, so they are found again in the text (only on this failure path)."""
+    day = row.date.isoformat()  # the raw value: dates are validated as ISO
+    reader = csv.reader(io.StringIO(text, newline=""))
+    lines = [
+        reader.line_num
+        for fields in reader
+        if len(fields) > max(i_date, i_fips) and fields[i_date] == day
+        and fields[i_fips] == row.fips
+    ][:2]  # fmt: skip
+    return ParseError(
+        f"second row for fips {row.fips} on {day} (the first is on line {lines[0]})",
+        source=source,
+        line=lines[1],
+        column="fips",
+        value=row.fips,
+    )
 
 
 def _check_name(
@@ -142,15 +152,6 @@ def _check_name(
             value=name,
         )
     return known
-
-
-def _first_line_of(text: str, i_date: int, i_fips: int, day: str, fips: str) -> int | None:
-    """The line of the first row with this date and fips (only to explain a duplicate)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    for row in reader:
-        if len(row) > max(i_date, i_fips) and row[i_date] == day and row[i_fips] == fips:
-            return reader.line_num
-    return None
 
 
 def check_not_future(

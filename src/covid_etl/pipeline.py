@@ -255,9 +255,12 @@ def _execute(
 
     with _stage(Stage.VALIDATE, run):
         bodies = {name: _body(name, f) for name, f in fetched.items()}
-        nyt = parse_nyt(bodies["nyt"])
-        jhu = parse_jhu(bodies["jhu"])
-        state_rows = _parse_states(bodies)
+        # Each body is dropped once parsed: a county-sized states file is ~100 MB of bytes and
+        # as much again of text, which the rest of the run does not need.
+        del fetched
+        nyt = parse_nyt(bodies.pop("nyt"))
+        jhu = parse_jhu(bodies.pop("jhu"))
+        state_rows = _parse_states(bodies.pop("states", None))
     with _stage(Stage.TRANSFORM, run):
         joined = join_sources(nyt, jhu)
         stored = store.stored_records()
@@ -289,12 +292,12 @@ def _check_keeps_states(store: Store) -> None:
         )
 
 
-def _parse_states(bodies: dict[str, str]) -> list[StateRecord] | None:
-    if "states" not in bodies:
+def _parse_states(text: str | None) -> list[StateRecord] | None:
+    if text is None:
         return None
     from .parse_states import parse_states
 
-    return parse_states(bodies["states"], today=utcnow().date())
+    return parse_states(text, today=utcnow().date())
 
 
 def _diff_states(
