@@ -213,7 +213,44 @@ def markdown(real: dict[str, Series], growth: dict[int, dict[str, Series]], repe
             rss = s[key].stat("rss_kib", "max") * 1024 / MB
             lines.append(f"| {factor}x | {REAL_ROWS * factor:,} | {LABELS[key]} | {wall:.2f} | "
                          f"{cpu:.2f} | {rss:.0f} |")  # fmt: skip
+    lines += ["", *growth_notes(sizes)]
     return "\n".join(lines) + "\n", checks
+
+
+def growth_notes(sizes: dict[int, dict[str, Series]]) -> list[str]:
+    """How the cost grows, from the figures above: CPU and memory per row at each size."""
+    per_row = []
+    for factor, s in sizes.items():
+        rows = REAL_ROWS * factor
+        ours = s["etl_initial"].stat("cpu", "median") / rows * 1e6
+        theirs = s["pd_initial"].stat("cpu", "median") / rows * 1e6
+        rss = s["etl_initial"].stat("rss_kib", "max") * 1024 / rows
+        per_row.append(f"{factor}x: covid-etl {ours:.1f} µs and {rss:.0f} bytes of peak RSS per "
+                       f"row, pandas {theirs:.1f} µs")  # fmt: skip
+    return [
+        "## How the cost grows",
+        "",
+        "CPU per row of the initial load (start-up and the national sources included, so the "
+        "smallest size pays most per row): " + "; ".join(per_row) + ".",
+        "",
+        "Both grow linearly once start-up no longer dominates. covid-etl reads the file once "
+        "with the csv module, parses each distinct date and fips once, keeps one tuple per row "
+        "(the peak RSS per row settles at a few hundred bytes: the row tuples, the text of the "
+        "file while it is parsed, and the rows to write), compares one jurisdiction's stored "
+        "rows at a time (a re-run with changed data never holds the whole stored table), and "
+        "writes the changed rows in primary-key order with executemany in chunks of 5,000. "
+        "Its per-row cost is Python work (a tuple and two integers per row, the checks) plus "
+        "SQLite's: each row goes into the primary key and the (fips, date) index that serves "
+        "a state's series, and WAL mode writes every page twice (log, then checkpoint), which "
+        "shows as wall time above CPU time on a large load. pandas parses and validates in "
+        "vectorised C, which is why it is ahead per row on large inputs; its fixed cost is the "
+        "import of pandas (about 0.4 s), which is why covid-etl is well ahead at the real size, "
+        "where the daily run lives. pandas' re-run memory grows faster than its initial load's "
+        "because the merge holds the stored table, the new one and the joined frame at once.",
+        "",
+        "A no-change re-run stays flat at every size: the sources answer 304 Not Modified and "
+        "nothing is parsed.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
