@@ -317,7 +317,7 @@ def _diff_states(
         updated=len(changes.updated),
         unchanged=changes.unchanged,
         removed=len(changes.removed),
-        data_through=max(r.date for r in rows),
+        data_through=rows[-1].date,  # parse_states sorts by date
     )
     if changes.removed:
         log.info("removing %d stored per-state row(s) the source dropped", len(changes.removed))
