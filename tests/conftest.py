@@ -19,6 +19,16 @@ PACKAGE_DATA = Path(__file__).parents[1] / "src" / "covid_etl" / "data"
 NYT_CURRENT = PACKAGE_DATA / "nyt-us.csv"
 JHU_CURRENT = PACKAGE_DATA / "jhu-combined-us.csv"
 JHU_ALL_COUNTRIES = REAL / "jhu" / "time-series-19-covid-combined.csv"
+# The real NYT us-states.csv (27,129 rows, 2020-01-21..2021-07-08) and the census estimates.
+STATES_REAL = FIXTURES / "states" / "us-states.csv"
+POPULATION_REAL = FIXTURES / "states" / "state-population-2019.csv"
+
+
+@pytest.fixture(autouse=True)
+def _states_off_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-state source defaults to the NYT's URL: tests that do not test the states keep
+    it off, so no test reaches the internet and the national-only behaviour stays covered."""
+    monkeypatch.setenv("COVID_ETL_STATES_URL", "off")
 
 
 def nyt_history(day: str) -> Path:
@@ -139,6 +149,7 @@ def fast_settings(database_url: str, **overrides: object) -> Settings:
         "lock_timeout": 30.0,
         "notify_retries": 1,
         "environment": "testing",
+        "states_url": "off",
     }
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
@@ -159,6 +170,12 @@ def serve_real(
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
     """Environment for running the CLI as a subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVID_ETL_")}
-    env.update({"COVID_ETL_DATABASE_URL": database_url, "COVID_ETL_RETRY_BACKOFF": "0.01"})
+    env.update(
+        {
+            "COVID_ETL_DATABASE_URL": database_url,
+            "COVID_ETL_RETRY_BACKOFF": "0.01",
+            "COVID_ETL_STATES_URL": "off",
+        }
+    )
     env.update(extra)
     return env

@@ -296,6 +296,7 @@ def test_lambda_path_imports_no_apprise_click_rich_or_pandas(source_server: Sour
         env.update(
             COVID_ETL_DATABASE_URL=f"s3://{BUCKET}", COVID_ETL_NYT_URL=urls["nyt_url"],
             COVID_ETL_JHU_URL=urls["jhu_url"], COVID_ETL_LOG_FORMAT="json",
+            COVID_ETL_STATES_URL="off",
         )  # fmt: skip
         proc = subprocess.run(
             [sys.executable, str(ROOT / "tests" / "helpers" / "lambda_path.py")],

@@ -189,7 +189,7 @@ class StageFailed(EtlError):
         super().__init__(f"{run} failed at stage {stage}: {describe(cause)}")
 
 
-SOURCE_LABELS = {"nyt": "NYT", "jhu": "JHU"}
+SOURCE_LABELS = {"nyt": "NYT", "jhu": "JHU", "states": "NYT states"}
 
 
 def source_label(source: str) -> str:

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[str, int, int | None], None]
 
-SNAPSHOT_FILES = {"nyt": "nyt-us.csv", "jhu": "jhu-combined-us.csv"}
+SNAPSHOT_FILES = {
+    "nyt": "nyt-us.csv",
+    "jhu": "jhu-combined-us.csv",
+    "states": "nyt-us-states.csv",
+}
 USER_AGENT = "covid-etl (+https://github.com/covid-etl/covid-etl)"
 _CHUNK = 64 * 1024
 # Content codings we decode ourselves, a bounded piece at a time (see _inflate).
