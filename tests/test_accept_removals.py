@@ -22,8 +22,9 @@ from covid_etl.aws.events import parse_invocation, store_url_for
 from covid_etl.errors import ConfigError
 from covid_etl.models import utcnow
 from covid_etl.store import open_store
-from tests.conftest import JHU_CURRENT, NYT_CURRENT, cli_env
 from tests.helpers.backends import on_sqlite_and_postgres
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
+from tests.helpers.env import cli_env
 from tests.helpers.servers import WebhookSink
 
 # Two ranges and a single day, all inside the joined series (2020-01-22 .. 2022-04-16).

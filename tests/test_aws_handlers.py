@@ -32,7 +32,6 @@ from covid_etl.aws.events import destination_record, invoke_locally
 from covid_etl.aws.sns import MAX_SUBJECT, sns_subject
 from covid_etl.export import write_csv
 from covid_etl.store import open_store
-from tests.conftest import JHU_CURRENT, NYT_CURRENT, serve_real
 from tests.helpers.aws import (
     BUCKET,
     atomic_conditional_puts,
@@ -40,6 +39,7 @@ from tests.helpers.aws import (
     make_topic_and_queue,
     receive_all,
 )
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, serve_real
 from tests.helpers.reference import expected_csv
 from tests.helpers.servers import SourceServer
 

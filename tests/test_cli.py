@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from covid_etl.cli import app
-from tests.conftest import JHU_CURRENT, NYT_CURRENT, cli_env
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
+from tests.helpers.env import cli_env
 from tests.helpers.reference import expected_csv, expected_rows
 
 runner = CliRunner()

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from covid_etl.cli import app
 from covid_etl.errors import TerminalFetchError, TransientFetchError
 from covid_etl.extract import FetchPolicy, backoff_delay, fetch_source, parse_retry_after
-from tests.conftest import cli_env, serve_real
+from tests.helpers.data import serve_real
+from tests.helpers.env import cli_env
 from tests.helpers.proxy import ForwardProxy
 from tests.helpers.servers import Response, SourceServer, gzip_bomb, running, serve_in_background
 

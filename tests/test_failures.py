@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from covid_etl.cli import app
 from covid_etl.store import open_store
-from tests.conftest import JHU_CURRENT, NYT_CURRENT, cli_env, serve_real
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, serve_real
+from tests.helpers.env import cli_env
 from tests.helpers.peak_rss import run_measured
 from tests.helpers.servers import Response, SourceServer, WebhookSink, gzip_bomb
 

@@ -6,7 +6,7 @@ import pytest
 
 from covid_etl.errors import MissingColumns, ParseError
 from covid_etl.parse import decode_csv, parse_jhu, parse_nyt
-from tests.conftest import JHU_ALL_COUNTRIES, JHU_CURRENT, NYT_CURRENT, jhu_history
+from tests.helpers.data import JHU_ALL_COUNTRIES, JHU_CURRENT, NYT_CURRENT, jhu_history
 
 # "Today" for the parser: fixed, after the last date in every fixture.
 TODAY = dt.date(2024, 1, 31)

@@ -14,7 +14,7 @@ from covid_etl.population import load_population, parse_population, population_o
 from covid_etl.state_figures import daily_new, per_100k, seven_day_average
 from covid_etl.summary import run_summary_json
 from covid_etl.transform_states import diff_states, diff_states_by_fips
-from tests.conftest import POPULATION_REAL, STATES_REAL
+from tests.helpers.data import POPULATION_REAL, STATES_REAL
 
 TODAY = dt.date(2021, 7, 9)
 D1, D2 = dt.date(2021, 7, 1), dt.date(2021, 7, 2)

@@ -24,8 +24,9 @@ from covid_etl.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import check_database_url, open_store
 from covid_etl.store.s3 import S3Store
-from tests.conftest import fast_settings, jhu_history, nyt_history, serve_real
 from tests.helpers.aws import s3_traffic
+from tests.helpers.data import jhu_history, nyt_history, serve_real
+from tests.helpers.env import fast_settings
 from tests.helpers.servers import SourceServer
 
 pytestmark = pytest.mark.s3

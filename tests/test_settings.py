@@ -15,7 +15,7 @@ from covid_etl.errors import ConfigError
 from covid_etl.redact import mask_url
 from covid_etl.settings import Settings, settings_from_env
 from covid_etl.store import check_database_url
-from tests.conftest import cli_env
+from tests.helpers.env import cli_env
 
 # Every numeric setting, found from the settings object itself, so a new one is covered here
 # without anyone remembering to add it.

@@ -23,8 +23,8 @@ import pytest
 pytest.importorskip("moto")
 import boto3
 
-from tests.conftest import serve_real
 from tests.helpers.aws import BUCKET, REGION, make_topic_and_queue
+from tests.helpers.data import serve_real
 from tests.helpers.servers import SourceServer
 
 ROOT = Path(__file__).parents[1]

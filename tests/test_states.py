@@ -18,15 +18,9 @@ from covid_etl.models import RunRecord, RunStatus, Stage, utcnow
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
-from tests.conftest import (
-    JHU_CURRENT,
-    NYT_CURRENT,
-    STATES_REAL,
-    cli_env,
-    fast_settings,
-    serve_real,
-)
 from tests.helpers.backends import on_sqlite_and_postgres
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL, serve_real
+from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference_states import decreasing_states, expected_states_csv
 from tests.helpers.servers import SourceServer
 

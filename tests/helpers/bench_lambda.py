@@ -25,7 +25,7 @@ from moto import mock_aws
 
 from covid_etl.aws import handlers
 from covid_etl.aws.handlers import etl_handler
-from tests.conftest import serve_real
+from tests.helpers.data import serve_real
 from tests.helpers.servers import SourceServer, running
 
 EVENTS = Path(__file__).parents[1] / "events"

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import cli_env
+from tests.helpers.env import cli_env
 from tests.helpers.serve import Served, serving
 
 CHROMIUM = Path("/usr/bin/chromium")

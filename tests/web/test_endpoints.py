@@ -14,7 +14,8 @@ from covid_etl.models import Record
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
-from tests.conftest import JHU_CURRENT, fast_settings, serve_real
+from tests.helpers.data import JHU_CURRENT, serve_real
+from tests.helpers.env import fast_settings
 from tests.helpers.servers import SourceServer
 
 LEGACY_COLUMNS = [

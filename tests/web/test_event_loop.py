@@ -17,7 +17,7 @@ from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
 from covid_etl.web.app import create_app
-from tests.conftest import fast_settings
+from tests.helpers.env import fast_settings
 from tests.helpers.serve import free_port
 
 SLOW_READ_SECONDS = 2.0

@@ -11,7 +11,7 @@ import covid_etl
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
-from tests.conftest import fast_settings
+from tests.helpers.env import fast_settings
 
 
 def _health(url: str) -> tuple[int, dict[str, object]]:
