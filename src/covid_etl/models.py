@@ -7,6 +7,7 @@ and a NamedTuple class is built about six times faster (start-up is most of a no
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -140,32 +141,76 @@ class RunRecord:
         """Rows changed in the database: new dates, revised ones and accepted removals."""
         return self.inserted + self.updated + self.removed
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "trigger": str(self.trigger),
-            "environment": self.environment,
-            "status": str(self.status),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "failed_stage": str(self.failed_stage) if self.failed_stage else None,
-            "error": self.error,
-            "warnings": list(self.warnings),
-            "initial_load": self.initial_load,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "removed_dates": list(self.removed_dates),
-            "data_through": self.data_through.isoformat() if self.data_through else None,
-            "sources": [s.to_dict() for s in self.sources],
-            "recovered_from": self.recovered_from,
-            "notification_status": self.notification_status,
-        }
+    def to_dict(self, *, private: bool = False) -> dict[str, Any]:
+        """The record as JSON values (ISO dates, plain strings), keys in ``RUN_FIELDS`` order:
+        what the API, the CLI and the summaries show. ``private`` adds what only the store
+        keeps (``PRIVATE_RUN_FIELDS``); the store writes and reads its rows through this pair."""
+        names = RUN_FIELDS if private else PUBLIC_RUN_FIELDS
+        return {name: _plain(getattr(self, name)) for name in names}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """The inverse of :meth:`to_dict`; also takes date and time objects where it gives ISO
+        text (a database driver's native types). Missing optional keys get their defaults."""
+        present = [name for name in RUN_FIELDS if name in data]
+        return cls(**{name: _RUN_PARSERS.get(name, _same)(data[name]) for name in present})
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+# Every field of a run record, in the order of its dict form and of the store's columns.
+PUBLIC_RUN_FIELDS = (
+    "id", "trigger", "environment", "status", "started_at", "finished_at", "failed_stage",
+    "error", "warnings", "initial_load", "inserted", "updated", "unchanged", "removed",
+    "removed_dates", "data_through", "sources", "recovered_from", "notification_status",
+)  # fmt: skip
+# Kept by the store but never shown: which process ran the run and which event started it.
+PRIVATE_RUN_FIELDS = ("pid", "host", "event_id")
+RUN_FIELDS = PUBLIC_RUN_FIELDS + PRIVATE_RUN_FIELDS
+
+
+def _plain(value: Any) -> Any:
+    """One field value as JSON: enums as their text, dates as ISO text, lists copied."""
+    if isinstance(value, StrEnum):
+        return str(value)
+    if isinstance(value, dt.date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, list):
+        return [v.to_dict() if isinstance(v, SourceMeta) else v for v in value]
+    return value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None or value == "" else parse(value)
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+_RUN_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "id": int,
+    "trigger": Trigger,
+    "status": RunStatus,
+    "started_at": _timestamp,
+    "finished_at": _optional(_timestamp),
+    "failed_stage": _optional(Stage),
+    "warnings": lambda v: list(v or []),
+    "initial_load": bool,
+    "inserted": int,
+    "updated": int,
+    "unchanged": int,
+    "removed": int,
+    "removed_dates": lambda v: list(v or []),
+    "data_through": _optional(_day),
+    "sources": lambda v: [SourceMeta.from_dict(s) for s in v or []],
+}
 
 
 def utcnow() -> dt.datetime:
