@@ -50,9 +50,9 @@ def test_run_fields_name_every_field_of_the_run_record_once() -> None:
     assert len(set(RUN_FIELDS)) == len(RUN_FIELDS)
 
 
-def test_run_record_round_trips_through_its_private_dict() -> None:
+def test_run_record_round_trips_through_its_full_dict() -> None:
     run = full_run()
-    assert RunRecord.from_dict(run.to_dict(private=True)) == run
+    assert RunRecord.from_dict(run.to_dict(RUN_FIELDS)) == run
 
 
 def test_run_record_public_dict_leaves_out_process_and_event() -> None:

@@ -7,7 +7,7 @@ and a NamedTuple class is built about six times faster (start-up is most of a no
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -141,12 +141,11 @@ class RunRecord:
         """Rows changed in the database: new dates, revised ones and accepted removals."""
         return self.inserted + self.updated + self.removed
 
-    def to_dict(self, *, private: bool = False) -> dict[str, Any]:
-        """The record as JSON values (ISO dates, plain strings), keys in ``RUN_FIELDS`` order:
-        what the API, the CLI and the summaries show. ``private`` adds what only the store
-        keeps (``PRIVATE_RUN_FIELDS``); the store writes and reads its rows through this pair."""
-        names = RUN_FIELDS if private else PUBLIC_RUN_FIELDS
-        return {name: _plain(getattr(self, name)) for name in names}
+    def to_dict(self, names: Sequence[str] = ()) -> dict[str, Any]:
+        """The fields ``names`` (by default ``PUBLIC_RUN_FIELDS``: what the API and the CLI
+        show) as JSON values: ISO dates, plain strings. The store writes and reads its rows
+        through this pair with ``RUN_FIELDS``; summaries pick the fields they show."""
+        return {name: _plain(getattr(self, name)) for name in names or PUBLIC_RUN_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
@@ -194,23 +193,17 @@ def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
+def _list(value: Any) -> list[Any]:
+    return list(value or [])
+
+
 _RUN_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "id": int,
-    "trigger": Trigger,
-    "status": RunStatus,
-    "started_at": _timestamp,
-    "finished_at": _optional(_timestamp),
-    "failed_stage": _optional(Stage),
-    "warnings": lambda v: list(v or []),
-    "initial_load": bool,
-    "inserted": int,
-    "updated": int,
-    "unchanged": int,
-    "removed": int,
-    "removed_dates": lambda v: list(v or []),
-    "data_through": _optional(_day),
+    "id": int, "inserted": int, "updated": int, "unchanged": int, "removed": int,
+    "initial_load": bool, "trigger": Trigger, "status": RunStatus, "failed_stage": _optional(Stage),
+    "started_at": _timestamp, "finished_at": _optional(_timestamp), "data_through": _optional(_day),
+    "warnings": _list, "removed_dates": _list,
     "sources": lambda v: [SourceMeta.from_dict(s) for s in v or []],
-}
+}  # fmt: skip
 
 
 def utcnow() -> dt.datetime:

@@ -16,10 +16,9 @@ _SUMMARY_FIELDS = (
 
 def run_summary_json(run: RunRecord) -> dict[str, Any]:
     """The documented JSON shape of ``covid-etl run --json``."""
-    full = run.to_dict()
     return {
         # Id 0 means the store could not record the run (e.g. it could not be opened).
         "run_id": run.id or None,
         "status": "succeeded" if run.status is RunStatus.SUCCEEDED else "failed",
-        **{name: full[name] for name in _SUMMARY_FIELDS},
+        **run.to_dict(_SUMMARY_FIELDS),
     }

@@ -164,7 +164,7 @@ class SqlStore:
 
     def _run_values(self, run: RunRecord) -> tuple[Any, ...]:
         """The run's column values in ``_RUN_VALUE_COLUMNS`` order, from its one dict form."""
-        data = run.to_dict(private=True)
+        data = run.to_dict(RUN_FIELDS)
         return tuple(
             self._json_in(data[name]) if name in _JSON_RUN_COLUMNS else data[name]
             for name in _RUN_VALUE_COLUMNS

@@ -30,18 +30,9 @@ class Series:
 
 def run_summary(run: RunRecord) -> dict[str, Any]:
     """The short form of a run shown in the summary."""
-    full = run.to_dict()
-    keys = (
-        "id",
-        "status",
-        "trigger",
-        "started_at",
-        "finished_at",
-        "inserted",
-        "updated",
-        "unchanged",
+    return run.to_dict(
+        ("id", "status", "trigger", "started_at", "finished_at", "inserted", "updated", "unchanged")
     )
-    return {name: full[name] for name in keys}
 
 
 class DataService:
@@ -172,8 +163,7 @@ class DataService:
 
 
 def _run_status(run: RunRecord) -> dict[str, Any]:
-    full = run.to_dict()
-    return {name: full[name] for name in ("id", "status", "finished_at")}
+    return run.to_dict(("id", "status", "finished_at"))
 
 
 def _last_change(store: Store, page: int = 100) -> dt.datetime | None:
