@@ -352,6 +352,7 @@ def test_duplicate_delivery_is_refused_on_every_store(
         "COVID_ETL_DATABASE_URL": database_url,
         "COVID_ETL_NYT_URL": urls["nyt_url"],
         "COVID_ETL_JHU_URL": urls["jhu_url"],
+        "COVID_ETL_STATES_URL": "off",
         "COVID_ETL_RETRY_BACKOFF": "0.01",
     }
     delivery = parse_invocation({"environment": "testing"}, "req-1")

@@ -17,7 +17,14 @@ from click.testing import CliRunner
 
 from covid_etl.cli import app
 from covid_etl.errors import TerminalFetchError, TransientFetchError
-from covid_etl.extract import FetchPolicy, backoff_delay, fetch_source, parse_retry_after
+from covid_etl.extract import (
+    FetchPolicy,
+    backoff_delay,
+    fetch_source,
+    fetch_sources,
+    parse_retry_after,
+    unchanged_since,
+)
 from tests.helpers.data import serve_real
 from tests.helpers.env import cli_env
 from tests.helpers.proxy import ForwardProxy
@@ -57,6 +64,44 @@ def test_fetch_with_previous_etag_gets_304_without_body(
     assert second.meta.not_modified
     assert second.meta.sha256 == first.meta.sha256
     assert source_server.hits("/us.csv")[-1]["headers"]["If-None-Match"] == first.meta.etag
+
+
+def test_fetch_sources_refetches_the_not_modified_one_when_another_changed(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    urls = {"nyt": source_server.serve("/us.csv", BODY), "jhu": source_server.serve("/j.csv", BODY)}
+    first = fetch_sources(urls, POLICY, client=client)
+    source_server.serve("/us.csv", BODY + b"2020-01-22,2,0\n")
+    stored = [f.meta for f in first.values()]
+    second = fetch_sources(urls, POLICY, stored=stored, client=client)
+    # JHU answered 304 first, then was fetched in full: the join needs both bodies.
+    assert second["nyt"].body is not None and second["jhu"].body == BODY
+    jhu_hits = source_server.hits("/j.csv")
+    assert [h["headers"].get("If-None-Match") for h in jhu_hits[1:]] == [
+        first["jhu"].meta.etag,
+        None,
+    ]
+    assert not unchanged_since(second, stored)
+
+
+def test_fetch_sources_all_not_modified_keeps_no_body_and_counts_as_unchanged(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    urls = {"nyt": source_server.serve("/us.csv", BODY), "jhu": source_server.serve("/j.csv", BODY)}
+    stored = [f.meta for f in fetch_sources(urls, POLICY, client=client).values()]
+    again = fetch_sources(urls, POLICY, stored=stored, client=client)
+    assert all(f.body is None and f.meta.not_modified for f in again.values())
+    assert unchanged_since(again, stored)
+
+
+def test_fetch_sources_asks_unconditionally_when_the_stored_url_differs(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    old = fetch_sources({"nyt": source_server.serve("/old.csv", BODY)}, POLICY, client=client)
+    url = source_server.serve("/us.csv", BODY)
+    got = fetch_sources({"nyt": url}, POLICY, stored=[old["nyt"].meta], client=client)
+    assert got["nyt"].body == BODY
+    assert "If-None-Match" not in source_server.hits("/us.csv")[-1]["headers"]
 
 
 def test_fetch_retries_500_then_succeeds(source_server: SourceServer, client: httpx.Client) -> None:

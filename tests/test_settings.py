@@ -13,7 +13,7 @@ import pytest
 
 from covid_etl.errors import ConfigError
 from covid_etl.redact import mask_url
-from covid_etl.settings import Settings, settings_from_env
+from covid_etl.settings import Settings, _doc, check_parsers, settings_from_env
 from covid_etl.store import check_database_url
 from tests.helpers.env import cli_env
 
@@ -200,3 +200,31 @@ def test_cli_names_the_option_when_the_url_came_from_it(tmp_path: Path) -> None:
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("Error: --database-url='postgresql://' is invalid: ")
+
+
+def shown_default(f: dataclasses.Field[object]) -> str:
+    """The default as an operator would write it in the environment."""
+    default = f.default
+    return " ".join(default) if isinstance(default, tuple) else str(default)
+
+
+@pytest.mark.parametrize("field", dataclasses.fields(Settings), ids=env_name)
+def test_every_setting_parses_its_own_default_back_to_its_type(
+    field: dataclasses.Field[object],
+) -> None:
+    # The parser sits in the field's metadata: a field cannot lose its parser and silently be
+    # read as text, because then its default would come back as a str.
+    parse = field.metadata["parse"]
+    value = parse(shown_default(field))
+    assert value == field.default
+    assert type(value).__name__ == str(field.type).split("[")[0]
+
+
+def test_a_typed_setting_without_a_parser_is_refused() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Forgetful:
+        name: str = dataclasses.field(default="", metadata=_doc("Text.", "COVID_ETL_NAME"))
+        wait: float = dataclasses.field(default=1.0, metadata=_doc("Seconds.", "COVID_ETL_WAIT"))
+
+    with pytest.raises(TypeError, match="setting wait"):
+        check_parsers(Forgetful)

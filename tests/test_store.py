@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from covid_etl.errors import DuplicateEvent, RunInProgress, StoreError
+from covid_etl.errors import INTERRUPTED_ERROR, DuplicateEvent, RunInProgress, StoreError
 from covid_etl.models import (
     DeliveryStatus,
     Record,
@@ -22,8 +22,8 @@ from covid_etl.models import (
     Trigger,
 )
 from covid_etl.store import open_store
-from covid_etl.store.base import History, HistoryStore, PendingChannel, Store
-from covid_etl.store.sql import INTERRUPTED_ERROR, SqlStore
+from covid_etl.store.base import History, HistoryStore, PendingChannel, Store, latest_record
+from covid_etl.store.sql import SqlStore
 from covid_etl.transform import diff_records
 from tests.helpers import postgres as pg
 from tests.helpers.backends import with_writer_lock
@@ -208,6 +208,15 @@ def test_run_record_round_trips_every_field(store: HistoryStore) -> None:
     assert store.last_successful_run() == ok
     got = store.get_run(ok.id)
     assert got is not None and got.started_at.utcoffset() == dt.timedelta(0)
+
+
+def test_latest_record_is_the_row_a_succeeded_run_ends_on(store: HistoryStore) -> None:
+    rows = series(3)
+    ok = finished(store, rows, data_through=rows[1].date)
+    assert latest_record(store, ok) == rows[1]
+    failed = store.create_run(Trigger.MANUAL, "testing", T0)
+    failed.status, failed.data_through = RunStatus.FAILED, rows[-1].date
+    assert latest_record(store, failed) is None  # a failure message quotes no figures
 
 
 def test_record_failed_start_and_set_notification_status(store: HistoryStore) -> None:

@@ -13,6 +13,8 @@
     │   ├── EmptyJoin           no date is present in both sources
     │   └── HistoryShrinks      the new data lacks dates that are already stored
     ├── DeliveryError           a notification channel did not accept a message
+    ├── RunFailed               (AWS) a run failed; Lambda reports it by this class name
+    ├── SmokeFailed             (AWS) a check of the deployed stack's smoke test failed
     ├── StoreError              the database could not be read or written
     │   ├── StoreUnavailable    cannot connect / open the store
     │   │   └── DatabaseCorrupt the database file fails SQLite's integrity check
@@ -29,10 +31,14 @@ log, the run record, the CLI and the failure notification.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import RunRecord
+    from .notify.render import Message
+
+# The error recorded on a run found still "running" by the next run: one text on every backend.
+INTERRUPTED_ERROR = "the run stopped before finishing (process killed or crashed)"
 
 
 class EtlError(Exception):
@@ -176,6 +182,20 @@ class DuplicateEvent(EtlError):
         super().__init__(f"event {event_id!r} was already handled by run #{run.id}")
         self.event_id = event_id
         self.run = run
+
+
+class RunFailed(EtlError):
+    """A failed AWS run. ``str()`` is the rendered subject, a blank line, then the rendered body;
+    ``summary`` is the run summary. Lambda reports the class name as the error type, and the
+    notify function recognises it by that name."""
+
+    def __init__(self, message: Message, summary: dict[str, Any]) -> None:
+        super().__init__(f"{message.subject}\n\n{message.body}")
+        self.summary = summary
+
+
+class SmokeFailed(EtlError):
+    """A check of the smoke test against a deployed stack failed."""
 
 
 class StageFailed(EtlError):

@@ -14,7 +14,7 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -87,6 +87,56 @@ def fetch_source(
     return fetch_http(
         name, url, client=client, policy=policy, previous=previous, progress=progress, sleep=sleep
     )
+
+
+def fetch_sources(
+    urls: Mapping[str, str],
+    policy: FetchPolicy,
+    *,
+    stored: Sequence[SourceMeta] = (),
+    client: httpx.Client | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Fetched]:
+    """Fetch every source by name. A source is asked conditionally (If-None-Match /
+    If-Modified-Since) when ``stored``, the last successful load's metadata, has it for the same
+    URL. When only some sources answer 304 Not Modified, those are fetched again in full: the
+    join needs every body, and the bodies behind a 304 were not kept."""
+    own_client = client is None and any(is_remote(u) for u in urls.values())
+    if own_client:
+        client = open_http_client()
+    try:
+        previous = {meta.name: meta for meta in stored}
+        fetched = {
+            name: fetch_source(
+                name, url, client=client, policy=policy, progress=progress,
+                previous=_validators_for(url, previous.get(name)),
+            )
+            for name, url in urls.items()
+        }  # fmt: skip
+        missing = [name for name, f in fetched.items() if f.body is None]
+        if missing and len(missing) < len(fetched):
+            for name in missing:
+                fetched[name] = fetch_source(
+                    name, urls[name], client=client, policy=policy, progress=progress
+                )
+        return fetched
+    finally:
+        if own_client and client is not None:
+            client.close()
+
+
+def _validators_for(url: str, prior: SourceMeta | None) -> SourceMeta | None:
+    """The stored metadata to ask ``url`` conditionally with, if it was recorded for that URL.
+    URLs are stored masked, so the masked form is compared: a secret is never stored."""
+    if prior is None or prior.url != mask_url(url):
+        return None
+    return prior._replace(url=url)
+
+
+def unchanged_since(fetched: Mapping[str, Fetched], stored: Sequence[SourceMeta]) -> bool:
+    """Whether every fetched source is byte-identical (same SHA-256) to its stored metadata."""
+    hashes = {meta.name: meta.sha256 for meta in stored}
+    return all(f.meta.sha256 == hashes.get(name) for name, f in fetched.items())
 
 
 def read_local(name: str, path: str, *, max_bytes: int) -> Fetched:

@@ -7,6 +7,7 @@ and a NamedTuple class is built about six times faster (start-up is most of a no
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -188,33 +189,73 @@ class RunRecord:
         """Rows changed in the database: new dates, revised ones and accepted removals."""
         return self.inserted + self.updated + self.removed
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "trigger": str(self.trigger),
-            "environment": self.environment,
-            "status": str(self.status),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "failed_stage": str(self.failed_stage) if self.failed_stage else None,
-            "error": self.error,
-            "warnings": list(self.warnings),
-            "initial_load": self.initial_load,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "removed_dates": list(self.removed_dates),
-            "data_through": self.data_through.isoformat() if self.data_through else None,
-            "states": self.states.to_dict() if self.states is not None else None,
-            "sources": [s.to_dict() for s in self.sources],
-            "recovered_from": self.recovered_from,
-            "notification_status": self.notification_status,
-        }
+    def to_dict(self, names: Sequence[str] = ()) -> dict[str, Any]:
+        """The fields ``names`` (by default ``PUBLIC_RUN_FIELDS``: what the API and the CLI
+        show) as JSON values: ISO dates, plain strings. The store writes and reads its rows
+        through this pair with ``RUN_FIELDS``; summaries pick the fields they show."""
+        return {name: _plain(getattr(self, name)) for name in names or PUBLIC_RUN_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """The inverse of :meth:`to_dict`; also takes date and time objects where it gives ISO
+        text (a database driver's native types). Missing optional keys get their defaults."""
+        present = [name for name in RUN_FIELDS if name in data]
+        return cls(**{name: _RUN_PARSERS.get(name, _same)(data[name]) for name in present})
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+# Every field of a run record, in the order of its dict form and of the store's columns.
+PUBLIC_RUN_FIELDS = (
+    "id", "trigger", "environment", "status", "started_at", "finished_at", "failed_stage",
+    "error", "warnings", "initial_load", "inserted", "updated", "unchanged", "removed",
+    "removed_dates", "data_through", "states", "sources", "recovered_from",
+    "notification_status",
+)  # fmt: skip
+# Kept by the store but never shown: which process ran the run and which event started it.
+PRIVATE_RUN_FIELDS = ("pid", "host", "event_id")
+RUN_FIELDS = PUBLIC_RUN_FIELDS + PRIVATE_RUN_FIELDS
+
+
+def _plain(value: Any) -> Any:
+    """One field value as JSON: enums as their text, dates as ISO text, lists copied."""
+    if isinstance(value, StrEnum):
+        return str(value)
+    if isinstance(value, dt.date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, list):
+        return [v.to_dict() if isinstance(v, SourceMeta) else v for v in value]
+    if isinstance(value, StatesCounts):
+        return value.to_dict()
+    return value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None or value == "" else parse(value)
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value or [])
+
+
+_RUN_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "id": int, "inserted": int, "updated": int, "unchanged": int, "removed": int,
+    "initial_load": bool, "trigger": Trigger, "status": RunStatus, "failed_stage": _optional(Stage),
+    "started_at": _timestamp, "finished_at": _optional(_timestamp), "data_through": _optional(_day),
+    "warnings": _list, "removed_dates": _list,
+    "sources": lambda v: [SourceMeta.from_dict(s) for s in v or []],
+    "states": _optional(StatesCounts.from_dict),
+}  # fmt: skip
 
 
 def utcnow() -> dt.datetime:

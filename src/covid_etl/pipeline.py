@@ -26,7 +26,7 @@ from .errors import (
     StoreError,
     describe,
 )
-from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
+from .extract import Fetched, FetchPolicy, fetch_sources, snapshot_path, unchanged_since
 from .models import (
     Record,
     RunRecord,
@@ -248,13 +248,9 @@ def _execute(
     with _stage(Stage.EXTRACT, run):
         stored_count = store.count_records()
         last_ok = store.last_successful_run() if stored_count else None
-        previous = {s.name: s for s in last_ok.sources} if last_ok else {}
-        fetched = _fetch_all(settings, client, previous, progress)
+        fetched = _fetch_all(settings, client, last_ok.sources if last_ok else [], progress)
         run.sources = [_public_meta(f.meta) for f in fetched.values()]
-    if last_ok is not None and all(
-        f.meta.sha256 == previous.get(name, SourceMeta(name, "")).sha256
-        for name, f in fetched.items()
-    ):
+    if last_ok is not None and unchanged_since(fetched, last_ok.sources):
         # Both sources are byte-identical to the last successful load, so the stored table
         # already is the result: nothing to parse, nothing to write.
         run.unchanged = stored_count
@@ -335,7 +331,7 @@ def _diff_states(
 def _fetch_all(
     settings: Settings,
     client: httpx.Client | None,
-    previous: dict[str, SourceMeta],
+    stored: list[SourceMeta],
     progress: ProgressCallback | None,
 ) -> dict[str, Fetched]:
     urls = {"nyt": settings.nyt_url, "jhu": settings.jhu_url}
@@ -351,41 +347,13 @@ def _fetch_all(
         retries=settings.retries,
         retry_backoff=settings.retry_backoff,
     )
-    own_client = client is None and any(is_remote(u) for u in urls.values())
-    if own_client:
-        from .extract import open_http_client
-
-        client = open_http_client()
-    try:
-        fetched: dict[str, Fetched] = {}
-        for name, url in urls.items():
-            # Conditional requests compare against the masked URL we stored, never a secret.
-            prior = previous.get(name)
-            prior = prior if prior is not None and prior.url == mask_url(url) else None
-            if prior is not None:
-                prior = prior._replace(url=url)
-            fetched[name] = fetch_source(
-                name, url, client=client, policy=policy, previous=prior, progress=progress
-            )
-        if any(f.body is None for f in fetched.values()) and not all(
-            f.body is None for f in fetched.values()
-        ):
-            # One source changed, the other answered 304: we need both bodies to join.
-            for name, f in list(fetched.items()):
-                if f.body is None:
-                    fetched[name] = fetch_source(
-                        name, urls[name], client=client, policy=policy, progress=progress
-                    )
-        return fetched
-    finally:
-        if own_client and client is not None:
-            client.close()
+    return fetch_sources(urls, policy, stored=stored, client=client, progress=progress)
 
 
 def _body(name: str, fetched: Fetched) -> str:
     from .parse import decode_csv
 
-    assert fetched.body is not None  # 304s were re-fetched or short-circuited above
+    assert fetched.body is not None  # 304s were re-fetched (extract) or short-circuited above
     return decode_csv(fetched.body, source=name, content_type=fetched.content_type)
 
 

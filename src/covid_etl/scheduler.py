@@ -168,10 +168,9 @@ class Scheduler:
         store = open_store(self.settings.database_url)
         try:
             store.migrate()
-            runs = store.list_runs(limit=1)
+            return store.last_run()
         finally:
             store.close()
-        return runs[0] if runs else None
 
     def status(self) -> dict[str, Any]:
         return {

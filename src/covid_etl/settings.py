@@ -24,168 +24,14 @@ DEFAULT_DATABASE_URL = "sqlite:///data/covid-etl.db"
 SCHEDULE_OFF = "off"
 
 
-def _doc(text: str, env: str) -> dict[str, str]:
-    return {"doc": text, "env": env}
+def _doc(text: str, env: str, parse: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """A field's metadata: its description, its environment variable and the parser of that
+    variable's text (none for a plain-text setting)."""
+    return {"doc": text, "env": env, "parse": parse or str, "typed": parse is not None}
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything a run needs to know. Field metadata carries the documentation and env name."""
-
-    database_url: str = field(
-        default=DEFAULT_DATABASE_URL,
-        metadata=_doc(
-            "Store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
-            "postgresql://user:pass@host:port/db or s3://bucket/prefix (the AWS functions add "
-            "the run's environment to an S3 prefix).",
-            "COVID_ETL_DATABASE_URL",
-        ),
-    )
-    nyt_url: str = field(
-        default=NYT_URL,
-        metadata=_doc("NYT us.csv: an http(s) URL or a local file path.", "COVID_ETL_NYT_URL"),
-    )
-    jhu_url: str = field(
-        default=JHU_URL,
-        metadata=_doc(
-            "JHU combined time series (datasets/covid-19): an http(s) URL or a local file path.",
-            "COVID_ETL_JHU_URL",
-        ),
-    )
-    states_url: str = field(
-        default=STATES_URL,
-        metadata=_doc(
-            "NYT us-states.csv (per-state series): an http(s) URL, a local file path, or off to "
-            "load the national series only.",
-            "COVID_ETL_STATES_URL",
-        ),
-    )
-    notify: tuple[str, ...] = field(
-        default=(),
-        metadata=_doc(
-            "Notification channels: Apprise URLs separated by spaces (mailto://, json://, "
-            "slack://, ntfy://...). Empty: the summary is printed.",
-            "COVID_ETL_NOTIFY",
-        ),
-    )
-    environment: str = field(
-        default="production",
-        metadata=_doc(
-            "Label for runs and notifications (e.g. production, testing).",
-            "COVID_ETL_ENVIRONMENT",
-        ),
-    )
-    offline: bool = field(
-        default=False,
-        metadata=_doc(
-            "Use the data snapshot shipped with the package instead of downloading.",
-            "COVID_ETL_OFFLINE",
-        ),
-    )
-    connect_timeout: float = field(
-        default=10.0,
-        metadata=_doc(
-            "Seconds to wait for a source's TCP/TLS connection.", "COVID_ETL_CONNECT_TIMEOUT"
-        ),
-    )
-    read_timeout: float = field(
-        default=30.0,
-        metadata=_doc("Seconds to wait for each read from a source.", "COVID_ETL_READ_TIMEOUT"),
-    )
-    deadline: float = field(
-        default=300.0,
-        metadata=_doc(
-            "Overall seconds allowed for downloading one source, retries included.",
-            "COVID_ETL_DEADLINE",
-        ),
-    )
-    max_bytes: int = field(
-        default=64 * 1024 * 1024,
-        metadata=_doc("Largest accepted source body in bytes.", "COVID_ETL_MAX_BYTES"),
-    )
-    retries: int = field(
-        default=4,
-        metadata=_doc(
-            "Retries after a transient download failure (timeout, connection error, 429, 5xx).",
-            "COVID_ETL_RETRIES",
-        ),
-    )
-    retry_backoff: float = field(
-        default=1.0,
-        metadata=_doc(
-            "Base seconds of the exponential backoff between retries (jitter added).",
-            "COVID_ETL_RETRY_BACKOFF",
-        ),
-    )
-    lock_timeout: float = field(
-        default=60.0,
-        metadata=_doc(
-            "Seconds a run waits for another run (or another program holding the SQLite "
-            "file's lock) before failing.",
-            "COVID_ETL_LOCK_TIMEOUT",
-        ),
-    )
-    notify_retries: int = field(
-        default=2,
-        metadata=_doc(
-            "Retries of a failing notification channel before it is left pending.",
-            "COVID_ETL_NOTIFY_RETRIES",
-        ),
-    )
-    sns_topic_arn: str = field(
-        default="",
-        metadata=_doc(
-            "AWS only: SNS topic the notify function publishes run notifications to.",
-            "COVID_ETL_SNS_TOPIC_ARN",
-        ),
-    )
-    s3_revalidate: float = field(
-        default=60.0,
-        metadata=_doc(
-            "AWS API function: seconds its cached copy of the S3 database object is used before "
-            "it asks S3 whether a newer commit exists (0: on every request).",
-            "COVID_ETL_S3_REVALIDATE",
-        ),
-    )
-    log_format: str = field(
-        default="text",
-        metadata=_doc("Log format on stderr: text or json.", "COVID_ETL_LOG_FORMAT"),
-    )
-    log_level: str = field(
-        default="WARNING",
-        metadata=_doc("Log level: DEBUG, INFO, WARNING or ERROR.", "COVID_ETL_LOG_LEVEL"),
-    )
-    schedule: str = field(
-        default="0 21 * * *",
-        metadata=_doc(
-            "When `covid-etl serve` runs the ETL: a five-field cron expression in UTC, or off.",
-            "COVID_ETL_SCHEDULE",
-        ),
-    )
-    host: str = field(
-        default="127.0.0.1",
-        metadata=_doc("Address `covid-etl serve` listens on.", "COVID_ETL_HOST"),
-    )
-    port: int = field(
-        default=8000,
-        metadata=_doc("Port `covid-etl serve` listens on.", "COVID_ETL_PORT"),
-    )
-
-    @property
-    def states_enabled(self) -> bool:
-        return self.states_url != STATES_OFF
-
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
-
-    def secrets(self) -> list[str]:
-        """Strings that must never be shown: passwords and tokens inside configured URLs."""
-        from .redact import secrets_in_url
-
-        found: list[str] = []
-        for url in (self.database_url, self.nyt_url, self.jhu_url, self.states_url, *self.notify):
-            found.extend(secrets_in_url(url))
-        return found
+def _parse_words(value: str) -> tuple[str, ...]:
+    return tuple(value.split())
 
 
 def _parse_bool(value: str) -> bool:
@@ -260,6 +106,11 @@ def _parse_schedule(value: str) -> str:
     return value.strip()
 
 
+def _parse_states_url(value: str) -> str:
+    """The per-state source, or ``off`` (in any case) to keep the national series only."""
+    return STATES_OFF if value.strip().lower() == STATES_OFF else value
+
+
 def _parse_choice(*choices: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value.lower() not in choices and value.upper() not in choices:
@@ -269,26 +120,203 @@ def _parse_choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "notify": lambda v: tuple(v.split()),
-    "states_url": lambda v: STATES_OFF if v.strip().lower() == STATES_OFF else v,
-    "offline": _parse_bool,
-    # Every numeric setting refuses nan, infinities and negatives (tests/test_settings.py finds
-    # them by type, so a new one needs a parser here).
-    "connect_timeout": _seconds(zero_ok=False, example="10"),
-    "read_timeout": _seconds(zero_ok=False, example="30"),
-    "deadline": _seconds(zero_ok=False, example="300"),
-    "max_bytes": _whole_number(minimum=1, unit="bytes", example="67108864"),
-    "retries": _whole_number(minimum=0, unit="retries", example="4"),
-    "retry_backoff": _seconds(zero_ok=True, example="1"),
-    "lock_timeout": _seconds(zero_ok=True, example="60"),
-    "notify_retries": _whole_number(minimum=0, unit="retries", example="2"),
-    "s3_revalidate": _seconds(zero_ok=True, example="60"),
-    "log_format": _parse_choice("text", "json"),
-    "log_level": _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
-    "schedule": _parse_schedule,
-    "port": _parse_port,
-}
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know. Field metadata carries the documentation and env name."""
+
+    database_url: str = field(
+        default=DEFAULT_DATABASE_URL,
+        metadata=_doc(
+            "Store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+            "postgresql://user:pass@host:port/db or s3://bucket/prefix (the AWS functions add "
+            "the run's environment to an S3 prefix).",
+            "COVID_ETL_DATABASE_URL",
+        ),
+    )
+    nyt_url: str = field(
+        default=NYT_URL,
+        metadata=_doc("NYT us.csv: an http(s) URL or a local file path.", "COVID_ETL_NYT_URL"),
+    )
+    jhu_url: str = field(
+        default=JHU_URL,
+        metadata=_doc(
+            "JHU combined time series (datasets/covid-19): an http(s) URL or a local file path.",
+            "COVID_ETL_JHU_URL",
+        ),
+    )
+    states_url: str = field(
+        default=STATES_URL,
+        metadata=_doc(
+            "NYT us-states.csv (per-state series): an http(s) URL, a local file path, or off to "
+            "load the national series only.",
+            "COVID_ETL_STATES_URL",
+            _parse_states_url,
+        ),
+    )
+    notify: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Notification channels: Apprise URLs separated by spaces (mailto://, json://, "
+            "slack://, ntfy://...). Empty: the summary is printed.",
+            "COVID_ETL_NOTIFY",
+            _parse_words,
+        ),
+    )
+    environment: str = field(
+        default="production",
+        metadata=_doc(
+            "Label for runs and notifications (e.g. production, testing).",
+            "COVID_ETL_ENVIRONMENT",
+        ),
+    )
+    offline: bool = field(
+        default=False,
+        metadata=_doc(
+            "Use the data snapshot shipped with the package instead of downloading.",
+            "COVID_ETL_OFFLINE",
+            _parse_bool,
+        ),
+    )
+    connect_timeout: float = field(
+        default=10.0,
+        metadata=_doc(
+            "Seconds to wait for a source's TCP/TLS connection.",
+            "COVID_ETL_CONNECT_TIMEOUT",
+            _seconds(zero_ok=False, example="10"),
+        ),
+    )
+    read_timeout: float = field(
+        default=30.0,
+        metadata=_doc(
+            "Seconds to wait for each read from a source.",
+            "COVID_ETL_READ_TIMEOUT",
+            _seconds(zero_ok=False, example="30"),
+        ),
+    )
+    deadline: float = field(
+        default=300.0,
+        metadata=_doc(
+            "Overall seconds allowed for downloading one source, retries included.",
+            "COVID_ETL_DEADLINE",
+            _seconds(zero_ok=False, example="300"),
+        ),
+    )
+    max_bytes: int = field(
+        default=64 * 1024 * 1024,
+        metadata=_doc(
+            "Largest accepted source body in bytes.",
+            "COVID_ETL_MAX_BYTES",
+            _whole_number(minimum=1, unit="bytes", example="67108864"),
+        ),
+    )
+    retries: int = field(
+        default=4,
+        metadata=_doc(
+            "Retries after a transient download failure (timeout, connection error, 429, 5xx).",
+            "COVID_ETL_RETRIES",
+            _whole_number(minimum=0, unit="retries", example="4"),
+        ),
+    )
+    retry_backoff: float = field(
+        default=1.0,
+        metadata=_doc(
+            "Base seconds of the exponential backoff between retries (jitter added).",
+            "COVID_ETL_RETRY_BACKOFF",
+            _seconds(zero_ok=True, example="1"),
+        ),
+    )
+    lock_timeout: float = field(
+        default=60.0,
+        metadata=_doc(
+            "Seconds a run waits for another run (or another program holding the SQLite "
+            "file's lock) before failing.",
+            "COVID_ETL_LOCK_TIMEOUT",
+            _seconds(zero_ok=True, example="60"),
+        ),
+    )
+    notify_retries: int = field(
+        default=2,
+        metadata=_doc(
+            "Retries of a failing notification channel before it is left pending.",
+            "COVID_ETL_NOTIFY_RETRIES",
+            _whole_number(minimum=0, unit="retries", example="2"),
+        ),
+    )
+    sns_topic_arn: str = field(
+        default="",
+        metadata=_doc(
+            "AWS only: SNS topic the notify function publishes run notifications to.",
+            "COVID_ETL_SNS_TOPIC_ARN",
+        ),
+    )
+    s3_revalidate: float = field(
+        default=60.0,
+        metadata=_doc(
+            "AWS API function: seconds its cached copy of the S3 database object is used before "
+            "it asks S3 whether a newer commit exists (0: on every request).",
+            "COVID_ETL_S3_REVALIDATE",
+            _seconds(zero_ok=True, example="60"),
+        ),
+    )
+    log_format: str = field(
+        default="text",
+        metadata=_doc(
+            "Log format on stderr: text or json.",
+            "COVID_ETL_LOG_FORMAT",
+            _parse_choice("text", "json"),
+        ),
+    )
+    log_level: str = field(
+        default="WARNING",
+        metadata=_doc(
+            "Log level: DEBUG, INFO, WARNING or ERROR.",
+            "COVID_ETL_LOG_LEVEL",
+            _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
+        ),
+    )
+    schedule: str = field(
+        default="0 21 * * *",
+        metadata=_doc(
+            "When `covid-etl serve` runs the ETL: a five-field cron expression in UTC, or off.",
+            "COVID_ETL_SCHEDULE",
+            _parse_schedule,
+        ),
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata=_doc("Address `covid-etl serve` listens on.", "COVID_ETL_HOST"),
+    )
+    port: int = field(
+        default=8000,
+        metadata=_doc("Port `covid-etl serve` listens on.", "COVID_ETL_PORT", _parse_port),
+    )
+
+    @property
+    def states_enabled(self) -> bool:
+        return self.states_url != STATES_OFF
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def secrets(self) -> list[str]:
+        """Strings that must never be shown: passwords and tokens inside configured URLs."""
+        from .redact import secrets_in_url
+
+        found: list[str] = []
+        for url in (self.database_url, self.nyt_url, self.jhu_url, self.states_url, *self.notify):
+            found.extend(secrets_in_url(url))
+        return found
+
+
+def check_parsers(settings_class: type) -> None:
+    """Refuse, at import, a setting that is not text yet has no parser: its value would
+    otherwise be read as text without a word."""
+    for f in dataclasses.fields(settings_class):
+        if f.type != "str" and not f.metadata["typed"]:
+            raise TypeError(f"setting {f.name} ({f.type}) needs a parser in its metadata")
+
+
+check_parsers(Settings)
 
 
 def setting_docs() -> list[tuple[str, str, str]]:
@@ -308,9 +336,8 @@ def settings_from_env(environ: Mapping[str, str], **overrides: Any) -> Settings:
         raw = environ.get(f.metadata["env"])
         if raw is None or (raw == "" and f.name not in {"notify"}):
             continue
-        parser = _PARSERS.get(f.name, str)
         try:
-            values[f.name] = parser(raw)
+            values[f.name] = f.metadata["parse"](raw)
         except ValueError as exc:
             raise ConfigError(f"{f.metadata['env']}={raw!r} is invalid: {exc}") from exc
     values.update({k: v for k, v in overrides.items() if v is not None})

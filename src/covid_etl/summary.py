@@ -7,6 +7,12 @@ from typing import Any
 
 from .models import RunRecord, RunStatus
 
+# The run's own fields in the summary, after its id and outcome, in the documented order.
+_SUMMARY_FIELDS = (
+    "initial_load", "inserted", "updated", "unchanged", "removed", "data_through", "warnings",
+    "error", "failed_stage",
+)  # fmt: skip
+
 
 def run_summary_json(run: RunRecord) -> dict[str, Any]:
     """The documented JSON shape of ``covid-etl run --json``."""
@@ -14,15 +20,7 @@ def run_summary_json(run: RunRecord) -> dict[str, Any]:
         # Id 0 means the store could not record the run (e.g. it could not be opened).
         "run_id": run.id or None,
         "status": "succeeded" if run.status is RunStatus.SUCCEEDED else "failed",
-        "initial_load": run.initial_load,
-        "inserted": run.inserted,
-        "updated": run.updated,
-        "unchanged": run.unchanged,
-        "removed": run.removed,
-        "data_through": run.data_through.isoformat() if run.data_through else None,
-        "warnings": run.warnings,
-        "error": run.error,
-        "failed_stage": str(run.failed_stage) if run.failed_stage else None,
+        **run.to_dict(_SUMMARY_FIELDS),
         # The per-state series (null when COVID_ETL_STATES_URL=off).
         "states": _states_json(run),
     }

@@ -13,13 +13,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import DuplicateEvent, EtlError
+from ..errors import DuplicateEvent, EtlError, RunFailed
 from ..models import Record, RunRecord, RunStatus
 from ..notify.render import Message, render
 from ..pipeline import run_etl
 from ..settings import Settings, settings_from_env
 from ..store import open_store
-from ..store.base import Store
+from ..store.base import Store, latest_record
 from ..summary import run_summary_json
 from .events import Invocation, store_url_for
 
@@ -27,14 +27,6 @@ log = logging.getLogger(__name__)
 
 # Seconds kept back from the invocation's time for the load, the run record and the return.
 RESERVE_SECONDS = 15.0
-
-
-class RunFailed(Exception):
-    """A failed run. ``str()`` is the rendered subject, a blank line, then the rendered body."""
-
-    def __init__(self, message: Message, summary: dict[str, Any]) -> None:
-        super().__init__(f"{message.subject}\n\n{message.body}")
-        self.summary = summary
 
 
 def _no_channels(url: str, message: Message) -> None:
@@ -106,10 +98,9 @@ def run_invocation(
 
 
 def _latest(store: Store | None, run: RunRecord) -> Record | None:
-    if store is None or run.status is not RunStatus.SUCCEEDED or run.data_through is None:
+    if store is None:
         return None
     try:
-        rows = store.records(start=run.data_through, end=run.data_through)
+        return latest_record(store, run)
     except EtlError:
         return None  # the figures are a courtesy; the run's outcome is what matters
-    return rows[0] if rows else None

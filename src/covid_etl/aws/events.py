@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RunFailed
 from ..models import RunRecord, RunStatus, Trigger, utcnow
 from ..notify.render import render
 
@@ -98,7 +98,7 @@ class Notice:
     correlation_id: str | None = None
 
 
-RUN_FAILED = "RunFailed"
+RUN_FAILED = RunFailed.__name__
 
 
 def notice_from_record(record: dict[str, Any]) -> Notice | None:

@@ -34,12 +34,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import SmokeFailed
+
 ENVIRONMENT = "testing"
 _COUNT = re.compile(r"^\s+(inserted|updated|unchanged): (\d+)$", re.MULTILINE)
-
-
-class SmokeFailed(Exception):
-    """A check of the smoke test failed."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..errors import ConfigError, DeliveryError
 from ..models import DeliveryStatus, utcnow
 from ..redact import mask_url
-from ..store.base import PendingChannel, Store
+from ..store.base import PendingChannel, Store, latest_record
 from .render import Message, render
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,7 @@ def deliver_pending(
         run = store.get_run(note.run_id)
         if run is None:  # cannot happen with foreign keys; keep the row for inspection
             continue
-        latest = None
-        if run.data_through is not None:
-            rows = store.records(start=run.data_through, end=run.data_through)
-            latest = rows[0] if rows else None
-        message = render(run, latest)
+        message = render(run, latest_record(store, run))
         attempts = note.attempts
         error: str | None = None
         for attempt in range(retries + 1):

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol, TypeVar
 
-from ..models import DeliveryStatus, Record, RunRecord, StateRecord, Trigger
+from ..models import DeliveryStatus, Record, RunRecord, RunStatus, StateRecord, Trigger
 
 T = TypeVar("T")
 # A row of the per-state series is identified by its date and its two-digit FIPS code.
@@ -206,6 +206,15 @@ def new_run(trigger: Trigger, environment: str, started_at: dt.datetime) -> RunR
         pid=os.getpid(),
         host=socket.gethostname(),
     )
+
+
+def latest_record(store: Store, run: RunRecord) -> Record | None:
+    """The stored row at ``run.data_through``: the latest figures a success message quotes
+    (None for a run that did not succeed, whose message quotes none)."""
+    if run.status is not RunStatus.SUCCEEDED or run.data_through is None:
+        return None
+    rows = store.records(start=run.data_through, end=run.data_through)
+    return rows[0] if rows else None
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

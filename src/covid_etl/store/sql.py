@@ -13,16 +13,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from ..errors import DuplicateEvent, StoreError
+from ..errors import INTERRUPTED_ERROR, DuplicateEvent, StoreError
 from ..models import (
+    RUN_FIELDS,
     DeliveryStatus,
     Record,
     RunRecord,
     RunStatus,
-    SourceMeta,
-    Stage,
     StateRecord,
-    StatesCounts,
     Trigger,
 )
 from .base import (
@@ -36,15 +34,13 @@ from .base import (
     new_run,
 )
 
-RUN_COLUMNS = (
-    "id, trigger, environment, status, started_at, finished_at, failed_stage, error, warnings, "
-    "initial_load, inserted, updated, unchanged, data_through, sources, recovered_from, "
-    "notification_status, pid, host, removed, removed_dates, event_id, states"
-)
+RUN_COLUMNS = ", ".join(RUN_FIELDS)
+# Columns written without their id (the database assigns it), and those holding JSON.
+_RUN_VALUE_COLUMNS = RUN_FIELDS[1:]
+_JSON_RUN_COLUMNS = frozenset({"warnings", "sources", "removed_dates", "states"})
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
 )
-INTERRUPTED_ERROR = "the run stopped before finishing (process killed or crashed)"
 # Schema version 2, the same statements on SQLite and PostgreSQL: a run remembers the event that
 # started it, and at most one succeeded run per event can be committed (failed ones may retry).
 EVENT_ID_MIGRATION = (
@@ -174,14 +170,10 @@ class SqlStore:
         with self._transaction() as cur:
             if run.event_id is not None:
                 self._refuse_duplicate(cur, run.event_id)
+            columns = ", ".join(_RUN_VALUE_COLUMNS)
             cur.execute(
                 self._sql(
-                    "INSERT INTO runs (trigger, environment, status, started_at, finished_at, "
-                    "failed_stage, error, warnings, initial_load, inserted, updated, unchanged, "
-                    "data_through, sources, recovered_from, notification_status, pid, host, "
-                    "removed, removed_dates, event_id, states) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "RETURNING id"
+                    f"INSERT INTO runs ({columns}) VALUES ({_placeholders(columns)}) RETURNING id"
                 ),
                 values,
             )
@@ -189,29 +181,11 @@ class SqlStore:
         return run
 
     def _run_values(self, run: RunRecord) -> tuple[Any, ...]:
-        return (
-            str(run.trigger),
-            run.environment,
-            str(run.status),
-            self._ts_in(run.started_at),
-            self._ts_in(run.finished_at),
-            str(run.failed_stage) if run.failed_stage else None,
-            run.error,
-            self._json_in(run.warnings),
-            bool(run.initial_load),
-            run.inserted,
-            run.updated,
-            run.unchanged,
-            self._date_in(run.data_through),
-            self._json_in([s.to_dict() for s in run.sources]),
-            run.recovered_from,
-            run.notification_status,
-            run.pid,
-            run.host,
-            run.removed,
-            self._json_in(run.removed_dates),
-            run.event_id,
-            None if run.states is None else self._json_in(run.states.to_dict()),
+        """The run's column values in ``_RUN_VALUE_COLUMNS`` order, from its one dict form."""
+        data = run.to_dict(RUN_FIELDS)
+        return tuple(
+            self._json_in(data[name]) if name in _JSON_RUN_COLUMNS else data[name]
+            for name in _RUN_VALUE_COLUMNS
         )
 
     def _refuse_duplicate(self, cur: Any, event_id: str) -> None:
@@ -252,14 +226,9 @@ class SqlStore:
                     self._sql("DELETE FROM records WHERE date = ?"),
                     [(self._date_in(day),) for day in dates],
                 )
+            assignments = ", ".join(f"{name} = ?" for name in _RUN_VALUE_COLUMNS)
             cur.execute(
-                self._sql(
-                    "UPDATE runs SET trigger = ?, environment = ?, status = ?, started_at = ?, "
-                    "finished_at = ?, failed_stage = ?, error = ?, warnings = ?, initial_load = ?, "
-                    "inserted = ?, updated = ?, unchanged = ?, data_through = ?, sources = ?, "
-                    "recovered_from = ?, notification_status = ?, pid = ?, host = ?, removed = ?, "
-                    "removed_dates = ?, event_id = ?, states = ? WHERE id = ?"
-                ),
+                self._sql(f"UPDATE runs SET {assignments} WHERE id = ?"),
                 (*self._run_values(run), run.id),
             )
             now = self._ts_in(run.finished_at or dt.datetime.now(dt.UTC))
@@ -326,31 +295,10 @@ class SqlStore:
         return [self._run_from_row(row) for row in self._read(query, params)]
 
     def _run_from_row(self, row: Sequence[Any]) -> RunRecord:
-        return RunRecord(
-            id=int(row[0]),
-            trigger=Trigger(row[1]),
-            environment=row[2],
-            status=RunStatus(row[3]),
-            started_at=self._ts_out(row[4]) or dt.datetime.now(dt.UTC),
-            finished_at=self._ts_out(row[5]),
-            failed_stage=Stage(row[6]) if row[6] else None,
-            error=row[7],
-            warnings=list(self._json_out(row[8]) or []),
-            initial_load=bool(row[9]),
-            inserted=int(row[10]),
-            updated=int(row[11]),
-            unchanged=int(row[12]),
-            data_through=self._date_out(row[13]),
-            sources=[SourceMeta.from_dict(s) for s in self._json_out(row[14]) or []],
-            recovered_from=row[15],
-            notification_status=row[16],
-            pid=row[17],
-            host=row[18],
-            removed=int(row[19]),
-            removed_dates=list(self._json_out(row[20]) or []),
-            event_id=row[21],
-            states=None if row[22] is None else StatesCounts.from_dict(self._json_out(row[22])),
-        )
+        data = dict(zip(RUN_FIELDS, row, strict=True))
+        for name in _JSON_RUN_COLUMNS:
+            data[name] = self._json_out(data[name])
+        return RunRecord.from_dict(data)
 
     # -- records --------------------------------------------------------------------------------
 

@@ -55,7 +55,6 @@ class ResponseCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable) -> Rendered | None:
@@ -65,7 +64,6 @@ class ResponseCache:
                 self.misses += 1
             else:
                 self._entries.move_to_end(key)
-                self.hits += 1
             return found
 
     def put(self, key: Hashable, rendered: Rendered) -> None:

@@ -30,9 +30,9 @@ class Series:
 
 def run_summary(run: RunRecord) -> dict[str, Any]:
     """The short form of a run shown in the summary."""
-    full = run.to_dict()
-    keys = ("id", "status", "trigger", "started_at", "finished_at", "inserted", "updated")
-    return {**{k: full[k] for k in keys}, "unchanged": full["unchanged"]}
+    return run.to_dict(
+        ("id", "status", "trigger", "started_at", "finished_at", "inserted", "updated", "unchanged")
+    )
 
 
 class DataService:
@@ -163,8 +163,7 @@ class DataService:
 
 
 def _run_status(run: RunRecord) -> dict[str, Any]:
-    finished = run.finished_at.isoformat() if run.finished_at is not None else None
-    return {"id": run.id, "status": str(run.status), "finished_at": finished}
+    return run.to_dict(("id", "status", "finished_at"))
 
 
 def _last_change(store: Store, page: int = 100) -> dt.datetime | None:
