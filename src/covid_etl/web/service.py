@@ -26,6 +26,16 @@ class Series:
     rows: list[dict[str, Any]]
     last_success_at: str | None
     last_changed_at: dt.datetime | None
+    # The latest run of the same state, so a response never pairs data and a run from two states.
+    last_run: RunRecord | None = None
+
+
+# Reads of one series that a commit in between makes inconsistent are tried again this often.
+SNAPSHOT_ATTEMPTS = 3
+
+
+def _state_of(run: RunRecord | None) -> tuple[int, str]:
+    return (0, "none") if run is None else (run.id, str(run.status))
 
 
 def run_summary(run: RunRecord) -> dict[str, Any]:
@@ -69,20 +79,31 @@ class DataService:
 
     def state(self) -> tuple[int, str]:
         """(latest run id, its status): changes whenever stored data can have changed."""
-        last = self.store.last_run()
-        return (0, "none") if last is None else (last.id, str(last.status))
+        return _state_of(self.store.last_run())
 
     def series(self, state: tuple[int, str]) -> Series:
         current = self._series
         if current is not None and current.state == state:
             return current
-        rows = derived_rows(self.store.records())
-        success = self.store.last_successful_run()
-        finished = success.finished_at if success is not None else None
-        changed = _last_change(self.store) if rows else None
-        series = Series(state, rows, finished.isoformat() if finished else None, changed)
+        series = self._read_series()
         self._series = series
         return series
+
+    def _read_series(self) -> Series:
+        """The series of one store state. The reads are not one transaction on every backend,
+        so they are bracketed by the latest run: when a run ended in between, read again."""
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            before = self.store.last_run()
+            rows = derived_rows(self.store.records())
+            success = self.store.last_successful_run()
+            finished = success.finished_at if success is not None else None
+            changed = _last_change(self.store) if rows else None
+            after = self.store.last_run()
+            if _state_of(before) == _state_of(after):
+                break
+        return Series(
+            _state_of(after), rows, finished.isoformat() if finished else None, changed, after
+        )
 
     def records_page(
         self,
@@ -112,7 +133,7 @@ class DataService:
         rows = series.rows
         latest = rows[-1] if rows else None
         recovered = next((r for r in reversed(rows) if r["recovered"] is not None), None)
-        last = self.store.last_run()
+        last = series.last_run
         data_through = latest["date"] if latest else None
         age = None
         if data_through is not None:
