@@ -96,9 +96,14 @@ def run_etl(
             return _unrecorded_failure(settings, trigger, stage, exc, send, store)
         try:
             with store.writer_lock(settings.lock_timeout):
-                return _locked_run(
+                result = _locked_run(
                     settings, trigger, store, client, send, progress, secrets, accept_removals
                 )
+            if result.succeeded and settings.heartbeat_url:
+                from .heartbeat import send_heartbeat  # outside the lock: the run is committed
+
+                send_heartbeat(settings.heartbeat_url)
+            return result
         except RunInProgress as exc:
             return _lock_timeout(settings, trigger, store, exc, send)
         except DatabaseLocked as exc:
