@@ -263,14 +263,21 @@ def serve(
         f"(schedule: {settings.schedule}{' UTC' if settings.schedule != SCHEDULE_OFF else ''})",
         err=True,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        server_header=False,
-    )
+    from .stale_watch import StaleWatcher
+
+    watcher = StaleWatcher(settings)  # the stale / recovered notices, on serve's own clock
+    watcher.start()
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            server_header=False,
+        )
+    finally:
+        watcher.stop()
 
 
 @app.command()

@@ -117,6 +117,7 @@ def create_app(
         paths=frozenset(CACHED_PATHS),
     )
     app.add_middleware(ApiHeadersMiddleware)
+    registry = _install_metrics(app, settings, service, clock)
 
     def cached(
         request: Request, state: Hashable, key: tuple[Any, ...], build: Callable[[], Rendered]
@@ -221,14 +222,40 @@ def create_app(
         try:
             state = service.state()
             through = service.series(state).rows[-1]["date"] if state[0] else None
+            # Staleness is reported, never a reason for a non-200: a restart cannot fix it.
+            health = _health(service.store, settings, clock)
         except Exception as exc:
             log.warning("health check failed: %s", exc)
             raise ApiError(503, "store unavailable") from None
         status = scheduler.status() if scheduler is not None else {"enabled": False}
-        body = render_json({"status": "ok", "data_through": through, "scheduler": status})
+        body = render_json(
+            {
+                "status": "ok",
+                "data_through": through,
+                "scheduler": status,
+                "stale": health.stale,
+                "freshness": health.to_dict(),
+            }
+        )
         return Response(
             body.body, media_type=body.media_type, headers={"Cache-Control": "no-store"}
         )
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **_ERRORS},
+    )
+    async def metrics() -> Response:
+        from .metrics import exposition
+
+        try:
+            body, content_type = exposition(registry)
+        except Exception as exc:
+            log.warning("metrics could not read the store: %s", exc)
+            raise ApiError(503, "store unavailable") from None
+        return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Response:
@@ -242,6 +269,26 @@ def create_app(
         # Last, so API routes win; html=True serves index.html at "/".
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
     return app
+
+
+def _health(store: Store, settings: Settings, clock: Callable[[], dt.datetime]) -> Any:
+    from ..staleness import assess, read_facts
+
+    return assess(read_facts(store), clock(), settings.max_run_age_seconds)
+
+
+def _install_metrics(
+    app: FastAPI, settings: Settings, service: Any, clock: Callable[[], dt.datetime]
+) -> Any:
+    """Count every request (outermost middleware) and read the run history at each scrape."""
+    from .metrics import MetricsMiddleware, build_registry, read_run_stats
+
+    def stats() -> Any:
+        return read_run_stats(service.store, lambda store: _health(store, settings, clock))
+
+    registry, http = build_registry(stats)
+    app.add_middleware(MetricsMiddleware, http=http, fixed_paths=frozenset(CACHED_PATHS))
+    return registry
 
 
 def send(request: Request, rendered: Rendered) -> Response:

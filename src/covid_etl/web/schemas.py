@@ -127,6 +127,8 @@ class Health(BaseModel):
     status: str
     data_through: str | None
     scheduler: dict[str, Any]
+    stale: bool
+    freshness: dict[str, Any]
 
 
 class ErrorDetail(BaseModel):
