@@ -75,12 +75,56 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on loopback for the whole session; each test gets its own bucket."""
+    pytest.importorskip("moto")
+    from moto.server import ThreadedMotoServer
+
+    from tests.helpers.aws import atomic_conditional_puts
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        with atomic_conditional_puts():
+            yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_url(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """A fresh, versioned bucket on the moto server; this process and the CLI processes a test
+    starts reach it through AWS_ENDPOINT_URL and keep their local copies under ``tmp_path``."""
+    import tempfile
+    import uuid
+
+    import boto3
+
+    from tests.helpers.aws import fake_credentials
+
+    fake_credentials(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bucket = f"covid-etl-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return f"s3://{bucket}/testing"
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("s3", marks=pytest.mark.s3),
+    ]
+)
 def database_url(request: pytest.FixtureRequest) -> str:
     """The store URL behaviour tests run against: every such test runs on each backend."""
-    if request.param == "sqlite":
-        return str(request.getfixturevalue("sqlite_url"))
-    return str(request.getfixturevalue("postgres_url"))
+    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 def fast_settings(database_url: str, **overrides: object) -> Settings:

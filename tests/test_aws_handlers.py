@@ -8,10 +8,12 @@ is subscribed to (filter ``environment = testing``, raw delivery), as in templat
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -28,6 +30,8 @@ from moto import mock_aws
 from covid_etl.aws import handlers
 from covid_etl.aws.events import destination_record, invoke_locally
 from covid_etl.aws.sns import MAX_SUBJECT, sns_subject
+from covid_etl.export import write_csv
+from covid_etl.store import open_store
 from tests.conftest import JHU_CURRENT, NYT_CURRENT, serve_real
 from tests.helpers.aws import (
     BUCKET,
@@ -58,13 +62,35 @@ class Aws:
     def object(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()  # type: ignore[no-any-return]
 
+    def head(self, environment: str = "testing") -> tuple[str, str]:
+        head = self.s3.head_object(Bucket=BUCKET, Key=f"{environment}/covid-etl.db")
+        return head["ETag"], head["VersionId"]
+
     def runs(self, environment: str = "testing") -> list[dict[str, Any]]:
-        return json.loads(self.object(f"{environment}/runs.json"))["runs"]  # type: ignore[no-any-return]
+        """The environment's run history, oldest first, as the database object holds it."""
+        store = open_store(f"s3://{BUCKET}/{environment}")
+        try:
+            return [{**r.to_dict(), "event_id": r.event_id} for r in store.list_runs()[::-1]]
+        finally:
+            store.close()
+
+    def exported(self, environment: str = "testing") -> str:
+        """The environment's rows as ``covid-etl export`` writes them."""
+        store = open_store(f"s3://{BUCKET}/{environment}")
+        try:
+            out = io.StringIO()
+            write_csv(store.records(), out)
+            return out.getvalue()
+        finally:
+            store.close()
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, source_server: SourceServer) -> Iterator[Aws]:
+def aws(
+    monkeypatch: pytest.MonkeyPatch, source_server: SourceServer, tmp_path: Path
+) -> Iterator[Aws]:
     fake_credentials(monkeypatch)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the containers' /tmp
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
@@ -113,7 +139,7 @@ def test_initial_load_writes_s3_and_sends_one_testing_message(aws: Aws) -> None:
     assert summary["status"] == "succeeded" and summary["initial_load"] is True
     assert (summary["inserted"], summary["updated"], summary["unchanged"]) == (816, 0, 0)
     assert summary["trigger"] == "event" and summary["environment"] == "testing"
-    assert aws.object("testing/records.csv").decode() == expected_csv(NYT_CURRENT, JHU_CURRENT)
+    assert aws.exported() == expected_csv(NYT_CURRENT, JHU_CURRENT)
     assert published["published"] is True
 
     (message,) = aws.messages()
@@ -129,7 +155,7 @@ def test_production_message_does_not_reach_the_testing_queue(aws: Aws) -> None:
     record, published = invoke({"environment": "production", "trigger": "schedule"})
     assert record["responsePayload"]["trigger"] == "schedule"
     assert published["published"] is True and published["environment"] == "production"
-    assert aws.object("production/records.csv").startswith(b"date,cases,deaths,recovered\n")
+    assert aws.object("production/covid-etl.db").startswith(b"SQLite format 3\x00")
     assert aws.messages() == []
     assert aws.runs("production")[0]["trigger"] == "schedule"
 
@@ -137,7 +163,7 @@ def test_production_message_does_not_reach_the_testing_queue(aws: Aws) -> None:
 def test_malformed_source_fails_with_the_reason_and_leaves_s3_unchanged(aws: Aws) -> None:
     invoke({"environment": "testing"})
     aws.messages()
-    before = aws.s3.head_object(Bucket=BUCKET, Key="testing/records.csv")
+    before = aws.head()
     aws.source.serve(
         "/nytimes/covid-19-data/master/us.csv",
         NYT_CURRENT.read_bytes().replace(b"2021-03-01,", b"2021-03-01,-", 1),
@@ -148,8 +174,10 @@ def test_malformed_source_fails_with_the_reason_and_leaves_s3_unchanged(aws: Aws
     assert error["errorType"] == "RunFailed"
     assert "count is negative" in error["errorMessage"]
 
-    after = aws.s3.head_object(Bucket=BUCKET, Key="testing/records.csv")
-    assert (after["ETag"], after["VersionId"]) == (before["ETag"], before["VersionId"])
+    # The failed run is recorded: one new version, with the same rows.
+    assert aws.head() != before
+    assert aws.exported() == expected_csv(NYT_CURRENT, JHU_CURRENT)
+    assert [r["status"] for r in aws.runs()] == ["succeeded", "failed"]
     (message,) = aws.messages()
     assert attributes(message) | {"status": "failed"} == attributes(message)
     assert attributes(message)["environment"] == "testing"
@@ -206,9 +234,9 @@ def test_concurrent_invocations_cannot_both_write(
     for other in (r for r in results if r is not loads[0]):
         # Waited and found nothing to do, or gave up waiting: never a second load.
         assert (other["ok"] and other["inserted"] + other["updated"] == 0) or (
-            not other["ok"] and "another run is in progress" in other["errorMessage"]
+            not other["ok"] and "another run committed first" in other["errorMessage"]
         )
-    assert aws.object("testing/records.csv").decode() == expected_csv(NYT_CURRENT, JHU_CURRENT)
+    assert aws.exported() == expected_csv(NYT_CURRENT, JHU_CURRENT)
     assert sum(r["inserted"] for r in aws.runs()) == 816
 
 
@@ -274,7 +302,10 @@ def test_lambda_path_imports_no_apprise_click_rich_or_pandas(source_server: Sour
             env=env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
-        summary = json.loads(proc.stdout)
+        # Standard output is Lambda's log stream: the run's metrics line, then the summary.
+        emf, printed = (json.loads(line) for line in proc.stdout.splitlines())
+        assert emf["Status"] == "succeeded" and emf["RowsChanged"] == 816
+        summary = printed
         assert summary["inserted"] == 816 and summary["environment"] == "testing"
     finally:
         server.stop()
@@ -309,31 +340,37 @@ def test_a_stuck_source_fails_the_run_before_lambda_times_out(aws: Aws) -> None:
     assert time.monotonic() - started < 8
     assert type(failed.value).__name__ == "RunFailed"
     assert "failed at stage extract" in str(failed.value)
-    assert aws.runs()[0]["status"] == "failed"  # recorded, and the lease released
-    assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="testing/lock")
+    assert aws.runs()[0]["status"] == "failed"  # recorded
 
 
-def test_the_lease_lasts_about_the_invocation(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
-    import datetime as dt
-    from types import SimpleNamespace
+def test_duplicate_delivery_is_refused_on_every_store(
+    database_url: str, source_server: SourceServer
+) -> None:
+    from covid_etl.aws.etl import run_invocation
+    from covid_etl.aws.events import parse_invocation, store_url_for
 
-    from covid_etl.store.s3 import S3Store
-
-    seen: list[dict[str, Any]] = []
-    original = S3Store._acquire
-
-    def acquire(self: S3Store, timeout: float) -> None:
-        original(self, timeout)
-        seen.append(json.loads(aws.object("testing/lock")))
-
-    monkeypatch.setattr(S3Store, "_acquire", acquire)
-    context = SimpleNamespace(aws_request_id="r-1", get_remaining_time_in_millis=lambda: 120_000)
-    handlers.etl_handler({"environment": "testing"}, context)
-    (lease,) = seen
-    length = dt.datetime.fromisoformat(lease["expires_at"]) - dt.datetime.fromisoformat(
-        lease["acquired_at"]
-    )
-    assert length == dt.timedelta(seconds=135)
+    urls = serve_real(source_server)
+    environ = {
+        "COVID_ETL_DATABASE_URL": database_url,
+        "COVID_ETL_NYT_URL": urls["nyt_url"],
+        "COVID_ETL_JHU_URL": urls["jhu_url"],
+        "COVID_ETL_RETRY_BACKOFF": "0.01",
+    }
+    delivery = parse_invocation({"environment": "testing"}, "req-1")
+    first = run_invocation(delivery, environ)
+    again = run_invocation(delivery, environ)
+    assert (first["duplicate"], first["inserted"]) == (False, 816)
+    assert again["duplicate"] is True and again["run_id"] == first["run_id"]
+    other = run_invocation(parse_invocation({"environment": "testing"}, "req-2"), environ)
+    assert not other["duplicate"] and other["run_id"] == first["run_id"] + 1
+    store = open_store(store_url_for(database_url, "testing"))
+    try:
+        assert [(r.id, r.event_id) for r in store.list_runs()[::-1]] == [
+            (first["run_id"], "req-1"),
+            (other["run_id"], "req-2"),
+        ]
+    finally:
+        store.close()
 
 
 def _emf_lines(out: str) -> list[dict[str, Any]]:

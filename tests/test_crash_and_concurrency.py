@@ -1,4 +1,10 @@
-"""Crash safety (SIGKILL mid-load) and concurrent runs, with real processes."""
+"""Crash safety (SIGKILL mid-load) and concurrent runs, with real processes.
+
+SQLite and PostgreSQL hold a writer lock, so a second run waits and a killed run is left
+"running" for the next run to mark interrupted. S3 takes no lock: a run works on a local copy and
+commits it with one conditional PUT, so a killed run leaves no trace and concurrent runs race, one
+commit winning; its tests are at the end of this module.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,12 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from covid_etl.models import RunStatus
 from covid_etl.pipeline import run_etl
@@ -23,8 +33,9 @@ from tests.conftest import (
     nyt_history,
     serve_real,
 )
+from tests.helpers.backends import on_s3, with_writer_lock
 from tests.helpers.reference import expected_rows
-from tests.helpers.servers import SourceServer
+from tests.helpers.servers import SourceServer, running
 from tests.helpers.stall_load import MARKER
 
 ROOT = Path(__file__).parents[1]
@@ -38,6 +49,7 @@ def rows(database_url: str) -> list[tuple[str, int, int, int | None]]:
         store.close()
 
 
+@with_writer_lock
 def test_sigkill_during_load_keeps_previous_data_and_next_run_recovers(
     database_url: str, source_server: SourceServer
 ) -> None:
@@ -83,6 +95,7 @@ def test_sigkill_during_load_keeps_previous_data_and_next_run_recovers(
     assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
 
 
+@with_writer_lock
 def test_concurrent_runs_load_data_exactly_once(
     database_url: str, source_server: SourceServer
 ) -> None:
@@ -117,6 +130,7 @@ def test_concurrent_runs_load_data_exactly_once(
     store.close()
 
 
+@with_writer_lock
 def test_second_run_waits_then_reports_another_run_in_progress(
     database_url: str, source_server: SourceServer
 ) -> None:
@@ -189,3 +203,166 @@ def test_25_random_sigkills_never_lose_or_mix_data_and_the_next_run_recovers(
         store.close()
     assert RunStatus.RUNNING not in statuses
     assert len(seen) > 1  # the kills really landed before and after loads
+
+
+# -- S3: one conditional PUT per commit ----------------------------------------------------------
+
+
+def s3_object(database_url: str) -> tuple[str, str]:
+    """(ETag, VersionId) of the database object."""
+    import boto3
+
+    bucket, prefix = database_url[len("s3://") :].split("/", 1)
+    head = boto3.client("s3").head_object(Bucket=bucket, Key=f"{prefix}/covid-etl.db")
+    return head["ETag"], head["VersionId"]
+
+
+def run_ids_and_counts(database_url: str) -> list[tuple[int, str, int, bool]]:
+    store = open_store(database_url)
+    try:
+        return [(r.id, str(r.status), r.inserted, r.initial_load) for r in store.list_runs()[::-1]]
+    finally:
+        store.close()
+
+
+@on_s3
+def test_sigkill_between_download_and_upload_leaves_the_object_unchanged(
+    database_url: str, source_server: SourceServer
+) -> None:
+    old = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    assert run_etl(fast_settings(database_url, **old)).succeeded
+    before, version = rows(database_url), s3_object(database_url)
+
+    new = serve_real(source_server)
+    env = cli_env(database_url, COVID_ETL_NYT_URL=new["nyt_url"], COVID_ETL_JHU_URL=new["jhu_url"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.stall_load", "run", "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(MARKER), proc.stderr.read() if proc.stderr else line
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+
+    # Same ETag, same version: not a byte of the killed run reached S3, not even its run record.
+    assert s3_object(database_url) == version
+    assert rows(database_url) == before
+    assert run_ids_and_counts(database_url) == [(1, "succeeded", 511, True)]
+
+    after = run_etl(fast_settings(database_url, **new)).run
+    assert after.status is RunStatus.SUCCEEDED and after.id == 2
+    assert after.recovered_from is None  # nothing to recover from: the killed run left no trace
+    assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
+
+
+@on_s3
+def test_concurrent_s3_runs_commit_once(database_url: str, source_server: SourceServer) -> None:
+    urls = serve_real(source_server)
+    env = cli_env(
+        database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"]
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(5)
+    ]
+    outputs = []
+    deadline = time.monotonic() + 120
+    for proc in procs:
+        out, err = proc.communicate(timeout=max(1, deadline - time.monotonic()))
+        outputs.append((proc.returncode, json.loads(out.strip().splitlines()[-1]), err))
+    loads = [o for code, o, _ in outputs if code == 0 and o["inserted"] == 816]
+    assert len(loads) == 1 and loads[0]["initial_load"]
+    for code, output, err in outputs:
+        if output is loads[0]:
+            continue
+        # Lost the race, read the winner's commit and found nothing to do; or lost twice.
+        assert (code, output["inserted"] + output["updated"]) == (0, 0) or (
+            code == 1 and "another run committed first" in output["error"]
+        ), err
+    stored = run_ids_and_counts(database_url)
+    assert sum(inserted for _, _, inserted, _ in stored) == 816
+    assert sum(initial for *_, initial in stored) == 1
+    assert len(stored) == sum(code == 0 for code, _, _ in outputs)
+    assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
+
+
+def commit_another_run_first(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, times: int
+) -> list[RunStatus]:
+    """Make another complete run commit while this run is inside its load transaction (after
+    its download, before its upload), ``times`` times; return those runs' outcomes."""
+    from covid_etl.store.sql import SqlStore
+
+    original = SqlStore._write_records
+    others: list[RunStatus] = []
+    raced: set[int] = set()  # this run's attempts (run ids), each raced once
+    nested = threading.local()
+
+    def write_after_another_run(self: SqlStore, cur: Any, run_id: int, batch: Any) -> None:
+        if not getattr(nested, "active", False) and run_id not in raced and len(others) < times:
+            raced.add(run_id)
+            nested.active = True
+            try:
+                others.append(run_etl(settings).run.status)
+            finally:
+                nested.active = False
+        original(self, cur, run_id, batch)
+
+    monkeypatch.setattr(SqlStore, "_write_records", write_after_another_run)
+    return others
+
+
+@on_s3
+def test_lost_race_reads_the_new_object_and_tries_once_more(
+    database_url: str, source_server: SourceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    assert run_etl(fast_settings(database_url, **old)).succeeded
+    settings = fast_settings(database_url, **serve_real(source_server))
+    others = commit_another_run_first(monkeypatch, settings, times=1)
+
+    run = run_etl(settings).run
+    assert others == [RunStatus.SUCCEEDED]
+    # The retry started from the other run's commit: nothing left to do.
+    assert run.status is RunStatus.SUCCEEDED
+    assert (run.inserted, run.updated, run.unchanged) == (0, 0, 816)
+    stored = run_ids_and_counts(database_url)
+    assert [(i, status) for i, status, *_ in stored] == [
+        (1, "succeeded"), (2, "succeeded"), (3, "succeeded"),
+    ]  # fmt: skip
+    assert stored[1][2] == 305 and stored[2][2] == 0
+    assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
+
+
+@on_s3
+def test_losing_the_race_twice_fails_with_another_run_committed_first(
+    database_url: str, source_server: SourceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
+    old_settings = fast_settings(database_url, **old)
+    assert run_etl(old_settings).succeeded
+    # The competitors re-read the old files (nothing to write, but each commits its run), while
+    # this run has new files: it still has rows to write after its first retry.
+    others = commit_another_run_first(monkeypatch, old_settings, times=2)
+    with running(SourceServer()) as newer:
+        run = run_etl(fast_settings(database_url, **serve_real(newer))).run
+    assert others == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]
+    assert run.status is RunStatus.FAILED and str(run.failed_stage) == "load"
+    assert run.error is not None and run.error.startswith("another run committed first")
+    assert "this run wrote nothing" in run.error
+    assert [status for _, status, *_ in run_ids_and_counts(database_url)] == ["succeeded"] * 3

@@ -7,6 +7,7 @@ import base64
 import copy
 import gzip
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,8 +45,11 @@ REQUESTS = [
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, source_server: SourceServer) -> Iterator[TestClient]:
+def served(
+    monkeypatch: pytest.MonkeyPatch, source_server: SourceServer, tmp_path: Path
+) -> Iterator[TestClient]:
     fake_credentials(monkeypatch)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the container's /tmp
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         loaded = run_etl(

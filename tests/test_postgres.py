@@ -39,6 +39,7 @@ from tests.conftest import (
     serve_real,
 )
 from tests.helpers import postgres as pg
+from tests.helpers.backends import with_writer_lock
 from tests.helpers.reference import expected_csv
 from tests.helpers.servers import Response, SourceServer, WebhookSink
 from tests.helpers.stall_load import MARKER
@@ -314,6 +315,7 @@ def test_real_data_gives_identical_counts_and_exports(
 
 
 @pytest.mark.slow
+@with_writer_lock  # on S3: tests/test_crash_and_concurrency.py::test_concurrent_s3_runs_commit_once
 def test_five_concurrent_runs_load_once(database_url: str, source_server: SourceServer) -> None:
     urls = serve_real(source_server)
     env = cli_env(
@@ -371,6 +373,7 @@ def _wait_for_marker(proc: subprocess.Popen[str], timeout: float) -> str:
 
 
 @pytest.mark.slow
+@with_writer_lock  # on S3: see test_crash_and_concurrency.py (kill before the upload)
 def test_sigkill_mid_load_keeps_data_releases_lock_and_next_run_recovers(
     database_url: str, source_server: SourceServer
 ) -> None:
@@ -506,6 +509,35 @@ def test_db_copy_refuses_non_empty_target_and_empty_source(
     assert same.returncode == 2
 
 
+def test_db_copy_from_an_older_schema_says_how_to_upgrade_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    assert run_etl(fast_settings(sqlite_url, offline=True)).succeeded
+    # Undo schema version 3: the database as a release before it wrote it.
+    old = sqlite3.connect(sqlite_url[len("sqlite:///") :])
+    with old:
+        old.execute("DROP INDEX runs_one_success_per_event")
+        old.execute("ALTER TABLE runs DROP COLUMN event_id")
+        old.execute("DELETE FROM schema_migrations WHERE version = 3")
+    old.close()
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    with pytest.raises(StoreError) as refused:
+        copy_store(sqlite_url, target)
+    assert str(refused.value) == (
+        f"{sqlite_url} has schema version 2, older than this covid-etl's 3: open it once with "
+        "this version (e.g. `covid-etl runs`), which upgrades it, then copy it"
+    )
+    store = open_store(target)
+    try:
+        assert store.list_runs() == []
+    finally:
+        store.close()
+    assert cli("runs", env=cli_env(sqlite_url)).returncode == 0  # the advice works
+    assert copy_store(sqlite_url, target).runs == 1
+
+
 def test_cli_run_runs_export_on_each_backend(database_url: str) -> None:
     env = cli_env(database_url, COVID_ETL_OFFLINE="1")
     first = cli("run", "--json", env=env)
@@ -529,7 +561,7 @@ def test_postgres_tests_skip_without_a_server_unless_required() -> None:
     args += ["tests/test_store.py::test_empty_store_reads"]
     skipped = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert skipped.returncode == 0, skipped.stdout
-    assert "1 passed, 1 skipped" in skipped.stdout
+    assert "2 passed, 1 skipped" in skipped.stdout  # SQLite and S3 ran, PostgreSQL skipped
     assert "no PostgreSQL server at" in skipped.stdout
     env["COVID_ETL_REQUIRE_POSTGRES"] = "1"
     required = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)

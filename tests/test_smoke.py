@@ -33,12 +33,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 
 
 @pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def moto_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     from tests.helpers.aws import fake_credentials
 
     fake_credentials(monkeypatch)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the smoke test's store keeps its copy
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     host, port = server.get_host_and_port()
@@ -71,9 +72,7 @@ def resources(moto_server: str) -> dict[str, Any]:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(
-        Bucket=BUCKET, Key="production/records.csv", Body=b"date,cases,deaths,recovered\n"
-    )
+    s3.put_object(Bucket=BUCKET, Key="production/covid-etl.db", Body=b"production's database")
     wiring = make_topic_and_queue(boto3.client("sns"), boto3.client("sqs"))
     return {"s3": s3, "queue_url": wiring.queue_url, "topic_arn": wiring.topic_arn}
 
@@ -93,10 +92,10 @@ def test_smoke_passes_against_a_moto_server(
     assert report["attributes"]["environment"] == "testing"
     assert report["counts"] == {"inserted": 816, "updated": 0, "unchanged": 0}
     assert report["stored_rows"] == 816
-    assert report["removed_objects"] >= 3  # records.csv, runs.json (several versions), lock
+    assert report["removed_objects"] >= 2  # covid-etl.db and acg-covid-data.csv
     s3 = resources["s3"]
     assert versions(s3, "testing/") == []
-    assert versions(s3, "production/") == ["production/records.csv"]  # untouched
+    assert versions(s3, "production/") == ["production/covid-etl.db"]  # untouched
 
 
 def test_smoke_fails_on_a_failed_run_and_still_cleans_up(

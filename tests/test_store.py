@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from covid_etl.errors import RunInProgress, StoreError
+from covid_etl.errors import DuplicateEvent, RunInProgress, StoreError
 from covid_etl.models import (
     DeliveryStatus,
     Record,
@@ -26,6 +26,7 @@ from covid_etl.store.base import History, HistoryStore, PendingChannel, Store
 from covid_etl.store.sql import INTERRUPTED_ERROR, SqlStore
 from covid_etl.transform import diff_records
 from tests.helpers import postgres as pg
+from tests.helpers.backends import with_writer_lock
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 DAY0 = dt.date(2020, 1, 22)
@@ -74,7 +75,7 @@ def test_migrate_is_idempotent_and_versioned(database_url: str) -> None:
         assert store.schema_version() == 0
         store.migrate()
         version = store.schema_version()
-        assert version == len(store.migrations) == 2  # type: ignore[attr-defined]
+        assert version == len(store.migrations) == 3  # type: ignore[attr-defined]
         store.migrate()
         store.migrate()
         assert store.schema_version() == version
@@ -244,6 +245,45 @@ def test_mark_interrupted(store: HistoryStore) -> None:
     assert store.mark_interrupted(later) == []
 
 
+# -- duplicate events -----------------------------------------------------------------------------
+
+
+def test_a_succeeded_event_id_is_refused_before_anything_is_written(store: HistoryStore) -> None:
+    first = store.create_run(Trigger.SCHEDULE, "testing", T0, "evt-1")
+    first.status, first.finished_at = RunStatus.SUCCEEDED, T0
+    store.finish_run(first, series(1), [])
+    with pytest.raises(DuplicateEvent) as duplicate:
+        store.create_run(Trigger.SCHEDULE, "testing", T0, "evt-1")
+    assert duplicate.value.run == store.get_run(first.id)
+    assert duplicate.value.run.event_id == "evt-1"
+    assert [r.id for r in store.list_runs()] == [first.id]
+    assert store.create_run(Trigger.SCHEDULE, "testing", T0, "evt-2").id == first.id + 1
+
+
+def test_a_failed_event_may_run_again(store: HistoryStore) -> None:
+    failed = store.create_run(Trigger.EVENT, "testing", T0, "evt-1")
+    failed.status, failed.failed_stage, failed.finished_at = RunStatus.FAILED, Stage.EXTRACT, T0
+    store.finish_run(failed, [], [])
+    retry = store.create_run(Trigger.EVENT, "testing", T0, "evt-1")
+    assert retry.id == failed.id + 1 and retry.event_id == "evt-1"
+
+
+def test_the_load_transaction_refuses_a_second_success_for_one_event(
+    store: HistoryStore,
+) -> None:
+    # Both deliveries got past create_run (e.g. two processes): only one may commit a success.
+    one = store.create_run(Trigger.EVENT, "testing", T0, "evt-1")
+    two = store.create_run(Trigger.EVENT, "testing", T0, "evt-1")
+    one.status = two.status = RunStatus.SUCCEEDED
+    store.finish_run(one, series(2), [])
+    with pytest.raises(StoreError):
+        store.finish_run(two, series(3, bump=1), [PendingChannel("k", "json://a")])
+    assert store.records() == series(2)
+    assert store.notifications(two.id) == []
+    got = store.get_run(two.id)
+    assert got is not None and got.status is RunStatus.RUNNING
+
+
 # -- notifications --------------------------------------------------------------------------------
 
 
@@ -304,6 +344,7 @@ def test_empty_store_reads(store: HistoryStore) -> None:
 # -- the writer lock ------------------------------------------------------------------------------
 
 
+@with_writer_lock  # S3 takes none: see tests/helpers/backends.py
 def test_writer_lock_waits_a_bounded_time_then_raises(database_url: str) -> None:
     holder, waiter = open_store(database_url), open_store(database_url)
     try:
@@ -323,6 +364,7 @@ def test_writer_lock_waits_a_bounded_time_then_raises(database_url: str) -> None
         waiter.close()
 
 
+@with_writer_lock  # S3 takes none: see tests/helpers/backends.py
 def test_writer_lock_is_granted_when_the_holder_finishes(database_url: str) -> None:
     holder, waiter = open_store(database_url), open_store(database_url)
     release = threading.Event()
@@ -355,6 +397,9 @@ def other_url(database_url: str, tmp_path: Path, request: pytest.FixtureRequest)
     """A second, empty database on the same backend as ``database_url``."""
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'other.db'}"
+        return
+    if database_url.startswith("s3"):
+        yield database_url.rsplit("/", 1)[0] + "/other"
         return
     with pg.throwaway_database(request.getfixturevalue("postgres_server")) as url:
         yield url

@@ -254,30 +254,61 @@ def serve(
     )
     with _opened_store(settings):  # fail fast, with exit code 1, on an unusable store
         pass
+    # Bound before anything is printed, so a busy port is one clear line and nothing else.
+    listening = _listen_socket(settings.host, settings.port)
     import uvicorn
 
-    from .web import create_app
+    from .scheduler import cron_scheduler
+    from .web.app import create_app
 
     click.echo(
         f"Serving on http://{settings.host}:{settings.port}/ "
         f"(schedule: {settings.schedule}{' UTC' if settings.schedule != SCHEDULE_OFF else ''})",
         err=True,
     )
+    scheduler = None
+    if settings.schedule != SCHEDULE_OFF:
+        scheduler = cron_scheduler(settings, settings.schedule)
+    config = uvicorn.Config(
+        create_app(settings, scheduler=scheduler),
+        # No logging config of uvicorn's own: its records go to the handler configure_logging
+        # set up, in the chosen text or JSON format, secrets masked.
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        # One line per request is a debugging aid, not worth its cost on every request.
+        access_log=settings.log_level == "DEBUG",
+        server_header=False,
+    )
     from .stale_watch import StaleWatcher
 
     watcher = StaleWatcher(settings)  # the stale / recovered notices, on serve's own clock
     watcher.start()
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-            server_header=False,
-        )
+        uvicorn.Server(config).run(sockets=[listening])
     finally:
         watcher.stop()
+
+
+def _listen_socket(host: str, port: int) -> Any:
+    """A socket bound to ``host:port``; a busy port or bad address exits 2 with one line."""
+    import errno
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}: {exc.strerror}")
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may reuse the port while old connections sit in TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"port {port} is already in use on {host}")
+        fail(f"cannot listen on {host} port {port}: {exc.strerror}")
+    return sock
 
 
 @app.command()

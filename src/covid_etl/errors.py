@@ -11,11 +11,14 @@
     ├── DataError               the parsed data breaks the data contract as a whole
     │   ├── EmptyJoin           no date is present in both sources
     │   └── HistoryShrinks      the new data lacks dates that are already stored
+    ├── DeliveryError           a notification channel did not accept a message
     ├── StoreError              the database could not be read or written
     │   ├── StoreUnavailable    cannot connect / open the store
     │   │   └── DatabaseCorrupt the database file fails SQLite's integrity check
     │   ├── DatabaseLocked      another program holds the database's own lock past the wait limit
-    │   └── RunInProgress       another run holds the writer lock past the wait limit
+    │   ├── RunInProgress       another run holds the writer lock past the wait limit
+    │   └── StoreConflict       another run committed first (S3's conditional write lost)
+    ├── DuplicateEvent          this event was already handled by a succeeded run
     └── StageFailed             a stage failed; wraps the cause with stage name and run id
 
 Each class builds one actionable sentence from structured fields, so the same text reaches the
@@ -25,6 +28,10 @@ log, the run record, the CLI and the failure notification.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import RunRecord
 
 
 class EtlError(Exception):
@@ -144,6 +151,26 @@ class DatabaseLocked(StoreError):
 
 class RunInProgress(StoreError):
     """Another run holds the writer lock for longer than we are willing to wait."""
+
+
+class DeliveryError(EtlError):
+    """A notification channel did not accept a message."""
+
+
+class StoreConflict(StoreError):
+    """Another run committed first: this run's conditional write lost and wrote nothing."""
+
+
+class DuplicateEvent(EtlError):
+    """A succeeded run already handled this event id; ``run`` is that run.
+
+    Not a StoreError: nothing failed, and the caller answers the repeat delivery with the first
+    run's result."""
+
+    def __init__(self, event_id: str, run: RunRecord) -> None:
+        super().__init__(f"event {event_id!r} was already handled by run #{run.id}")
+        self.event_id = event_id
+        self.run = run
 
 
 class StageFailed(EtlError):

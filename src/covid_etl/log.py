@@ -9,7 +9,12 @@ from collections.abc import Sequence
 
 from .redact import redact
 
-_RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# Not extra fields: uvicorn attaches an ANSI-coloured copy of each message as color_message.
+_RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class RedactingFilter(logging.Filter):
@@ -68,7 +73,7 @@ def configure_logging(fmt: str, level: str, secrets: Sequence[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactingFilter(secrets))
-    for name in ("covid_etl", "apprise"):
+    for name in ("covid_etl", "apprise", "uvicorn"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)

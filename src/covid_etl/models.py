@@ -21,7 +21,6 @@ class Stage(StrEnum):
     VALIDATE = "validate"
     TRANSFORM = "transform"
     LOAD = "load"
-    NOTIFY = "notify"
 
 
 class RunStatus(StrEnum):
@@ -133,6 +132,8 @@ class RunRecord:
     # (``covid-etl run --accept-removals``), and those dates as ranges (``2021-01-01..2021-01-05``).
     removed: int = 0
     removed_dates: list[str] = field(default_factory=list)
+    # The AWS event that started the run: a second delivery of it is refused (at-least-once).
+    event_id: str | None = None
 
     @property
     def changed(self) -> int:

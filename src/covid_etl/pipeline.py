@@ -22,6 +22,7 @@ from .errors import (
     EtlError,
     RunInProgress,
     StageFailed,
+    StoreConflict,
     StoreError,
     describe,
 )
@@ -75,12 +76,15 @@ def run_etl(
     send: Sender | None = None,
     progress: ProgressCallback | None = None,
     accept_removals: bool = False,
+    event_id: str | None = None,
 ) -> RunResult:
     """Run the ETL once and return the finished run record (never raises for a failed run).
 
     ``send`` delivers one message to one channel URL; the default sends through Apprise.
     ``accept_removals``: stored dates the sources no longer have are deleted (and recorded)
     instead of failing the run; the operator's explicit way back from bad data once stored.
+    ``event_id`` names the event that triggered the run: DuplicateEvent is raised when a
+    succeeded run already handled it.
     """
     if send is None:
         send = _send_with_apprise
@@ -95,15 +99,28 @@ def run_etl(
             stage = Stage.LOCK if isinstance(exc, DatabaseLocked) else Stage.OPEN
             return _unrecorded_failure(settings, trigger, stage, exc, send, store)
         try:
-            with store.writer_lock(settings.lock_timeout):
-                result = _locked_run(
-                    settings, trigger, store, client, send, progress, secrets, accept_removals
-                )
-            if result.succeeded and settings.heartbeat_url:
-                from .heartbeat import send_heartbeat  # outside the lock: the run is committed
-
-                send_heartbeat(settings.heartbeat_url)
-            return result
+            for attempt in (1, 2):
+                try:
+                    with store.writer_lock(settings.lock_timeout):
+                        result = _locked_run(
+                            settings,
+                            trigger,
+                            store,
+                            client,
+                            send,
+                            progress,
+                            secrets,
+                            accept_removals,
+                            event_id,
+                        )
+                    return _heartbeat(settings, result)  # outside the lock: the run is committed
+                except StoreConflict as exc:
+                    # Another run committed first and this one wrote nothing: start again from
+                    # what it committed (usually there is nothing left to do), once.
+                    if attempt == 2:
+                        raise
+                    log.warning("%s; trying once more", exc)
+            raise AssertionError("unreachable")
         except RunInProgress as exc:
             return _lock_timeout(settings, trigger, store, exc, send)
         except DatabaseLocked as exc:
@@ -120,6 +137,15 @@ def run_etl(
             store.close()
 
 
+def _heartbeat(settings: Settings, result: RunResult) -> RunResult:
+    """Ping the heartbeat URL after a successful run (never after a failed one)."""
+    if result.succeeded and settings.heartbeat_url:
+        from .heartbeat import send_heartbeat
+
+        send_heartbeat(settings.heartbeat_url)
+    return result
+
+
 def _send_with_apprise(url: str, message: Message) -> None:
     from .notify.channels import send_apprise  # only when a channel is configured
 
@@ -134,13 +160,14 @@ def _locked_run(
     send: Sender,
     progress: ProgressCallback | None,
     secrets: list[str],
-    accept_removals: bool = False,
+    accept_removals: bool,
+    event_id: str | None,
 ) -> RunResult:
     interrupted = store.mark_interrupted(utcnow())
     if interrupted:
         log.warning("marked run(s) %s as interrupted", interrupted)
     previous = store.last_run()
-    run = store.create_run(trigger, settings.environment, utcnow())
+    run = store.create_run(trigger, settings.environment, utcnow(), event_id)
     if previous is not None and previous.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
         run.recovered_from = previous.id
     log.info("run #%d started", run.id, extra={"run_id": run.id, "trigger": str(trigger)})
@@ -160,10 +187,9 @@ def _locked_run(
 
         channels = pending_channels(settings.notify)
     try:
-        if removed:  # only then: a store without row removal (S3, for now) is never asked
-            store.finish_run(run, changes, channels, removed)
-        else:
-            store.finish_run(run, changes, channels)
+        store.finish_run(run, changes, channels, removed)
+    except StoreConflict:
+        raise  # nothing was written: run_etl starts over
     except Exception as exc:
         # The load transaction rolled back: record the failure with no data change instead.
         # A write that waited out another program's lock would wait again: report it directly.

@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 NextFire = Callable[[dt.datetime], dt.datetime]
 
+# How long stopping waits for a run in progress. The run's thread is a daemon, so a run still
+# going ends with the process: the database rolls back its uncommitted transaction (nothing is
+# half written) and the next run marks its record interrupted. Waiting for the run instead
+# would let a stalled source or database hold a SIGTERM for minutes.
+STOP_GRACE_SECONDS = 2.0
+
 
 class Scheduler:
     """Fires :meth:`fire` at each time ``next_fire`` gives; :meth:`start`/:meth:`stop` the thread.
@@ -68,11 +74,17 @@ class Scheduler:
         self._thread = threading.Thread(target=self._loop, name="covid-etl-scheduler", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop waiting for fire times; a run in progress is allowed to finish first."""
+    def stop(self, timeout: float = STOP_GRACE_SECONDS) -> None:
+        """Stop waiting for fire times. A run in progress gets ``timeout`` seconds to finish;
+        after that it is abandoned, so that a server asked to stop does stop."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning(
+                    "stopping with a scheduled run still going: it is abandoned, its "
+                    "transaction rolls back and the next run marks it interrupted"
+                )
             self._thread = None
 
     def _loop(self) -> None:

@@ -109,7 +109,8 @@ class Settings:
     lock_timeout: float = field(
         default=60.0,
         metadata=_doc(
-            "Seconds a run waits for another run to finish before failing.",
+            "Seconds a run waits for another run (or another program holding the SQLite "
+            "file's lock) before failing.",
             "COVID_ETL_LOCK_TIMEOUT",
         ),
     )
@@ -125,6 +126,14 @@ class Settings:
         metadata=_doc(
             "AWS only: SNS topic the notify function publishes run notifications to.",
             "COVID_ETL_SNS_TOPIC_ARN",
+        ),
+    )
+    s3_revalidate: float = field(
+        default=60.0,
+        metadata=_doc(
+            "AWS API function: seconds its cached copy of the S3 database object is used before "
+            "it asks S3 whether a newer commit exists (0: on every request).",
+            "COVID_ETL_S3_REVALIDATE",
         ),
     )
     log_format: str = field(
@@ -324,6 +333,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "retry_backoff": _seconds(zero_ok=True, example="1"),
     "lock_timeout": _seconds(zero_ok=True, example="60"),
     "notify_retries": _whole_number(minimum=0, unit="retries", example="2"),
+    "s3_revalidate": _seconds(zero_ok=True, example="60"),
     "log_format": _parse_choice("text", "json"),
     "log_level": _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
     "schedule": _parse_schedule,

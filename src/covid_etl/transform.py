@@ -20,7 +20,6 @@ class Joined:
 
     records: list[Record]
     warnings: list[str] = field(default_factory=list)
-    recovered_discontinued: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,7 @@ def join_sources(nyt: Sequence[NytRow], jhu: Sequence[JhuRow]) -> Joined:
             "(0 after being positive); stored as null"
         )
     warnings.extend(dropped_date_warnings(nyt, jhu_rows, {r.date for r in records}))
-    return Joined(records=records, warnings=warnings, recovered_discontinued=discontinued)
+    return Joined(records=records, warnings=warnings)
 
 
 def decrease_warnings(records: Sequence[Record]) -> list[str]:

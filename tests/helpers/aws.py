@@ -98,3 +98,46 @@ def receive_all(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
         messages += batch
         for m in batch:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@dataclass
+class S3Traffic:
+    """S3 requests made through boto3's default session: ``(operation, HTTP status)`` per
+    request, bytes sent in request bodies and received in response bodies."""
+
+    requests: list[tuple[str, int]]
+    sent: int = 0
+    received: int = 0
+
+    def count(self, operation: str, status: int | None = None) -> int:
+        return sum(1 for op, st in self.requests if op == operation and status in (None, st))
+
+
+@contextmanager
+def s3_traffic() -> Iterator[S3Traffic]:
+    """Count every S3 request of clients created meanwhile from boto3's default session
+    (the store creates its client with ``boto3.client("s3")``), through botocore's event
+    hooks."""
+    import boto3
+
+    traffic = S3Traffic(requests=[])
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    events = boto3.DEFAULT_SESSION.events
+
+    def before_send(request: Any, **_: Any) -> None:
+        traffic.sent += int(request.headers.get("Content-Length") or 0)
+
+    def after_call(http_response: Any, model: Any, **_: Any) -> None:
+        # Emitted for every answer, error statuses (304, 412) included, before they raise.
+        traffic.requests.append((model.name, http_response.status_code))
+        traffic.received += int(http_response.headers.get("content-length") or 0)
+
+    events.register("before-send.s3", before_send, unique_id="covid-etl-traffic-send")
+    events.register("after-call.s3", after_call, unique_id="covid-etl-traffic-call")
+    try:
+        yield traffic
+    finally:
+        events.unregister("before-send.s3", unique_id="covid-etl-traffic-send")
+        events.unregister("after-call.s3", unique_id="covid-etl-traffic-call")

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
-from covid_etl.web import create_app
+from covid_etl.web.app import create_app
 from tests.conftest import fast_settings
 
 

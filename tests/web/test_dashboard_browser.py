@@ -204,3 +204,79 @@ def test_docs_page_renders_without_outside_requests(browser: Any, served: Served
     watched.page.wait_for_selector(".opblock-summary-path", timeout=15_000)
     watched.page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
     assert_clean(watched)
+
+
+# The vertical extent, in CSS pixels, of the pixels of one line colour inside the plot area of
+# a chart's canvas, and the plot area's height: how much of the axis the visible data uses.
+LINE_EXTENT = """([chartId, rgb]) => {
+  const chart = document.getElementById(chartId);
+  const canvas = chart.querySelector("canvas");
+  const plot = chart.querySelector(".u-over").getBoundingClientRect();
+  const box = canvas.getBoundingClientRect();
+  const ratio = canvas.width / box.width;
+  const left = Math.round((plot.left - box.left) * ratio);
+  const top = Math.round((plot.top - box.top) * ratio);
+  const width = Math.round(plot.width * ratio);
+  const height = Math.round(plot.height * ratio);
+  const pixels = canvas.getContext("2d").getImageData(left, top, width, height).data;
+  let first = null;
+  let last = null;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const near = Math.abs(pixels[i] - rgb[0]) + Math.abs(pixels[i + 1] - rgb[1]) +
+        Math.abs(pixels[i + 2] - rgb[2]) < 60 && pixels[i + 3] > 200;
+      if (near) {
+        if (first === null) first = y;
+        last = y;
+        break;
+      }
+    }
+  }
+  return first === null ? null : [first / ratio, last / ratio, plot.height];
+}"""
+CASES_RGB = [0x1F, 0x5F, 0xA8]
+DEATHS_RGB = [0xB3, 0x26, 0x1E]
+
+
+def test_dashboard_cumulative_y_axes_fit_the_zoomed_window(browser: Any, served: Served) -> None:
+    watched = open_page(browser, served, viewport={"width": 1280, "height": 900})
+    load_dashboard(watched)
+    page = watched.page
+    page.click("[data-range='2022']")
+    page.wait_for_function(ALL_PRESSED.replace("'all'", "'2022'"), timeout=5_000)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-2022.png"), full_page=True)
+    for name, rgb in (("cases", CASES_RGB), ("deaths", DEATHS_RGB)):
+        extent = page.evaluate(LINE_EXTENT, ["chart-cumulative", rgb])
+        assert extent is not None, name
+        top, bottom, height = extent
+        # 2022 alone: cases rise from 55.6 to 80.5 million, deaths from 826 to 987 thousand. An
+        # axis from zero squeezes each line into the top sixth to third of the plot.
+        assert bottom - top >= 0.6 * height, (name, extent)
+    assert_clean(watched)
+
+
+def test_dashboard_has_space_between_header_and_headline_cards(
+    browser: Any, served: Served
+) -> None:
+    for viewport in ({"width": 1280, "height": 900}, {"width": 375, "height": 812}):
+        watched = open_page(browser, served, viewport=viewport)
+        load_dashboard(watched)
+        page = watched.page
+        header = page.locator(".site-header").bounding_box()
+        card = page.locator(".headlines .card").first.bounding_box()
+        assert header is not None and card is not None
+        gap = card["y"] - (header["y"] + header["height"])
+        assert gap >= 12, (viewport, gap)
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-top-{viewport['width']}.png"))
+        assert_clean(watched)
+
+
+def test_docs_page_declares_an_icon_and_fetches_no_favicon(browser: Any, served: Served) -> None:
+    watched = open_page(browser, served, viewport={"width": 1280, "height": 900})
+    watched.page.goto(served.base_url + "/docs")
+    watched.page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    # Without an icon link a browser asks for /favicon.ico, a 404 and a console error.
+    assert watched.page.locator("link[rel='icon']").count() == 1
+    assert not any("favicon" in url for url in watched.requests)
+    assert_clean(watched)

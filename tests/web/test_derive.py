@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 from covid_etl.models import Record
-from covid_etl.web.derive import day_over_day, derived_rows, legacy_rows, trailing_average
+from covid_etl.web.derive import day_over_day, derived_rows, trailing_average
 
 
 def test_day_over_day_first_value_is_null() -> None:
@@ -55,19 +54,3 @@ def test_derived_rows_null_recovered_gives_null_new_recovered() -> None:
     assert [r["new_recovered"] for r in rows] == [None, None, None]
     assert [r["new_cases"] for r in rows] == [None, 2, 3]
     assert rows[1]["recovered"] is None
-
-
-def test_legacy_rows_columns_and_values() -> None:
-    records = _records((1, 0, 0), (2, 1, None))
-    records.append(Record(dt.date(2020, 3, 5), 4, 2, 3))  # a gap of 3 days
-    rows = legacy_rows(records)
-    assert rows[0]["date-diff"] is None
-    assert rows[2]["date-diff"] == 3
-    assert rows[0]["cases-log"] == 0.0
-    assert rows[0]["deaths-log"] is None  # log of 0 is undefined
-    assert rows[1]["recoveries-log"] is None
-    assert math.isclose(rows[2]["cases-log"], math.log(4))
-    assert rows[0]["month"] == 3
-    assert rows[0]["day_of_week"] == "Sunday"
-    assert rows[2]["recoveries-diff"] is None
-    assert rows[1]["cases-diff"] == 1

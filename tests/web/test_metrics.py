@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from covid_etl.models import utcnow
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
-from covid_etl.web import create_app
+from covid_etl.web.app import create_app
 from tests.conftest import fast_settings
 from tests.helpers.servers import WebhookSink
 

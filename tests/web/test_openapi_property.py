@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from covid_etl.settings import SCHEDULE_OFF
-from covid_etl.web import create_app
+from covid_etl.web.app import create_app
 from tests.conftest import fast_settings
 
 OPERATIONS = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..settings import SCHEDULE_OFF, Settings
+from ..settings import Settings
 from ..store import open_store
 from .events import store_url_for
 
@@ -14,17 +14,13 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def api_settings(settings: Settings) -> Settings:
-    """No scheduler inside the API function: the ETL function loads the data."""
-    return settings.replace(schedule=SCHEDULE_OFF)
-
-
 def build_app(settings: Settings) -> FastAPI:
     """The FastAPI app over the environment's store (``s3://bucket`` -> ``s3://bucket/<env>``)."""
     from ..web.app import create_app  # FastAPI: imported by the API function only
 
-    settings = api_settings(settings)
-    store = open_store(store_url_for(settings.database_url, settings.environment))
+    # No scheduler is passed: the ETL function loads the data.
+    url = store_url_for(settings.database_url, settings.environment)
+    store = open_store(url, s3_revalidate=settings.s3_revalidate)
     return create_app(settings, store=store)
 
 

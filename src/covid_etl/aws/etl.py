@@ -13,14 +13,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import EtlError
+from ..errors import DuplicateEvent, EtlError
 from ..models import Record, RunRecord, RunStatus, utcnow
 from ..notify.render import Message, render
 from ..pipeline import run_etl
 from ..settings import Settings, settings_from_env
 from ..store import open_store
 from ..store.base import Store
-from ..store.s3 import DuplicateEvent, S3Store  # boto3 itself is imported only when S3 is used
 from ..summary import run_summary_json
 from .events import Invocation, store_url_for
 from .metrics import emit_run_metrics
@@ -46,7 +45,7 @@ def _no_channels(url: str, message: Message) -> None:
 
 def fit_to_time_left(settings: Settings, remaining: float | None) -> Settings:
     """Shrink the waits so a stuck source or a long lock wait fails as a recorded run before
-    Lambda kills the invocation (which would record nothing and leave the lease behind)."""
+    Lambda kills the invocation (which would record nothing)."""
     if remaining is None:
         return settings
     # The lock wait and the two downloads happen one after another.
@@ -78,12 +77,6 @@ def run_invocation(
         store = None  # run_etl opens it again and records the failure with its reason
     duplicate = False
     try:
-        if isinstance(store, S3Store):
-            # Only the S3 store remembers event ids (see docs/deploy-aws.md on duplicates).
-            store.tag_event(invocation.event_id)
-            if remaining is not None:
-                # Lambda ends the invocation by then: a lease left by a killed one expires soon.
-                store.lease_seconds = remaining + RESERVE_SECONDS
         try:
             run = run_etl(
                 settings,
@@ -91,6 +84,7 @@ def run_invocation(
                 store=store,
                 send=_no_channels,
                 accept_removals=invocation.accept_removals,
+                event_id=invocation.event_id,
             ).run
         except DuplicateEvent as exc:
             # The same event was delivered again: report the first run, load nothing.

@@ -16,7 +16,7 @@
      SQS; it does not cover Lambda's asynchronous queue, the destination wiring or IAM.
 3. Long-poll the queue until the message with that correlation id arrives (messages of other
    testing runs are discarded), and check it: attribute ``environment = testing``, status
-   succeeded, the rendered body with counts that add up to the rows in ``testing/records.csv``.
+   succeeded, the rendered body with counts that add up to the rows in ``testing/covid-etl.db``.
 4. Delete every object version under ``testing/`` (also when a check failed).
 
 Exit code 0 when every check passed, 1 otherwise; a JSON report is printed on stdout.
@@ -178,20 +178,26 @@ def check_message(message: dict[str, Any], stored_rows: int | None) -> dict[str,
     if total == 0:
         raise SmokeFailed("the run reports no rows at all")
     if stored_rows is not None and stored_rows != total:
-        raise SmokeFailed(f"the counts add up to {total} but testing/records.csv has {stored_rows}")
+        raise SmokeFailed(
+            f"the counts add up to {total} but testing/covid-etl.db has {stored_rows} rows"
+        )
     return {"attributes": attributes, "counts": counts, "stored_rows": stored_rows}
 
 
 def stored_rows(args: argparse.Namespace, bucket: str | None) -> int | None:
-    """Rows in testing/records.csv; None when the store is not this bucket (PostgreSQL)."""
+    """Rows in testing/covid-etl.db; None when the store is not this bucket (PostgreSQL)."""
     if not bucket:
         return None
+    from ..errors import EtlError
+    from ..store.s3 import S3Store
+
+    store = S3Store(bucket, ENVIRONMENT, client=_client("s3", args))
     try:
-        response = _client("s3", args).get_object(Bucket=bucket, Key=f"{ENVIRONMENT}/records.csv")
-    except Exception:
+        return store.count_records() if store.schema_version() else None
+    except EtlError:
         return None
-    lines = response["Body"].read().decode().splitlines()
-    return max(0, len(lines) - 1)
+    finally:
+        store.close()
 
 
 def clean(args: argparse.Namespace, bucket: str | None) -> int:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError, EtlError
+from ..errors import ConfigError, DeliveryError
 from ..models import DeliveryStatus, utcnow
 from ..redact import mask_url
 from ..store.base import PendingChannel, Store
@@ -24,10 +24,6 @@ from .render import Message, render
 log = logging.getLogger(__name__)
 
 Sender = Callable[[str, Message], None]
-
-
-class DeliveryError(EtlError):
-    """A channel did not accept a message."""
 
 
 def channel_key(url: str) -> str:

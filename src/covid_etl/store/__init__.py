@@ -88,11 +88,14 @@ def missing_database(url: str) -> str | None:
     return None if path.exists() else str(path)
 
 
-def open_store(url: str, *, lock_timeout: float | None = None) -> Store:
+def open_store(
+    url: str, *, lock_timeout: float | None = None, s3_revalidate: float | None = None
+) -> Store:
     """Open (without migrating) the store named by ``url``.
 
     ``lock_timeout`` (COVID_ETL_LOCK_TIMEOUT) bounds every wait for a lock held by another
-    program, where the backend has such locks (SQLite's own file locks).
+    program, where the backend has such locks (SQLite's own file locks). ``s3_revalidate``:
+    seconds an S3 store's reader uses its cached copy before checking for a newer commit.
     """
     scheme = url_scheme(url)
     if scheme in SQLITE_SCHEMES:
@@ -113,8 +116,8 @@ def open_store(url: str, *, lock_timeout: float | None = None) -> Store:
         # boto3 is imported by the S3 store only when it first talks to S3.
         from .s3 import S3Store
 
-        # The S3 store does not take ``removed`` yet: a run that accepts removals fails there at
-        # stage load (TypeError) rather than pretending it deleted rows.
-        return S3Store.from_url(url)  # type: ignore[return-value]
+        if s3_revalidate is None:
+            return S3Store.from_url(url)
+        return S3Store.from_url(url, revalidate=s3_revalidate)
     check_database_url(url)
     raise AssertionError("unreachable")

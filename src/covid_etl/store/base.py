@@ -60,8 +60,15 @@ class Store(Protocol):
     def mark_interrupted(self, now: dt.datetime) -> list[int]:
         """Under the writer lock: mark runs still 'running' as interrupted; return their ids."""
 
-    def create_run(self, trigger: Trigger, environment: str, started_at: dt.datetime) -> RunRecord:
-        """Insert and commit a run record with status running."""
+    def create_run(
+        self,
+        trigger: Trigger,
+        environment: str,
+        started_at: dt.datetime,
+        event_id: str | None = None,
+    ) -> RunRecord:
+        """Insert and commit a run record with status running. With ``event_id``: raise
+        DuplicateEvent, inserting nothing, when a succeeded run already handled that event."""
 
     def record_failed_start(self, run: RunRecord) -> RunRecord:
         """Insert a run that failed before it could start (e.g. lock timeout)."""
@@ -92,7 +99,8 @@ class Store(Protocol):
         removed: Sequence[dt.date] = (),
     ) -> None:
         """One transaction: write changed rows, delete ``removed`` dates (only when the operator
-        accepted removals), the final run record, pending notifications."""
+        accepted removals), the final run record, pending notifications. A second succeeded run
+        for one event id is refused (a unique index), writing nothing."""
 
     def get_run(self, run_id: int) -> RunRecord | None:
         """One run by id."""

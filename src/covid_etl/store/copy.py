@@ -61,6 +61,13 @@ def _copy(source_url: str, target_url: str, lock_timeout: float) -> CopyReport:
                 f"{source.url_for_display} has schema version {source_version}, newer than "
                 f"this covid-etl knows ({target.schema_version()}); upgrade covid-etl first"
             )
+        if source_version < target.schema_version():
+            # Its rows lack columns the copy writes (e.g. the run's event id).
+            raise StoreError(
+                f"{source.url_for_display} has schema version {source_version}, older than this "
+                f"covid-etl's {target.schema_version()}: open it once with this version "
+                "(e.g. `covid-etl runs`), which upgrades it, then copy it"
+            )
         with source.writer_lock(lock_timeout), target.writer_lock(lock_timeout):
             history = source.dump_history()
             target.restore_history(history)

@@ -26,7 +26,7 @@ from ..errors import RunInProgress, StoreError, StoreUnavailable
 from ..models import Record, RunRecord
 from ..redact import mask_url, redact, secrets_in_url
 from .base import PendingChannel
-from .sql import SqlStore
+from .sql import EVENT_ID_MIGRATION, SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
 # opens the same database must agree on them.
@@ -83,6 +83,8 @@ MIGRATIONS = (
         "ALTER TABLE runs ADD COLUMN removed BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN removed_dates JSONB NOT NULL DEFAULT '[]'",
     ),
+    # 3: the AWS event that started a run, so a second delivery is refused.
+    EVENT_ID_MIGRATION,
 )
 
 # A server that answered with one of these is busy or restarting: worth another attempt. Any other

@@ -12,19 +12,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import DuplicateEvent, StoreError
 from ..models import DeliveryStatus, Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger
 from .base import History, NotificationRow, PendingChannel, StoredRecord, chunks, new_run
 
 RUN_COLUMNS = (
     "id, trigger, environment, status, started_at, finished_at, failed_stage, error, warnings, "
     "initial_load, inserted, updated, unchanged, data_through, sources, recovered_from, "
-    "notification_status, pid, host, removed, removed_dates"
+    "notification_status, pid, host, removed, removed_dates, event_id"
 )
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
 )
 INTERRUPTED_ERROR = "the run stopped before finishing (process killed or crashed)"
+# Schema version 2, the same statements on SQLite and PostgreSQL: a run remembers the event that
+# started it, and at most one succeeded run per event can be committed (failed ones may retry).
+EVENT_ID_MIGRATION = (
+    "ALTER TABLE runs ADD COLUMN event_id TEXT",
+    "CREATE UNIQUE INDEX runs_one_success_per_event ON runs (event_id) WHERE status = 'succeeded'",
+)
 
 
 class SqlStore:
@@ -129,8 +135,15 @@ class SqlStore:
                 )
         return ids
 
-    def create_run(self, trigger: Trigger, environment: str, started_at: dt.datetime) -> RunRecord:
+    def create_run(
+        self,
+        trigger: Trigger,
+        environment: str,
+        started_at: dt.datetime,
+        event_id: str | None = None,
+    ) -> RunRecord:
         run = new_run(trigger, environment, started_at)
+        run.event_id = event_id
         return self._insert_run(run)
 
     def record_failed_start(self, run: RunRecord) -> RunRecord:
@@ -139,13 +152,15 @@ class SqlStore:
     def _insert_run(self, run: RunRecord) -> RunRecord:
         values = self._run_values(run)
         with self._transaction() as cur:
+            if run.event_id is not None:
+                self._refuse_duplicate(cur, run.event_id)
             cur.execute(
                 self._sql(
                     "INSERT INTO runs (trigger, environment, status, started_at, finished_at, "
                     "failed_stage, error, warnings, initial_load, inserted, updated, unchanged, "
                     "data_through, sources, recovered_from, notification_status, pid, host, "
-                    "removed, removed_dates) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "removed, removed_dates, event_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "RETURNING id"
                 ),
                 values,
@@ -175,7 +190,19 @@ class SqlStore:
             run.host,
             run.removed,
             self._json_in(run.removed_dates),
+            run.event_id,
         )
+
+    def _refuse_duplicate(self, cur: Any, event_id: str) -> None:
+        """Raise DuplicateEvent when a succeeded run already handled ``event_id``. Only a success
+        ends an event: a delivery retried after a failure runs again."""
+        cur.execute(
+            self._sql(f"SELECT {RUN_COLUMNS} FROM runs WHERE event_id = ? AND status = ?"),
+            (event_id, str(RunStatus.SUCCEEDED)),
+        )
+        row = cur.fetchone()
+        if row is not None:
+            raise DuplicateEvent(event_id, self._run_from_row(row))
 
     def finish_run(
         self,
@@ -199,7 +226,7 @@ class SqlStore:
                     "finished_at = ?, failed_stage = ?, error = ?, warnings = ?, initial_load = ?, "
                     "inserted = ?, updated = ?, unchanged = ?, data_through = ?, sources = ?, "
                     "recovered_from = ?, notification_status = ?, pid = ?, host = ?, removed = ?, "
-                    "removed_dates = ? WHERE id = ?"
+                    "removed_dates = ?, event_id = ? WHERE id = ?"
                 ),
                 (*self._run_values(run), run.id),
             )
@@ -276,6 +303,7 @@ class SqlStore:
             host=row[18],
             removed=int(row[19]),
             removed_dates=list(self._json_out(row[20]) or []),
+            event_id=row[21],
         )
 
     # -- records --------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from ..errors import (
     StoreError,
     StoreUnavailable,
 )
-from .sql import SqlStore, cursor_transaction
+from .sql import EVENT_ID_MIGRATION, SqlStore, cursor_transaction
 
 MIGRATIONS = (
     (
@@ -80,6 +80,8 @@ MIGRATIONS = (
         "ALTER TABLE runs ADD COLUMN removed INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN removed_dates TEXT NOT NULL DEFAULT '[]'",
     ),
+    # 3: the AWS event that started a run, so a second delivery is refused.
+    EVENT_ID_MIGRATION,
 )
 
 
@@ -267,6 +269,13 @@ class SqliteStore(SqlStore):
             raise self._translate(exc, "cannot lock", waited=lock_timeout) from exc
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+
+    def snapshot(self) -> bytes:
+        """The committed database as the bytes of one file (what a backup would write)."""
+        try:
+            return self._connection().serialize()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read SQLite database {self.path}: {exc}") from exc
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

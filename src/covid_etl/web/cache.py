@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 # Below this, gzip's header and the extra CPU are not worth it.
@@ -58,25 +58,12 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
 
-    def get_or_render(self, key: Hashable, render: Callable[[], Rendered]) -> Rendered:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return found
-        rendered = render()
-        with self._lock:
-            self.misses += 1
-            self._entries[key] = rendered
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return rendered
-
     def get(self, key: Hashable) -> Rendered | None:
         with self._lock:
             found = self._entries.get(key)
-            if found is not None:
+            if found is None:
+                self.misses += 1
+            else:
                 self._entries.move_to_end(key)
                 self.hits += 1
             return found

@@ -44,6 +44,23 @@ LEGACY_COLUMNS = (
     "recoveries-log",
 )
 
+LEGACY_TIME_FORMAT = "%m/%d/%Y, %H:%M:%S"
+
+# English names whatever the process locale (strftime's %B and %A follow the locale).
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -101,37 +118,50 @@ def derived_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
     ]
 
 
-def natural_log(value: int | None) -> float | None:
-    """ln(value); null for null or 0, where the logarithm is undefined."""
-    if value is None or value <= 0:
-        return None
-    return math.log(value)
-
-
 def legacy_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
-    """The original design's 13 columns (see docs/api.md for each column's definition)."""
-    cases_diff = day_over_day([r.cases for r in records])
-    deaths_diff = day_over_day([r.deaths for r in records])
-    recovered_diff = day_over_day([r.recovered for r in records])
-    rows = []
-    previous: dt.date | None = None
-    for i, r in enumerate(records):
+    """The original design's 13 columns, by the original's rules (docs/api.md): no null
+    anywhere, because its front-end parses every field and sums the diffs per month.
+
+    Unreported recoveries count as 0, as the original took JHU's 0 as data, so
+    ``recoveries-diff`` drops by the whole cumulative value on the first unreported day. This
+    is a compatibility view; the corrected series is :func:`derived_rows`.
+    """
+    rows: list[dict[str, Any]] = []
+    previous: tuple[dt.date, int, int, int] | None = None
+    for r in records:
+        recoveries = r.recovered if r.recovered is not None else 0
+        before_date, before_cases, before_deaths, before_recoveries = previous or (
+            r.date,
+            r.cases,
+            r.deaths,
+            recoveries,
+        )
         rows.append(
             {
                 "date": r.date.isoformat(),
                 "cases": r.cases,
                 "deaths": r.deaths,
-                "recoveries": r.recovered,
-                "date-diff": (r.date - previous).days if previous is not None else None,
-                "month": r.date.month,
+                "recoveries": recoveries,
+                "date-diff": (r.date - before_date).days,
+                "month": _MONTH_NAMES[r.date.month - 1],
                 "day_of_week": _DAY_NAMES[r.date.weekday()],
-                "cases-diff": cases_diff[i],
-                "cases-log": natural_log(r.cases),
-                "deaths-diff": deaths_diff[i],
-                "deaths-log": natural_log(r.deaths),
-                "recoveries-diff": recovered_diff[i],
-                "recoveries-log": natural_log(r.recovered),
+                "cases-diff": r.cases - before_cases,
+                "cases-log": _log_or_zero(r.cases),
+                "deaths-diff": r.deaths - before_deaths,
+                "deaths-log": _log_or_zero(r.deaths),
+                "recoveries-diff": recoveries - before_recoveries,
+                "recoveries-log": _log_or_zero(recoveries),
             }
         )
-        previous = r.date
+        previous = (r.date, r.cases, r.deaths, recoveries)
     return rows
+
+
+def legacy_timestamp(moment: dt.datetime) -> str:
+    """The original's ``last_modified_date`` format, in UTC: ``04/17/2022, 21:05:09``."""
+    return moment.astimezone(dt.UTC).strftime(LEGACY_TIME_FORMAT)
+
+
+def _log_or_zero(value: int) -> float:
+    # The original wrote 0 where the logarithm is undefined.
+    return math.log(value) if value > 0 else 0.0

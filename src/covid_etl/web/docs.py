@@ -3,7 +3,8 @@
 FastAPI's built-in ``/docs`` loads Swagger UI from a CDN and starts it with an inline script;
 both are blocked by our Content-Security-Policy. This page uses the vendored copy under
 ``static/vendor/swagger-ui/`` and a separate init script. Relative URLs keep it working when the
-service is mounted under a path prefix.
+service is mounted under a path prefix. The empty icon link stops browsers from asking for
+``/favicon.ico``, a 404 that shows as a console error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ DOCS_HTML = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>covid-etl API</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="vendor/swagger-ui/swagger-ui.css">
 </head>
 <body>

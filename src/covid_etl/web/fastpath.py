@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from .cache import Rendered, ResponseCache
 from .middleware import ASGIApp, Receive, Scope, Send
 
@@ -74,7 +76,8 @@ class FastPathMiddleware:
             return
         headers = _headers(scope)
         try:
-            state = self.state()
+            # A store read (a network round trip on PostgreSQL): off the event loop.
+            state = await run_in_threadpool(self.state)
         except Exception:  # let the route produce the proper error response
             await self.app(scope, receive, send)
             return

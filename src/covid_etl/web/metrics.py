@@ -16,18 +16,31 @@ one process (tests) never share counters.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ..models import RunRecord, RunStatus
+from .context import ERRORS, WebContext
+from .errors import ApiError
+from .schemas import ErrorBody
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -35,6 +48,8 @@ if TYPE_CHECKING:
 
     from ..staleness import Health
     from ..store.base import Store
+
+log = logging.getLogger(__name__)
 
 # Latency buckets for an API whose cached answers take well under a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -55,7 +70,7 @@ class RunStats:
     health: Health | None
 
 
-def read_run_stats(store: Store, assess_health: Callable[[Store], Health | None]) -> RunStats:
+def read_run_stats(store: Store, assess_health: Callable[[], Health | None]) -> RunStats:
     counts = {str(status): 0 for status in RunStatus}
     offset = 0
     while True:
@@ -72,7 +87,7 @@ def read_run_stats(store: Store, assess_health: Callable[[Store], Health | None]
         last_success_at=finished.timestamp() if finished else None,
         last_run=store.last_run(),
         notifications_pending=len(store.pending_notifications()),
-        health=assess_health(store),
+        health=assess_health(),
     )
 
 
@@ -214,8 +229,38 @@ def build_registry(read_stats: Callable[[], RunStats]) -> tuple[CollectorRegistr
     return registry, HttpMetrics(registry)
 
 
-def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
-    """The registry in the Prometheus text format, with its content type."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+def install_metrics(app: FastAPI, context: WebContext, fixed_paths: frozenset[str]) -> None:
+    """Count every request (call it after the other middleware, so this one is outermost) and
+    serve ``GET /metrics`` from a registry of this app's own."""
 
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    def stats() -> RunStats:
+        return read_run_stats(context.service.store, context.staleness)
+
+    registry, http = build_registry(stats)
+    app.state.metrics_registry = registry
+    app.add_middleware(MetricsMiddleware, http=http, fixed_paths=fixed_paths)
+    app.include_router(router)
+
+
+router = APIRouter()
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: run history, staleness, HTTP requests",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        503: {"model": ErrorBody},
+        **ERRORS,
+    },
+)
+async def metrics(request: Request) -> Response:
+    registry: CollectorRegistry = request.app.state.metrics_registry
+    try:
+        # The run series read the store: a worker thread, never the event loop.
+        body = await run_in_threadpool(generate_latest, registry)
+    except Exception as exc:  # any reason the store cannot be read; logged with its cause
+        log.warning("metrics: the store cannot be read: %s", exc)
+        raise ApiError(503, "store unavailable") from None
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

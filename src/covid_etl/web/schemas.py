@@ -106,29 +106,41 @@ class LegacyRow(BaseModel):
     date: str
     cases: int
     deaths: int
-    recoveries: int | None
-    date_diff: int | None = Field(alias="date-diff")
-    month: int = Field(ge=1, le=12)
+    recoveries: int = Field(description="0 where not reported, as the original served it.")
+    date_diff: int = Field(alias="date-diff")
+    month: str = Field(description="English month name, e.g. January.")
     day_of_week: str
-    cases_diff: int | None = Field(alias="cases-diff")
-    cases_log: float | None = Field(alias="cases-log")
-    deaths_diff: int | None = Field(alias="deaths-diff")
-    deaths_log: float | None = Field(alias="deaths-log")
-    recoveries_diff: int | None = Field(alias="recoveries-diff")
-    recoveries_log: float | None = Field(alias="recoveries-log")
+    cases_diff: int = Field(alias="cases-diff")
+    cases_log: float = Field(alias="cases-log")
+    deaths_diff: int = Field(alias="deaths-diff")
+    deaths_log: float = Field(alias="deaths-log")
+    recoveries_diff: int = Field(alias="recoveries-diff")
+    recoveries_log: float = Field(alias="recoveries-log")
 
 
 class LegacyData(BaseModel):
     data: list[LegacyRow]
-    last_modified_date: str | None
+    last_modified_date: str | None = Field(
+        description="When the stored data last changed, %m/%d/%Y, %H:%M:%S (UTC); "
+        "null while nothing is stored."
+    )
+
+
+class HealthRun(BaseModel):
+    id: int
+    status: str = Field(description="running, succeeded, failed or interrupted.")
+    finished_at: str | None
 
 
 class Health(BaseModel):
-    status: str
-    data_through: str | None
+    status: str = Field(description="Always ok: the store answered.")
+    data_through: str | None = Field(description="Latest stored date; null while empty.")
+    last_run: HealthRun | None = Field(description="The latest run; null before the first.")
     scheduler: dict[str, Any]
-    stale: bool
-    freshness: dict[str, Any]
+    stale: bool = Field(description="No run succeeded within COVID_ETL_MAX_RUN_AGE.")
+    freshness: dict[str, Any] = Field(
+        description="The facts of `covid-etl check --json`: last success, its age, last run."
+    )
 
 
 class ErrorDetail(BaseModel):

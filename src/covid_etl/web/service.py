@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import RunRecord, utcnow
+from ..models import RunRecord, RunStatus, utcnow
 from ..redact import redact
 from ..store import open_store
 from ..store.base import Store
-from .derive import derived_rows, legacy_rows
+from .derive import derived_rows, legacy_rows, legacy_timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,7 @@ class Series:
     state: tuple[int, str]
     rows: list[dict[str, Any]]
     last_success_at: str | None
+    last_changed_at: dt.datetime | None
 
 
 def run_summary(run: RunRecord) -> dict[str, Any]:
@@ -78,7 +79,8 @@ class DataService:
         rows = derived_rows(self.store.records())
         success = self.store.last_successful_run()
         finished = success.finished_at if success is not None else None
-        series = Series(state, rows, finished.isoformat() if finished else None)
+        changed = _last_change(self.store) if rows else None
+        series = Series(state, rows, finished.isoformat() if finished else None, changed)
         self._series = series
         return series
 
@@ -130,6 +132,17 @@ class DataService:
             "freshness": {"data_age_days": age, "last_success_at": series.last_success_at},
         }
 
+    def health(self) -> dict[str, Any]:
+        """What a liveness probe needs: the store answers, how far the data goes and how the
+        last run ended. An empty store or a failed run is still a healthy server."""
+        store = self.store
+        last = store.last_run()
+        through = store.data_through()
+        return {
+            "data_through": through.isoformat() if through is not None else None,
+            "last_run": _run_status(last) if last is not None else None,
+        }
+
     def runs(self, limit: int) -> dict[str, Any]:
         runs = [r.to_dict() for r in self.store.list_runs(limit=limit)]
         # Source URLs are masked when recorded; scrubbing the configured secrets again is
@@ -138,14 +151,32 @@ class DataService:
 
     def legacy(self, state: tuple[int, str]) -> dict[str, Any]:
         series = self.series(state)
+        changed = series.last_changed_at
         return {
             "data": legacy_rows([_record_of(r) for r in series.rows]),
-            "last_modified_date": series.last_success_at,
+            "last_modified_date": legacy_timestamp(changed) if changed is not None else None,
         }
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _run_status(run: RunRecord) -> dict[str, Any]:
+    finished = run.finished_at.isoformat() if run.finished_at is not None else None
+    return {"id": run.id, "status": str(run.status), "finished_at": finished}
+
+
+def _last_change(store: Store, page: int = 100) -> dt.datetime | None:
+    """When the stored rows last changed: the end of the latest succeeded run that wrote any.
+    Only runs write rows, and a failed run writes none."""
+    offset = 0
+    while runs := store.list_runs(limit=page, offset=offset):
+        for run in runs:
+            if run.status == RunStatus.SUCCEEDED and run.changed > 0:
+                return run.finished_at
+        offset += page
+    return None
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:

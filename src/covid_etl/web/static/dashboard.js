@@ -299,12 +299,12 @@
   // Min/max of the visible data of every shown series drawn on `scaleKey`,
   // widened to include zero. uPlot has already set series[0].idxs to the
   // visible index window when it calls a scale's range function.
-  function visibleExtent(u, scaleKey) {
+  function visibleExtent(u, scaleKey, withZero) {
     var idxs = u.series[0].idxs || [0, u.data[0].length - 1];
     var i0 = idxs[0] == null ? 0 : idxs[0];
     var i1 = idxs[1] == null ? u.data[0].length - 1 : idxs[1];
-    var lo = 0;
-    var hi = 0;
+    var lo = withZero === false ? Infinity : 0;
+    var hi = withZero === false ? -Infinity : 0;
     for (var s = 1; s < u.series.length; s++) {
       if (u.series[s].scale !== scaleKey || u.series[s].show === false) continue;
       var ys = u.data[s];
@@ -315,7 +315,18 @@
         if (v > hi) hi = v;
       }
     }
-    return [lo, hi];
+    return lo <= hi ? [lo, hi] : [0, 0];
+  }
+
+  // Linear range for the cumulative chart: the visible window's own minimum to maximum with a
+  // margin, not from zero, so a zoomed window (say 2022, 55 to 80 million cases) uses the
+  // whole height instead of a thin band at the top.
+  function fittedLinearRange(u, dataMin, dataMax, key) {
+    var own = visibleExtent(u, key, false);
+    var pad = (own[1] - own[0]) * 0.05 || Math.abs(own[1]) * 0.05 || 1;
+    var min = own[0] - pad;
+    if (own[0] >= 0 && min < 0) min = 0; // never an axis below zero for counts
+    return [min, own[1] + pad];
   }
 
   // Linear range for the left ("y") and right ("d") scales, chosen so that
@@ -444,6 +455,11 @@
 
   function cumulativeChart(el, log) {
     var opts = baseOptions(chartSize(el), log);
+    if (!log) {
+      // Cumulative counts never go below zero, so both axes can simply fit their own data.
+      opts.scales.y.range = fittedLinearRange;
+      opts.scales.d.range = fittedLinearRange;
+    }
     opts.series = [
       xSeries(),
       { label: "Cases", scale: "y", stroke: COLORS.cases, width: 2, value: legendValue },

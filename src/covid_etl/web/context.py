@@ -1,0 +1,89 @@
+"""What every route needs, built once per app by :func:`covid_etl.web.app.create_app` and
+reached from a request: the data service, the response caches and the clock; plus the helpers
+that send cached bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from .cache import Rendered, ResponseCache
+from .fastpath import negotiate, raw_key
+from .schemas import ErrorBody
+
+if TYPE_CHECKING:
+    from ..scheduler import Scheduler
+    from ..staleness import Health
+    from .service import DataService
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "Invalid parameter"},
+    500: {"model": ErrorBody, "description": "Server fault"},
+}
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified (ETag)"}}
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    """The app's shared objects; ``raw`` holds the same bytes as ``cache``, keyed by the raw
+    request, for the fast path."""
+
+    service: DataService
+    cache: ResponseCache
+    raw: ResponseCache
+    clock: Callable[[], dt.datetime]
+    scheduler: Scheduler | None
+    # COVID_ETL_MAX_RUN_AGE in seconds (None: off), for /healthz and /metrics.
+    max_run_age: float | None = None
+
+    def staleness(self) -> Health:
+        """The staleness verdict now (reads the store: call it from a worker thread)."""
+        from ..staleness import assess, read_facts
+
+        return assess(read_facts(self.service.store), self.clock(), self.max_run_age)
+
+
+def web_context(request: Request) -> WebContext:
+    context: WebContext = request.app.state.context
+    return context
+
+
+async def current_state(request: Request) -> tuple[int, str]:
+    """The store state, read in a worker thread (a network round trip on PostgreSQL)."""
+    return await run_in_threadpool(web_context(request).service.state)
+
+
+async def cached(
+    request: Request, state: Hashable, key: tuple[Any, ...], build: Callable[[], Rendered]
+) -> Response:
+    """Send the rendered response for ``key``, building it on a miss, and register its bytes
+    for the fast path under the raw request."""
+    context = web_context(request)
+    rendered = context.cache.get(key)
+    if rendered is None:
+        # Building reads the store and renders: a worker thread, never the event loop.
+        rendered = await run_in_threadpool(build)
+        context.cache.put(key, rendered)
+    scope = request.scope
+    accept = request.headers.get("accept", "")
+    day = context.clock().date()
+    context.raw.put(raw_key(scope["path"], scope["query_string"], accept, state, day), rendered)
+    return send(request, rendered)
+
+
+def send(request: Request, rendered: Rendered) -> Response:
+    """Answer with ``rendered``: 304 when the client's ETag matches, gzip when accepted."""
+    status, headers, body = negotiate(
+        rendered,
+        request.headers.get("accept-encoding", ""),
+        request.headers.get("if-none-match"),
+    )
+    response = Response(body, status_code=status)
+    response.raw_headers = [(k.encode(), v.encode()) for k, v in headers]
+    return response

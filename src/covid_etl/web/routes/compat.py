@@ -1,0 +1,26 @@
+"""``/covid_data``: the original design's table, for its existing front-end."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
+from ..render import render_json
+from ..schemas import LegacyData
+
+router = APIRouter()
+
+
+@router.get(
+    "/covid_data",
+    summary="The original design's 13-column table (compatibility)",
+    response_class=Response,
+    responses={200: {"model": LegacyData}, **NOT_MODIFIED, **ERRORS},
+)
+async def covid_data(request: Request) -> Response:
+    service = web_context(request).service
+    state = await current_state(request)
+    return await cached(
+        request, state, ("legacy", state), lambda: render_json(service.legacy(state))
+    )
