@@ -603,6 +603,13 @@ def _apply_skipped(cfn: dict[str, Any], resolve: _Resolver, params: dict[str, st
         "AWS::Lambda::EventInvokeConfig",
         "AWS::CloudWatch::Alarm",
     }
+    # Parameters not given take their defaults; queues are named by the end of their URL.
+    for name, parameter in cfn["Parameters"].items():
+        resolve.values.setdefault(name, str(parameter.get("Default", "")))
+    for logical_id in ("SmokeTestQueue", "SmokeTestDeadLetterQueue"):
+        if logical_id in resolve.values:
+            name = resolve.values[logical_id].rsplit("/", 1)[-1]
+            resolve.values.setdefault(f"{logical_id}.QueueName", name)
     for logical_id, res in cfn["Resources"].items():
         if res["Type"] not in applied:
             continue  # created by moto, or (API Gateway v2) only checked in test_http_api
@@ -702,10 +709,7 @@ def moto_stack(request: pytest.FixtureRequest, cfn: dict[str, Any]) -> Iterator[
             if (m := re.search(r"parse (\S+) but it's not supported", str(w.message)))
         }
 
-        values: dict[str, str] = {
-            name: str(p.get("Default", "")) for name, p in cfn["Parameters"].items()
-        }
-        values.update(params)
+        values: dict[str, str] = dict(params)
         for logical_id, summary in created.items():
             values[logical_id] = summary["PhysicalResourceId"]
         sqs = boto3.client("sqs")
@@ -713,7 +717,6 @@ def moto_stack(request: pytest.FixtureRequest, cfn: dict[str, Any]) -> Iterator[
             values[f"{logical_id}.Arn"] = sqs.get_queue_attributes(
                 QueueUrl=values[logical_id], AttributeNames=["QueueArn"]
             )["Attributes"]["QueueArn"]
-            values[f"{logical_id}.QueueName"] = values[logical_id].rsplit("/", 1)[-1]
         values["DataBucket.Arn"] = f"arn:aws:s3:::{values['DataBucket']}"
         lam = boto3.client("lambda")
         for logical_id in ("EtlFunction", "NotifyFunction", "ApiFunction"):
