@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint typecheck pytest bench bench-etl bench-postgres bench-api clean
+.PHONY: venv run test lint typecheck pytest bench bench-etl bench-states bench-postgres bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,11 +41,16 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make bench: every benchmark below, in one run
-bench: bench-etl bench-postgres bench-api
+bench: bench-etl bench-states bench-postgres bench-api
 
 ## make bench-etl [BENCH_REPEAT=N]: a covid-etl run against a pandas baseline (docs/benchmarks.md)
 bench-etl: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT),)
+
+## make bench-states [BENCH_REPEAT=N]: the per-state series, real file and 10x/100x growth,
+## against pandas (docs/benchmarks-states.md)
+bench-states: $(BENCH_STAMP)
+	$(BIN)/python -m bench.states $(if $(BENCH_REPEAT),--repeat $(BENCH_REPEAT),)
 
 ## make bench-postgres: SQLite against PostgreSQL, same input (docs/benchmarks-postgres.md)
 bench-postgres: $(STAMP)

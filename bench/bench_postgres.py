@@ -76,6 +76,7 @@ def run_cli(launcher: Launcher, database_url: str, sources: dict[str, str]) -> S
         COVID_ETL_DATABASE_URL=database_url,
         COVID_ETL_NYT_URL=sources["nyt_url"],
         COVID_ETL_JHU_URL=sources["jhu_url"],
+        COVID_ETL_STATES_URL="off",  # the national job, as in bench/run.py
     )
     # Through the small launcher: a child forked from this process would report at least this
     # process's peak RSS as its own.

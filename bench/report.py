@@ -68,7 +68,7 @@ def targets(series: dict[str, Series]) -> list[Target]:
         Target(
             "no-change re-run, wall time vs pandas (median)",
             ratio("etl_rerun", "pd_rerun"),
-            0.35,
+            0.5,
             "×",
         ),
         Target("covid-etl peak RSS (max of all runs)", peak * 1024 / MB, 100, "MB"),
@@ -221,6 +221,12 @@ fail when a target is missed.
 ## Targets
 
 {targets_table(checks)}
+
+The no-change re-run's limit was 0.35× while covid-etl skipped two start-up costs with
+shortcuts: it stubbed out httpx's own command-line module and built the TLS context only for
+https sources, through a custom transport that also switched off proxy support. Both are gone:
+sources are fetched through `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` and with custom CA bundles,
+as httpx does by default, and the limit is 0.5×. Correct networking wins over milliseconds.
 
 ## Where the pandas baseline spends its time
 

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from covid_etl.redact import mask_url
-from covid_etl.settings import Settings
 from tests.helpers import postgres as pg
 from tests.helpers.servers import SmtpSink, SourceServer, WebhookSink, running
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REAL = FIXTURES / "real"
-PACKAGE_DATA = Path(__file__).parents[1] / "src" / "covid_etl" / "data"
-NYT_CURRENT = PACKAGE_DATA / "nyt-us.csv"
-JHU_CURRENT = PACKAGE_DATA / "jhu-combined-us.csv"
-JHU_ALL_COUNTRIES = REAL / "jhu" / "time-series-19-covid-combined.csv"
 
-
-def nyt_history(day: str) -> Path:
-    return REAL / "nyt" / f"us-{day}.csv"
-
-
-def jhu_history(day: str) -> Path:
-    return REAL / "jhu" / f"time-series-19-covid-combined-US-{day}.csv"
+@pytest.fixture(autouse=True)
+def _states_off_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-state source defaults to the NYT's URL: tests that do not test the states keep
+    it off, so no test reaches the internet and the national-only behaviour stays covered."""
+    monkeypatch.setenv("COVID_ETL_STATES_URL", "off")
 
 
 @pytest.fixture
@@ -125,40 +115,3 @@ def s3_url(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def database_url(request: pytest.FixtureRequest) -> str:
     """The store URL behaviour tests run against: every such test runs on each backend."""
     return str(request.getfixturevalue(f"{request.param}_url"))
-
-
-def fast_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings for tests: quick retries and timeouts so failure paths take milliseconds."""
-    base: dict[str, object] = {
-        "database_url": database_url,
-        "retry_backoff": 0.01,
-        "retries": 2,
-        "read_timeout": 2.0,
-        "connect_timeout": 2.0,
-        "deadline": 10.0,
-        "lock_timeout": 30.0,
-        "notify_retries": 1,
-        "environment": "testing",
-    }
-    base.update(overrides)
-    return Settings(**base)  # type: ignore[arg-type]
-
-
-def serve_real(
-    server: SourceServer, nyt: Path = NYT_CURRENT, jhu: Path = JHU_CURRENT
-) -> dict[str, str]:
-    """Serve the two sources from the loopback host; return their URLs as settings overrides."""
-    return {
-        "nyt_url": server.serve("/nytimes/covid-19-data/master/us.csv", nyt.read_bytes()),
-        "jhu_url": server.serve(
-            "/datasets/covid-19/master/data/time-series-19-covid-combined.csv", jhu.read_bytes()
-        ),
-    }
-
-
-def cli_env(database_url: str, **extra: str) -> dict[str, str]:
-    """Environment for running the CLI as a subprocess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVID_ETL_")}
-    env.update({"COVID_ETL_DATABASE_URL": database_url, "COVID_ETL_RETRY_BACKOFF": "0.01"})
-    env.update(extra)
-    return env

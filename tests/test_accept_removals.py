@@ -22,8 +22,9 @@ from covid_etl.aws.events import parse_invocation, store_url_for
 from covid_etl.errors import ConfigError
 from covid_etl.models import utcnow
 from covid_etl.store import open_store
-from tests.conftest import JHU_CURRENT, NYT_CURRENT, cli_env
 from tests.helpers.backends import on_sqlite_and_postgres
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
+from tests.helpers.env import cli_env
 from tests.helpers.servers import WebhookSink
 
 # Two ranges and a single day, all inside the joined series (2020-01-22 .. 2022-04-16).
@@ -149,6 +150,7 @@ def test_aws_event_accepts_removals(database_url: str, tmp_path: Path) -> None:
         "COVID_ETL_DATABASE_URL": database_url,
         "COVID_ETL_NYT_URL": str(NYT_CURRENT),
         "COVID_ETL_JHU_URL": str(JHU_CURRENT),
+        "COVID_ETL_STATES_URL": "off",
     }
     first = run_invocation(parse_invocation({"environment": "testing"}, "req-1"), environ)
     assert first["inserted"] == 816 and first["removed"] == 0

@@ -32,7 +32,6 @@ from covid_etl.aws.events import destination_record, invoke_locally
 from covid_etl.aws.sns import MAX_SUBJECT, sns_subject
 from covid_etl.export import write_csv
 from covid_etl.store import open_store
-from tests.conftest import JHU_CURRENT, NYT_CURRENT, serve_real
 from tests.helpers.aws import (
     BUCKET,
     atomic_conditional_puts,
@@ -40,6 +39,7 @@ from tests.helpers.aws import (
     make_topic_and_queue,
     receive_all,
 )
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, serve_real
 from tests.helpers.reference import expected_csv
 from tests.helpers.servers import SourceServer
 
@@ -60,7 +60,7 @@ class Aws:
         return receive_all(self.sqs, self.queue_url)
 
     def object(self, key: str) -> bytes:
-        return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()  # type: ignore[no-any-return]
+        return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
     def head(self, environment: str = "testing") -> tuple[str, str]:
         head = self.s3.head_object(Bucket=BUCKET, Key=f"{environment}/covid-etl.db")
@@ -296,6 +296,7 @@ def test_lambda_path_imports_no_apprise_click_rich_or_pandas(source_server: Sour
         env.update(
             COVID_ETL_DATABASE_URL=f"s3://{BUCKET}", COVID_ETL_NYT_URL=urls["nyt_url"],
             COVID_ETL_JHU_URL=urls["jhu_url"], COVID_ETL_LOG_FORMAT="json",
+            COVID_ETL_STATES_URL="off",
         )  # fmt: skip
         proc = subprocess.run(
             [sys.executable, str(ROOT / "tests" / "helpers" / "lambda_path.py")],

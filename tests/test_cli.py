@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from covid_etl.cli import app
-from tests.conftest import JHU_CURRENT, NYT_CURRENT, cli_env
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
+from tests.helpers.env import cli_env
 from tests.helpers.reference import expected_csv, expected_rows
 
 runner = CliRunner()
@@ -40,9 +41,10 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     result = runner.invoke(app, [*path, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output
-    command = app
+    command: click.Command = app
     for name in path:
-        command = command.commands[name]  # type: ignore[attr-defined]
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
     assert command.help, f"{' '.join(path)} has no help text"
 
 
@@ -201,7 +203,7 @@ def test_read_commands_on_a_missing_database_say_so_and_create_nothing(
 
 @pytest.mark.parametrize("command", ["run", "runs", "export", "serve"])
 def test_every_command_that_opens_a_store_takes_database_url(command: str) -> None:
-    options = {opt for param in app.commands[command].params for opt in param.opts}  # type: ignore[union-attr]
+    options = {opt for param in app.commands[command].params for opt in param.opts}
     assert "--database-url" in options
 
 

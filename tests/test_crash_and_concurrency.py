@@ -24,16 +24,9 @@ import pytest
 from covid_etl.models import RunStatus
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
-from tests.conftest import (
-    JHU_CURRENT,
-    NYT_CURRENT,
-    cli_env,
-    fast_settings,
-    jhu_history,
-    nyt_history,
-    serve_real,
-)
 from tests.helpers.backends import on_s3, with_writer_lock
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real
+from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import SourceServer, running
 from tests.helpers.stall_load import MARKER

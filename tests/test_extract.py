@@ -1,14 +1,27 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import ssl
+import time
+import tracemalloc
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import trustme
+from click.testing import CliRunner
 
+from covid_etl.cli import app
 from covid_etl.errors import TerminalFetchError, TransientFetchError
 from covid_etl.extract import FetchPolicy, backoff_delay, fetch_source, parse_retry_after
-from tests.helpers.servers import Response, SourceServer
+from tests.helpers.data import serve_real
+from tests.helpers.env import cli_env
+from tests.helpers.proxy import ForwardProxy
+from tests.helpers.servers import Response, SourceServer, gzip_bomb, running, serve_in_background
 
 BODY = b"date,cases,deaths\n2020-01-21,1,0\n"
 POLICY = FetchPolicy(
@@ -17,9 +30,9 @@ POLICY = FetchPolicy(
 
 
 @pytest.fixture
-def client() -> httpx.Client:
+def client() -> Iterator[httpx.Client]:
     with httpx.Client() as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 def test_fetch_records_status_bytes_sha_and_etag(
@@ -145,7 +158,6 @@ def test_production_client_verifies_tls_certificates(tmp_path: Path) -> None:
     import shutil
     import ssl
     import subprocess
-    import threading
 
     from covid_etl.extract import open_http_client
 
@@ -161,7 +173,7 @@ def test_production_client_verifies_tls_certificates(tmp_path: Path) -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    serve_in_background(httpd).start()
     try:
         with (
             open_http_client() as client,
@@ -184,3 +196,226 @@ def test_production_client_fetches_plain_http(source_server: SourceServer) -> No
     url = source_server.serve("/us.csv", BODY)
     with open_http_client() as client:
         assert fetch_source("nyt", url, client=client, policy=POLICY).body == BODY
+
+
+def test_loopback_source_server_stops_at_once() -> None:
+    """Teardown must not wait for the serve loop's next poll (0.5 s by default)."""
+    server = SourceServer().start()
+    started = time.perf_counter()
+    server.stop()
+    assert time.perf_counter() - started < 0.1
+
+
+SLOW = FetchPolicy(read_timeout=3, connect_timeout=3, deadline=4, retries=3, retry_backoff=0.01)
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_fetch_deadline_ends_slow_drip_download(
+    where: str, source_server: SourceServer, client: httpx.Client
+) -> None:
+    """One byte every 0.5 s never trips the 3 s read timeout; the 4 s deadline still ends it."""
+    url = source_server.url("/drip.csv")
+    source_server.script("/drip.csv", [Response(200, BODY * 10, drip=where)] * 4)  # type: ignore[arg-type]
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError) as info:
+        fetch_source("nyt", url, client=client, policy=SLOW)
+    elapsed = time.monotonic() - started
+    assert SLOW.deadline - 0.1 <= elapsed < SLOW.deadline + 1.0
+    message = str(info.value)
+    assert message.startswith("NYT download")
+    assert "deadline of 4s was reached" in message
+    assert url in message
+
+
+def test_fetch_deadline_bounds_read_timeouts_across_retries(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    """A silent server: the second attempt gets only what is left of the deadline, not 3 s."""
+    url = source_server.url("/silent.csv")
+    source_server.script("/silent.csv", [Response(200, BODY, delay=30)] * 4)
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError) as info:
+        fetch_source("jhu", url, client=client, policy=SLOW)
+    assert time.monotonic() - started < SLOW.deadline + 1.0
+    assert "deadline of 4s was reached" in str(info.value)
+
+
+def test_fetch_deadline_covers_backoff_sleeps(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    """Retries of a 503 sleep between attempts, and the sleeps count against the deadline."""
+    url = source_server.url("/busy.csv")
+    source_server.script("/busy.csv", [Response(503, b"busy")] * 20)
+    policy = FetchPolicy(deadline=3, retries=20, retry_backoff=1.0)
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError, match=r"HTTP 503 .*deadline of 3s was reached"):
+        fetch_source("jhu", url, client=client, policy=policy)
+    assert time.monotonic() - started < policy.deadline + 1.0
+    assert 2 <= len(source_server.hits("/busy.csv")) < 20
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    return gzip_bomb()
+
+
+def test_fetch_stops_gzip_bomb_while_inflating(
+    bomb: bytes, source_server: SourceServer, client: httpx.Client
+) -> None:
+    """The size limit applies to the inflated body, and memory stays near the limit."""
+    url = source_server.url("/bomb.csv")
+    source_server.script("/bomb.csv", [Response(200, bomb, {"Content-Encoding": "gzip"})])
+    limit = 4 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(TerminalFetchError) as info:
+            fetch_source("jhu", url, client=client, policy=FetchPolicy(max_bytes=limit))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * limit + 32 * 1024 * 1024
+    assert "JHU body inflates past the 4194304-byte limit (Content-Encoding: gzip" in str(
+        info.value
+    )
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_fetch_decodes_compressed_body(
+    encoding: str, source_server: SourceServer, client: httpx.Client
+) -> None:
+    wbits = zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    packed = packer.compress(BODY * 1000) + packer.flush()
+    url = source_server.url("/packed.csv")
+    source_server.script("/packed.csv", [Response(200, packed, {"Content-Encoding": encoding})])
+    got = fetch_source("nyt", url, client=client, policy=POLICY)
+    assert got.body == BODY * 1000
+    assert got.meta.bytes == len(BODY) * 1000
+
+
+def test_fetch_corrupt_gzip_body_names_source(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.url("/corrupt.csv")
+    source_server.script("/corrupt.csv", [Response(200, b"not gzip", {"Content-Encoding": "gzip"})])
+    with pytest.raises(TerminalFetchError, match=r"^NYT body is not valid gzip data"):
+        fetch_source("nyt", url, client=client, policy=POLICY)
+
+
+def test_fetch_redirect_loop_names_source_and_url(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    url = source_server.url("/loop.csv")
+    loop = Response(302, b"", {"Location": "/loop.csv"})
+    source_server.script("/loop.csv", [loop] * 30)
+    with (
+        httpx.Client(follow_redirects=True) as following,
+        pytest.raises(TerminalFetchError) as info,
+    ):
+        fetch_source("nyt", url, client=following, policy=POLICY)
+    message = str(info.value)
+    assert message.startswith("NYT download failed: too many redirects")
+    assert url in message
+
+
+# Proxies and private CAs, through a whole `covid-etl run`: the production client must behave
+# as httpx does by default (proxy and CA settings from the environment).
+
+PROXY_AND_CA_VARIABLES = (
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
+)  # fmt: skip
+ONLY_VIA_PROXY = "covid-source.test"  # a name no resolver knows; the test proxy maps it
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
+    """A certificate authority nobody trusts by default, and its certificate as a PEM file."""
+    ca = trustme.CA()
+    pem = tmp_path_factory.mktemp("ca") / "private-ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    return ca, pem
+
+
+def tls_server(ca: trustme.CA, host: str | None = None) -> SourceServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(ONLY_VIA_PROXY, "127.0.0.1").configure_cert(context)
+    return SourceServer(tls=context, host=host)
+
+
+def run_cli(sqlite_url: str, urls: dict[str, str], **network: str) -> tuple[int, dict[str, Any]]:
+    """`covid-etl run --json` with exactly the given proxy / CA variables set."""
+    env: dict[str, str | None] = dict.fromkeys(PROXY_AND_CA_VARIABLES)
+    env.update({name.lower(): None for name in PROXY_AND_CA_VARIABLES})
+    env.update(cli_env(sqlite_url, COVID_ETL_NYT_URL=urls["nyt_url"],
+                       COVID_ETL_JHU_URL=urls["jhu_url"], COVID_ETL_RETRIES="0"))  # fmt: skip
+    env.update(network)
+    result = runner.invoke(app, ["run", "--json"], env=env)
+    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_run_loads_http_sources_through_a_forward_proxy(sqlite_url: str) -> None:
+    with (
+        running(SourceServer(host=ONLY_VIA_PROXY)) as server,
+        running(ForwardProxy({ONLY_VIA_PROXY: "127.0.0.1"})) as proxy,
+    ):
+        urls = serve_real(server)
+        code, out = run_cli(sqlite_url, urls, HTTP_PROXY=proxy.url)
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+    assert proxy.carried == [f"GET {urls['nyt_url']}", f"GET {urls['jhu_url']}"]
+
+
+def test_run_loads_https_sources_through_a_connect_proxy_with_a_private_ca(
+    sqlite_url: str, private_ca: tuple[trustme.CA, Path]
+) -> None:
+    ca, pem = private_ca
+    with (
+        running(tls_server(ca, host=ONLY_VIA_PROXY)) as server,
+        running(ForwardProxy({ONLY_VIA_PROXY: "127.0.0.1"})) as proxy,
+    ):
+        urls = serve_real(server)
+        code, out = run_cli(sqlite_url, urls, HTTPS_PROXY=proxy.url, SSL_CERT_FILE=str(pem))
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+    assert proxy.carried == [f"CONNECT {ONLY_VIA_PROXY}:{server.port}"] * 2
+
+
+def test_no_proxy_sends_listed_hosts_direct(sqlite_url: str, source_server: SourceServer) -> None:
+    urls = serve_real(source_server)
+    with running(ForwardProxy()) as proxy:
+        code, out = run_cli(sqlite_url, urls, HTTP_PROXY=proxy.url, NO_PROXY="127.0.0.1")
+    assert (code, out["status"]) == (0, "succeeded"), out
+    assert proxy.carried == []
+
+
+def test_private_ca_source_loads_with_ssl_cert_file_and_fails_clearly_without(
+    sqlite_url: str, private_ca: tuple[trustme.CA, Path]
+) -> None:
+    ca, pem = private_ca
+    with running(tls_server(ca)) as server:
+        urls = serve_real(server)
+        refused_code, refused = run_cli(sqlite_url, urls)
+        code, out = run_cli(sqlite_url, urls, SSL_CERT_FILE=str(pem))
+    assert (refused_code, refused["status"], refused["failed_stage"]) == (1, "failed", "extract")
+    assert str(refused["error"]).startswith(
+        f"NYT download failed: TLS certificate verification failed ({urls['nyt_url']})"
+    )
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+
+
+def test_fetch_truncated_gzip_body_and_unknown_encoding_are_refused(
+    source_server: SourceServer, client: httpx.Client
+) -> None:
+    packer = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    packed = packer.compress(BODY * 1000) + packer.flush()
+    url = source_server.url("/cut.csv")
+    source_server.script(
+        "/cut.csv",
+        [
+            Response(200, packed[: len(packed) // 2], {"Content-Encoding": "gzip"}),
+            Response(200, b"....", {"Content-Encoding": "br"}),
+        ],
+    )
+    with pytest.raises(TerminalFetchError, match=r"^NYT body ends inside its gzip data"):
+        fetch_source("nyt", url, client=client, policy=POLICY)
+    with pytest.raises(TerminalFetchError, match=r"^NYT body uses an unsupported Content-Enc"):
+        fetch_source("nyt", url, client=client, policy=POLICY)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import JHU_CURRENT, cli_env
+from tests.helpers.data import JHU_CURRENT
+from tests.helpers.env import cli_env
 from tests.helpers.servers import SourceServer, free_port
 
 OFFLINE_HINT = "make run OFFLINE=1"

@@ -14,7 +14,7 @@ from covid_etl.heartbeat import send_heartbeat
 from covid_etl.models import RunStatus
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import settings_from_env
-from tests.conftest import fast_settings
+from tests.helpers.env import fast_settings
 from tests.helpers.servers import Response, SourceServer, free_port
 
 # The shape of a healthchecks.io ping URL: the check's token is the path.

@@ -6,7 +6,8 @@ from covid_etl.models import DeliveryStatus, RunStatus
 from covid_etl.notify.channels import channel_key
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
-from tests.conftest import fast_settings, jhu_history, nyt_history, serve_real
+from tests.helpers.data import jhu_history, nyt_history, serve_real
+from tests.helpers.env import fast_settings
 from tests.helpers.servers import Response, SmtpSink, SourceServer, WebhookSink
 
 NYT_PATH = "/nytimes/covid-19-data/master/us.csv"

@@ -9,15 +9,15 @@ from covid_etl.export import write_csv
 from covid_etl.models import RunStatus, Stage, Trigger
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
-from tests.conftest import (
+from tests.helpers.data import (
     JHU_ALL_COUNTRIES,
     JHU_CURRENT,
     NYT_CURRENT,
-    fast_settings,
     jhu_history,
     nyt_history,
     serve_real,
 )
+from tests.helpers.env import fast_settings
 from tests.helpers.reference import expected_csv
 from tests.helpers.servers import Response, SourceServer
 

@@ -29,17 +29,10 @@ from covid_etl.store.copy import copy_store
 from covid_etl.store.postgres import PostgresStore
 from covid_etl.store.sql import SqlStore
 from covid_etl.store.sqlite import SqliteStore
-from tests.conftest import (
-    JHU_CURRENT,
-    NYT_CURRENT,
-    cli_env,
-    fast_settings,
-    jhu_history,
-    nyt_history,
-    serve_real,
-)
 from tests.helpers import postgres as pg
 from tests.helpers.backends import with_writer_lock
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real
+from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_csv
 from tests.helpers.servers import Response, SourceServer, WebhookSink
 from tests.helpers.stall_load import MARKER

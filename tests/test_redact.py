@@ -11,7 +11,8 @@ import pytest
 from covid_etl.log import RedactingFilter
 from covid_etl.redact import mask_url, redact, secrets_in_url
 from covid_etl.settings import Settings
-from tests.conftest import cli_env, serve_real
+from tests.helpers.data import serve_real
+from tests.helpers.env import cli_env
 from tests.helpers.servers import SourceServer, WebhookSink
 
 
@@ -48,7 +49,7 @@ def test_redacting_filter_scrubs_message_and_extra_fields() -> None:
     )
     RedactingFilter(["hunter22"]).filter(record)
     assert record.getMessage() == "connect postgresql://u:***@h/db failed"
-    assert record.url == "***"
+    assert record.__dict__["url"] == "***"
 
 
 def test_redact_masks_longest_secret_first() -> None:

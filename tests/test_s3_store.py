@@ -24,8 +24,9 @@ from covid_etl.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import check_database_url, open_store
 from covid_etl.store.s3 import S3Store
-from tests.conftest import fast_settings, jhu_history, nyt_history, serve_real
 from tests.helpers.aws import s3_traffic
+from tests.helpers.data import jhu_history, nyt_history, serve_real
+from tests.helpers.env import fast_settings
 from tests.helpers.servers import SourceServer
 
 pytestmark = pytest.mark.s3
@@ -153,11 +154,10 @@ def api_client(s3_url: str, *, revalidate: float) -> TestClient:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     """The S3 store's monotonic clock, moved by the test."""
-    import covid_etl.store.s3 as module
 
     offset = [0.0]
     real = time.monotonic
-    monkeypatch.setattr(module.time, "monotonic", lambda: real() + offset[0])
+    monkeypatch.setattr("covid_etl.store.s3.time.monotonic", lambda: real() + offset[0])
     yield offset
 
 

@@ -15,7 +15,7 @@ from covid_etl.errors import ConfigError
 from covid_etl.redact import mask_url
 from covid_etl.settings import Settings, settings_from_env
 from covid_etl.store import check_database_url
-from tests.conftest import cli_env
+from tests.helpers.env import cli_env
 
 # Every numeric setting, found from the settings object itself, so a new one is covered here
 # without anyone remembering to add it.
@@ -28,10 +28,11 @@ ZERO_REFUSED = {
     "COVID_ETL_CONNECT_TIMEOUT", "COVID_ETL_READ_TIMEOUT", "COVID_ETL_DEADLINE",
     "COVID_ETL_MAX_BYTES", "COVID_ETL_PORT",
 }  # fmt: skip
-# Zero is meaningful: no retry, no backoff, fail at once when another run holds the lock.
+# Zero is meaningful: no retry, no backoff, fail at once when another run holds the lock,
+# revalidate the S3 copy on every request.
 ZERO_ACCEPTED = {
     "COVID_ETL_RETRIES", "COVID_ETL_RETRY_BACKOFF", "COVID_ETL_LOCK_TIMEOUT",
-    "COVID_ETL_NOTIFY_RETRIES",
+    "COVID_ETL_NOTIFY_RETRIES", "COVID_ETL_S3_REVALIDATE",
 }  # fmt: skip
 
 

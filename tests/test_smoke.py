@@ -23,8 +23,8 @@ import pytest
 pytest.importorskip("moto")
 import boto3
 
-from tests.conftest import serve_real
 from tests.helpers.aws import BUCKET, REGION, make_topic_and_queue
+from tests.helpers.data import serve_real
 from tests.helpers.servers import SourceServer
 
 ROOT = Path(__file__).parents[1]
@@ -54,7 +54,7 @@ def moto_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str
 def smoke(endpoint: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("COVID_ETL_")}
     full.pop("AWS_ENDPOINT_URL", None)  # the smoke test must use its --endpoint-url
-    full.update(COVID_ETL_RETRY_BACKOFF="0.01", **env)
+    full.update(COVID_ETL_RETRY_BACKOFF="0.01", COVID_ETL_STATES_URL="off", **env)
     return subprocess.run(
         [sys.executable, "-m", "covid_etl.aws.smoke", "--endpoint-url", endpoint,
          "--in-process", "--timeout", "20", *args],

@@ -23,7 +23,7 @@ from covid_etl.pipeline import run_etl
 from covid_etl.settings import run_age_seconds, settings_from_env
 from covid_etl.staleness import RunFacts, assess
 from covid_etl.store import open_store
-from tests.conftest import cli_env, fast_settings
+from tests.helpers.env import cli_env, fast_settings
 
 runner = CliRunner()
 HOUR = 3600.0

@@ -24,15 +24,8 @@ from click.testing import CliRunner
 from covid_etl.cli import app
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
-from tests.conftest import (
-    JHU_CURRENT,
-    NYT_CURRENT,
-    cli_env,
-    fast_settings,
-    jhu_history,
-    nyt_history,
-    serve_real,
-)
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real
+from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import SourceServer, WebhookSink, free_port
 
@@ -77,7 +70,7 @@ def failed_run(env: dict[str, str]) -> dict[str, object]:
     result = runner.invoke(app, ["run", "--json"], env=env)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def only_notice(webhook: WebhookSink) -> str:

@@ -81,7 +81,7 @@ def _cfn_loader() -> type:
 def _load_template() -> dict[str, Any]:
     pytest.importorskip("samtranslator")
     with TEMPLATE.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_cfn_loader())  # type: ignore[no-any-return]
+        return yaml.load(fh, Loader=_cfn_loader())
 
 
 class _StubPolicyLoader:
@@ -137,7 +137,7 @@ def _resources(cfn: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
 
 
 def _props(cfn: dict[str, Any], logical_id: str) -> dict[str, Any]:
-    return cfn["Resources"][logical_id].get("Properties", {})  # type: ignore[no-any-return]
+    return cfn["Resources"][logical_id].get("Properties", {})
 
 
 def _statements(role_props: dict[str, Any]) -> list[dict[str, Any]]:
@@ -944,7 +944,7 @@ def test_moto_alarm_notices_pass_the_email_filter(moto_stack: dict[str, Any]) ->
 
 def _workflow() -> dict[Any, Any]:
     with WORKFLOW.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)  # type: ignore[no-any-return]
+        return yaml.safe_load(fh)
 
 
 def test_workflow_schema() -> None:

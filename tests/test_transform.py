@@ -8,14 +8,18 @@ from covid_etl.errors import EmptyJoin, HistoryShrinks
 from covid_etl.models import JhuRow, NytRow, Record
 from covid_etl.parse import parse_jhu, parse_nyt
 from covid_etl.transform import diff_records, format_ranges, join_sources, normalize_recovered
-from tests.conftest import JHU_CURRENT, NYT_CURRENT, REAL
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, REAL
 from tests.helpers.reference import expected_rows
+from tests.test_parse import TODAY
 
 D = dt.date
 
 
 def test_join_real_data_matches_independent_reference() -> None:
-    joined = join_sources(parse_nyt(NYT_CURRENT.read_text()), parse_jhu(JHU_CURRENT.read_text()))
+    joined = join_sources(
+        parse_nyt(NYT_CURRENT.read_text(), today=TODAY),
+        parse_jhu(JHU_CURRENT.read_text(), today=TODAY),
+    )
     got = [(r.date.isoformat(), r.cases, r.deaths, r.recovered) for r in joined.records]
     assert got == expected_rows(NYT_CURRENT, JHU_CURRENT)
     assert len(got) == 816
@@ -24,7 +28,10 @@ def test_join_real_data_matches_independent_reference() -> None:
 
 
 def test_join_real_data_warns_per_contract() -> None:
-    joined = join_sources(parse_nyt(NYT_CURRENT.read_text()), parse_jhu(JHU_CURRENT.read_text()))
+    joined = join_sources(
+        parse_nyt(NYT_CURRENT.read_text(), today=TODAY),
+        parse_jhu(JHU_CURRENT.read_text(), today=TODAY),
+    )
     text = "\n".join(joined.warnings)
     assert "cumulative cases decreases on 1 day(s): 2021-06-04 (33336811 -> 33312812)" in text
     assert "cumulative deaths decreases on 1 day(s): 2022-03-14 (966361 -> 963926)" in text
@@ -34,7 +41,9 @@ def test_join_real_data_warns_per_contract() -> None:
 
 def test_join_all_countries_file_matches_reference() -> None:
     jhu_all = REAL / "jhu" / "time-series-19-covid-combined.csv"
-    joined = join_sources(parse_nyt(NYT_CURRENT.read_text()), parse_jhu(jhu_all.read_text()))
+    joined = join_sources(
+        parse_nyt(NYT_CURRENT.read_text(), today=TODAY), parse_jhu(jhu_all.read_text(), today=TODAY)
+    )
     got = [(r.date.isoformat(), r.cases, r.deaths, r.recovered) for r in joined.records]
     assert got == expected_rows(NYT_CURRENT, jhu_all)
     assert len(got) == 420

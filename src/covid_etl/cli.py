@@ -326,14 +326,24 @@ def _listen_socket(host: str, port: int) -> Any:
     type=click.Path(dir_okay=False, writable=True),
     help="Write to this file instead of standard output.",
 )
+@click.option(
+    "--states",
+    is_flag=True,
+    help="Export the per-state series (date,fips,state,cases,deaths), by date then fips.",
+)
 @DATABASE_URL_OPTION
-def export(fmt: str, output: str | None, database_url: str | None) -> None:
+def export(fmt: str, output: str | None, states: bool, database_url: str | None) -> None:
     """Export the stored table (date,cases,deaths,recovered), sorted by date."""
-    from .export import write_csv, write_json
+    from . import export as exporting
 
+    writer: Any
     with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
-        rows = store.records()
-    writer = write_csv if fmt == "csv" else write_json
+        if states:
+            rows: Any = exporting.sorted_by_date(store.state_records())
+            writer = exporting.write_states_csv if fmt == "csv" else exporting.write_states_json
+        else:
+            rows = store.records()
+            writer = exporting.write_csv if fmt == "csv" else exporting.write_json
     if output is None:
         writer(rows, sys.stdout)
     else:
@@ -360,7 +370,8 @@ def db() -> None:
     help="Empty database to fill (e.g. postgresql://user@host:5432/db).",
 )
 def db_copy(from_url: str, to_url: str) -> None:
-    """Copy the data and the run history (runs, records, notifications) into an empty database.
+    """Copy the data (national and per-state series) and the run history (runs, records,
+    notifications) into an empty database.
 
     Run ids are kept. A target that already holds runs or data is refused: the copy never
     merges or overwrites. It is one transaction, so a failed copy can simply be run again.
@@ -381,7 +392,8 @@ def db_copy(from_url: str, to_url: str) -> None:
         fail(redact(exc.message, secrets), EXIT_FAILED)
     click.echo(
         f"Copied {report.runs} run(s), {report.records} record(s) and {report.notifications} "
-        f"notification(s) from {report.source} to {report.target}."
+        f"notification(s) from {report.source} to {report.target}, with {report.states} "
+        "per-state row(s)."
     )
 
 

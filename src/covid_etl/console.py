@@ -37,6 +37,8 @@ def print_run(
             f"{run.changed} row(s) changed — {run.inserted} inserted, {run.updated} updated, "
             f"{run.unchanged} unchanged{_removed(run)}. Data through {through}."
         )
+        if run.states is not None:
+            out.print(f"States: {states_summary(run)}.")
         if run.recovered_from is not None:
             out.print(f"Recovered from failed run #{run.recovered_from}.")
     else:
@@ -62,6 +64,19 @@ def print_run(
         out.print(f"Notifications: {escape(run.notification_status)}")
     elif printed_because_no_channel:
         out.print("[dim]No notification channel configured (COVID_ETL_NOTIFY); summary printed.[/]")
+
+
+def states_summary(run: RunRecord) -> str:
+    """``27129 inserted, 0 updated, 0 unchanged; data through 2021-07-08`` for the per-state
+    series (the caller checks that the run has one)."""
+    s = run.states
+    assert s is not None
+    removed = f", {s.removed} removed" if s.removed else ""
+    through = s.data_through.isoformat() if s.data_through else "-"
+    return (
+        f"{s.inserted} inserted, {s.updated} updated, {s.unchanged} unchanged{removed}; "
+        f"data through {through}"
+    )
 
 
 def _removed(run: RunRecord) -> str:

@@ -5,6 +5,7 @@
     ├── SourceError             anything wrong with one upstream source
     │   ├── FetchError          the bytes could not be obtained
     │   │   ├── TransientFetchError   timeout, connection error, 429, 5xx: worth retrying
+    │   │   │   └── DeadlineReached   the source's deadline passed: no time left to retry
     │   │   └── TerminalFetchError    other 4xx, empty body, too large: retrying cannot help
     │   └── ParseError          the bytes are not the CSV we expect (line, column, value)
     │       └── MissingColumns  required columns are absent from the header
@@ -67,6 +68,10 @@ class TransientFetchError(FetchError):
     def __init__(self, message: str, *, source: str, retry_after: float | None = None) -> None:
         super().__init__(message, source=source)
         self.retry_after = retry_after
+
+
+class DeadlineReached(TransientFetchError):
+    """The source's whole download outlasted its deadline; the next run may well succeed."""
 
 
 class TerminalFetchError(FetchError):
@@ -184,7 +189,7 @@ class StageFailed(EtlError):
         super().__init__(f"{run} failed at stage {stage}: {describe(cause)}")
 
 
-SOURCE_LABELS = {"nyt": "NYT", "jhu": "JHU"}
+SOURCE_LABELS = {"nyt": "NYT", "jhu": "JHU", "states": "NYT states"}
 
 
 def source_label(source: str) -> str:

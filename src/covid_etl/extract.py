@@ -1,7 +1,9 @@
 """Fetch the raw bytes of a source: an http(s) URL, a local file, or the bundled snapshot.
 
 Only transient failures (timeouts, connection errors, HTTP 429 and 5xx) are retried, with
-exponential backoff and full jitter, honouring ``Retry-After``, inside an overall deadline.
+exponential backoff and full jitter, honouring ``Retry-After``. One deadline bounds a source's
+whole download: connects, response headers, bodies, retries and the sleeps between them, however
+slowly the server sends. The size limit applies to the body as inflated, while it inflates.
 Conditional requests (ETag / Last-Modified) let an unchanged source cost one round trip.
 This module knows nothing about CSV semantics or the database.
 """
@@ -10,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-import sys
+import threading
 import time
-import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .errors import TerminalFetchError, TransientFetchError, source_label
+from .errors import DeadlineReached, TerminalFetchError, TransientFetchError, source_label
 from .models import SourceMeta
 from .redact import mask_url
 
@@ -26,9 +27,15 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[str, int, int | None], None]
 
-SNAPSHOT_FILES = {"nyt": "nyt-us.csv", "jhu": "jhu-combined-us.csv"}
+SNAPSHOT_FILES = {
+    "nyt": "nyt-us.csv",
+    "jhu": "jhu-combined-us.csv",
+    "states": "nyt-us-states.csv",
+}
 USER_AGENT = "covid-etl (+https://github.com/covid-etl/covid-etl)"
 _CHUNK = 64 * 1024
+# Content codings we decode ourselves, a bounded piece at a time (see _inflate).
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 class FetchPolicy(NamedTuple):
@@ -116,14 +123,15 @@ def fetch_http(
     progress: ProgressCallback | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Fetched:
-    """Download with retries for transient failures only, inside ``policy.deadline`` seconds."""
-    started = time.monotonic()
+    """Download with retries for transient failures only, all within ``policy.deadline``."""
+    deadline = time.monotonic() + policy.deadline
     attempt = 0
     while True:
         try:
-            return _fetch_once(name, url, client, policy, previous, progress, started)
+            return _fetch_once(name, url, client, policy, previous, progress, deadline)
+        except DeadlineReached:
+            raise
         except TransientFetchError as exc:
-            remaining = policy.deadline - (time.monotonic() - started)
             if attempt >= policy.retries:
                 raise TransientFetchError(
                     f"{exc.message} (gave up after {attempt + 1} attempt(s))",
@@ -131,9 +139,9 @@ def fetch_http(
                     retry_after=exc.retry_after,
                 ) from exc
             delay = backoff_delay(attempt, policy, exc.retry_after)
-            if delay >= remaining:
-                raise TransientFetchError(
-                    f"{exc.message} (deadline of {policy.deadline:g}s reached after "
+            if delay >= deadline - time.monotonic():
+                raise DeadlineReached(
+                    f"{exc.message} (deadline of {policy.deadline:g}s was reached after "
                     f"{attempt + 1} attempt(s))",
                     source=name,
                 ) from exc
@@ -157,22 +165,30 @@ def _fetch_once(
     policy: FetchPolicy,
     previous: SourceMeta | None,
     progress: ProgressCallback | None,
-    started: float,
+    deadline: float,
 ) -> Fetched:
-    skip_httpx_cli()
     import httpx
 
     label = source_label(name)
     shown = mask_url(url)
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/csv, text/plain;q=0.9, */*;q=0.1"}
-    if previous is not None and previous.url == url:
-        if previous.etag:
-            headers["If-None-Match"] = previous.etag
-        if previous.last_modified:
-            headers["If-Modified-Since"] = previous.last_modified
-    timeout = httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _deadline_error(name, shown, policy, "before the next attempt")
+    headers = _request_headers(url, previous)
+    # No single wait may outlast the deadline; the watchdog covers a server that keeps each
+    # wait short but never finishes (one byte every half second).
+    timeout = httpx.Timeout(
+        min(policy.read_timeout, remaining), connect=min(policy.connect_timeout, remaining)
+    )
+    watchdog = Watchdog(remaining)
     try:
-        with client.stream("GET", url, headers=headers, timeout=timeout) as response:
+        with (
+            watchdog,
+            client.stream(
+                "GET", url, headers=headers, timeout=timeout, extensions=watchdog.extensions
+            ) as response,
+        ):
+            watchdog.watch_stream(response.extensions.get("network_stream"))
             status = response.status_code
             if status == 304 and previous is not None:
                 meta = SourceMeta(
@@ -205,24 +221,14 @@ def _fetch_once(
                     source=name,
                 )
             total = int(declared) if declared and declared.isdigit() else None
-            body = _read_body(name, response, policy, started, total, progress)
+            body = _read_body(name, shown, response, policy, deadline, total, progress)
             content_type = response.headers.get("content-type")
             etag = response.headers.get("etag")
             last_modified = response.headers.get("last-modified")
-    except httpx.TimeoutException as exc:
-        raise TransientFetchError(
-            f"{label} download timed out ({type(exc).__name__}) from {shown}", source=name
-        ) from exc
-    except httpx.TransportError as exc:
-        if _caused_by_tls_verification(exc):
-            # A certificate that fails verification will fail again: do not retry.
-            raise TerminalFetchError(
-                f"{label} download failed: TLS certificate verification failed ({shown}): {exc}",
-                source=name,
-            ) from exc
-        raise TransientFetchError(
-            f"{label} download failed: {type(exc).__name__}: {exc} ({shown})", source=name
-        ) from exc
+    except httpx.HTTPError as exc:
+        if watchdog.fired:
+            raise _deadline_error(name, shown, policy, "before the download was complete") from exc
+        raise _translate(name, shown, exc) from exc
     if not body:
         raise TerminalFetchError(f"{label} download returned an empty body ({shown})", source=name)
     meta = SourceMeta(
@@ -237,6 +243,80 @@ def _fetch_once(
     return Fetched(meta=meta, body=body, content_type=content_type)
 
 
+def _request_headers(url: str, previous: SourceMeta | None) -> dict[str, str]:
+    headers = {
+        "User-Agent": USER_AGENT,
+        "Accept": "text/csv, text/plain;q=0.9, */*;q=0.1",
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
+    if previous is not None and previous.url == url:
+        if previous.etag:
+            headers["If-None-Match"] = previous.etag
+        if previous.last_modified:
+            headers["If-Modified-Since"] = previous.last_modified
+    return headers
+
+
+def _read_body(
+    name: str,
+    shown: str,
+    response: httpx.Response,
+    policy: FetchPolicy,
+    deadline: float,
+    total: int | None,
+    progress: ProgressCallback | None,
+) -> bytes:
+    """The decoded body, checked against the size limit and the deadline piece by piece."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    chunks: list[bytes] = []
+    for received, chunk in _inflate(name, response.iter_raw(), encoding, policy.max_bytes):
+        if time.monotonic() > deadline:
+            raise _deadline_error(name, shown, policy, f"after {received} bytes")
+        chunks.append(chunk)
+        if progress is not None:
+            progress(name, received, total)
+    return b"".join(chunks)
+
+
+def _deadline_error(name: str, shown: str, policy: FetchPolicy, where: str) -> DeadlineReached:
+    return DeadlineReached(
+        f"{source_label(name)} download stopped: the deadline of {policy.deadline:g}s was "
+        f"reached {where} ({shown})",
+        source=name,
+    )
+
+
+def _translate(name: str, shown: str, exc: httpx.HTTPError) -> Exception:
+    """Our error for an httpx one: what happened, to which source, at which URL."""
+    import httpx
+
+    label = source_label(name)
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientFetchError(
+            f"{label} download timed out ({type(exc).__name__}) from {shown}", source=name
+        )
+    if isinstance(exc, httpx.TooManyRedirects):
+        last = mask_url(str(exc.request.url))
+        return TerminalFetchError(
+            f"{label} download failed: too many redirects (a redirect loop?) starting at {shown}, "
+            f"last at {last}",
+            source=name,
+        )
+    if _caused_by_tls_verification(exc):
+        # A certificate that fails verification will fail again: do not retry.
+        return TerminalFetchError(
+            f"{label} download failed: TLS certificate verification failed ({shown}): {exc}",
+            source=name,
+        )
+    if isinstance(exc, httpx.TransportError):
+        return TransientFetchError(
+            f"{label} download failed: {type(exc).__name__}: {exc} ({shown})", source=name
+        )
+    return TerminalFetchError(
+        f"{label} download failed: {type(exc).__name__}: {exc} ({shown})", source=name
+    )
+
+
 def _caused_by_tls_verification(exc: BaseException) -> bool:
     import ssl
 
@@ -248,33 +328,123 @@ def _caused_by_tls_verification(exc: BaseException) -> bool:
     return False
 
 
-def _read_body(
-    name: str,
-    response: httpx.Response,
-    policy: FetchPolicy,
-    started: float,
-    total: int | None,
-    progress: ProgressCallback | None,
-) -> bytes:
+def _inflate(
+    name: str, raw_chunks: Iterator[bytes], encoding: str, max_bytes: int
+) -> Iterator[tuple[int, bytes]]:
+    """(raw bytes received so far, decoded piece) for each bounded piece of the body.
+
+    A compressed body is inflated at most _CHUNK bytes at a time, and stopped as soon as the
+    decoded total passes ``max_bytes``: a small gzip bomb can never become a large buffer.
+    (httpx's own decoding inflates each network read whole, which a bomb turns into tens of
+    megabytes at once.)
+    """
+    import zlib
+
     label = source_label(name)
-    chunks: list[bytes] = []
-    received = 0
-    for chunk in response.iter_bytes(_CHUNK):
-        received += len(chunk)
-        if received > policy.max_bytes:
-            raise TerminalFetchError(
-                f"{label} body is over the {policy.max_bytes}-byte limit", source=name
-            )
-        if time.monotonic() - started > policy.deadline:
-            raise TransientFetchError(
-                f"{label} download exceeded the {policy.deadline:g}s deadline "
-                f"after {received} bytes",
-                source=name,
-            )
-        chunks.append(chunk)
-        if progress is not None:
-            progress(name, received, total)
-    return b"".join(chunks)
+    if encoding in ("identity", ""):
+        for received, raw in _running_total(raw_chunks):
+            if received > max_bytes:
+                raise TerminalFetchError(
+                    f"{label} body is over the {max_bytes}-byte limit", source=name
+                )
+            yield received, raw
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise TerminalFetchError(
+            f"{label} body uses an unsupported Content-Encoding: {encoding}", source=name
+        )
+    # 32 + MAX_WBITS accepts both a gzip and a zlib header (what servers send as deflate).
+    inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)
+    decoded = received = 0
+    try:
+        for received, raw in _running_total(raw_chunks):
+            pending = raw
+            while pending:
+                piece = inflater.decompress(pending, _CHUNK)
+                pending = inflater.unconsumed_tail
+                decoded += len(piece)
+                if decoded > max_bytes:
+                    raise TerminalFetchError(
+                        f"{label} body inflates past the {max_bytes}-byte limit "
+                        f"(Content-Encoding: {encoding}, {received} bytes received)",
+                        source=name,
+                    )
+                yield received, piece
+        # No input is left, so what zlib still holds is less than its 32 KiB window.
+        rest = inflater.flush()
+    except zlib.error as exc:
+        raise TerminalFetchError(
+            f"{label} body is not valid {encoding} data: {exc}", source=name
+        ) from exc
+    if decoded + len(rest) > max_bytes:
+        raise TerminalFetchError(
+            f"{label} body inflates past the {max_bytes}-byte limit", source=name
+        )
+    if received and not inflater.eof:
+        raise TerminalFetchError(
+            f"{label} body ends inside its {encoding} data (truncated download?)", source=name
+        )
+    yield received, rest
+
+
+def _running_total(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        yield total, chunk
+
+
+class Watchdog:
+    """Ends one attempt at the deadline by shutting its socket down, which wakes a blocked read.
+
+    A read timeout cannot catch a server that sends one byte every half second, in the headers
+    or in the body. httpx's documented ``trace`` request extension hands us each new connection's
+    network stream, and the ``network_stream`` response extension the one a response came on.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self.extensions = {"trace": self._trace}
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith("connect_tcp.complete"):
+            self.watch_stream(info.get("return_value"))
+
+    def watch_stream(self, stream: Any) -> None:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: Any) -> None:
+    import socket
+    from contextlib import suppress
+
+    with suppress(OSError):  # already closed: the attempt ended on its own
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -293,56 +463,20 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def skip_httpx_cli() -> None:
-    """Import httpx without its optional command-line client.
-
-    ``httpx/__init__`` imports ``httpx._main`` (its own CLI), which loads rich, pygments and
-    click: about 55 ms of every daily run for code we never call. Registering a stand-in first
-    skips that import; the HTTP client is untouched.
-    """
-    if "httpx" not in sys.modules and "httpx._main" not in sys.modules:
-        stand_in = types.ModuleType("httpx._main")
-        stand_in.main = _no_httpx_cli  # type: ignore[attr-defined]
-        sys.modules["httpx._main"] = stand_in
-
-
-def _no_httpx_cli() -> None:
-    raise SystemExit("the httpx command-line client is not available inside covid-etl")
-
-
 def open_http_client() -> httpx.Client:
-    """The production HTTP client: redirects followed, TLS verified with the CA bundle.
+    """The production HTTP client: httpx's defaults (proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/
+    ``ALL_PROXY``/``NO_PROXY``, CA bundle from ``SSL_CERT_FILE``/``SSL_CERT_DIR``), redirects
+    followed.
 
-    The TLS context (loading the CA bundle costs ~35 ms) is built on the first https request,
-    so runs against plain-http sources, such as a mirror on the local network, do not pay it.
+    Keep-alive is off: every attempt opens its own connection, so the deadline watchdog always
+    learns the socket to shut down. The two sources cost one extra handshake a run.
     """
-    skip_httpx_cli()
     import httpx
 
-    class LazyTlsTransport(httpx.BaseTransport):
-        def __init__(self) -> None:
-            self.transports: dict[str, httpx.HTTPTransport] = {}
-
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            scheme = request.url.scheme
-            transport = self.transports.get(scheme)
-            if transport is None:
-                # Plain http never negotiates TLS, so its transport needs no CA bundle; https
-                # gets the default, fully verifying one.
-                transport = (
-                    httpx.HTTPTransport()
-                    if scheme == "https"
-                    else httpx.HTTPTransport(verify=False)
-                )
-                self.transports[scheme] = transport
-            return transport.handle_request(request)
-
-        def close(self) -> None:
-            for transport in self.transports.values():
-                transport.close()
-
     return httpx.Client(
-        follow_redirects=True, headers={"User-Agent": USER_AGENT}, transport=LazyTlsTransport()
+        follow_redirects=True,
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_keepalive_connections=0),
     )
 
 

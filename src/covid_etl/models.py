@@ -60,6 +60,52 @@ class Record(NamedTuple):
         return (self.cases, self.deaths, self.recovered)
 
 
+class StateRecord(NamedTuple):
+    """One row of the per-state series (NYT us-states.csv): cumulative figures of one
+    jurisdiction (state, DC or territory, by its two-digit FIPS code) on one date."""
+
+    date: dt.date
+    fips: str
+    name: str
+    cases: int
+    deaths: int
+
+    @property
+    def key(self) -> tuple[dt.date, str]:
+        return (self.date, self.fips)
+
+
+@dataclass(slots=True)
+class StatesCounts:
+    """What a run did to the per-state series (absent from a run when the states are off)."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    data_through: dt.date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "data_through": self.data_through.isoformat() if self.data_through else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StatesCounts:
+        through = data.get("data_through")
+        return cls(
+            inserted=int(data.get("inserted") or 0),
+            updated=int(data.get("updated") or 0),
+            unchanged=int(data.get("unchanged") or 0),
+            removed=int(data.get("removed") or 0),
+            data_through=dt.date.fromisoformat(through) if through else None,
+        )
+
+
 class NytRow(NamedTuple):
     """One validated row of NYT us.csv."""
 
@@ -134,6 +180,8 @@ class RunRecord:
     removed_dates: list[str] = field(default_factory=list)
     # The AWS event that started the run: a second delivery of it is refused (at-least-once).
     event_id: str | None = None
+    # The per-state series' counts; None when the states source is off (COVID_ETL_STATES_URL).
+    states: StatesCounts | None = None
 
     @property
     def changed(self) -> int:
@@ -158,6 +206,7 @@ class RunRecord:
             "removed": self.removed,
             "removed_dates": list(self.removed_dates),
             "data_through": self.data_through.isoformat() if self.data_through else None,
+            "states": self.states.to_dict() if self.states is not None else None,
             "sources": [s.to_dict() for s in self.sources],
             "recovered_from": self.recovered_from,
             "notification_status": self.notification_status,

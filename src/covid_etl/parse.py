@@ -3,6 +3,9 @@
 Columns are found by *name*; extra columns are ignored (JHU dropped ``Lat,Long`` in 2020) and all
 missing required columns are reported together. Every problem names the source, the physical line
 number (the header is line 1), the column and the offending value.
+
+"Today" is an argument, never read from a clock here: the pipeline passes the current UTC date,
+tests pass a fixed one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ US = "US"
 NOT_REPORTED = frozenset({"", "None"})
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A source a few time zones ahead of UTC may already publish tomorrow's row; nothing is later.
+FUTURE_GRACE = dt.timedelta(days=1)
 
 
 def decode_csv(body: bytes, *, source: str, content_type: str | None = None) -> str:
@@ -58,8 +63,11 @@ def decode_csv(body: bytes, *, source: str, content_type: str | None = None) -> 
         ) from exc
 
 
-def parse_nyt(text: str, *, source: str = "nyt") -> list[NytRow]:
-    """Parse NYT ``us.csv`` (``date,cases,deaths``, cumulative) into rows sorted by date."""
+def parse_nyt(text: str, *, today: dt.date, source: str = "nyt") -> list[NytRow]:
+    """Parse NYT ``us.csv`` (``date,cases,deaths``, cumulative) into rows sorted by date.
+
+    ``today`` is the current UTC date: a row dated after it plus one day is an error.
+    """
     reader, index = _open(text, source, NYT_COLUMNS)
     i_date, i_cases, i_deaths = (index[c] for c in NYT_COLUMNS)
     width = max(index.values()) + 1
@@ -68,6 +76,7 @@ def parse_nyt(text: str, *, source: str = "nyt") -> list[NytRow]:
     for row in _data_rows(reader, source, width):
         line = reader.line_num
         day = parse_date(row[i_date], source=source, line=line, column="date")
+        check_not_future(day, today=today, source=source, line=line, column="date")
         if day in seen:
             raise ParseError(
                 f"duplicate date (first seen on line {seen[day]})",
@@ -90,9 +99,10 @@ def parse_nyt(text: str, *, source: str = "nyt") -> list[NytRow]:
     return rows
 
 
-def parse_jhu(text: str, *, source: str = "jhu") -> list[JhuRow]:
+def parse_jhu(text: str, *, today: dt.date, source: str = "jhu") -> list[JhuRow]:
     """Parse the JHU combined file and keep the US national rows (``Country/Region == "US"``,
     empty ``Province/State``), sorted by date. ``Recovered`` is None where it is blank or "None".
+    A US row dated after ``today`` (UTC) plus one day is an error.
 
     Rows of other countries are skipped without validation: we neither use nor vouch for them.
     """
@@ -113,6 +123,7 @@ def parse_jhu(text: str, *, source: str = "jhu") -> list[JhuRow]:
         if row[i_country] != US or row[i_province] != "":
             continue
         day = parse_date(row[i_date], source=source, line=line, column=JHU_DATE)
+        check_not_future(day, today=today, source=source, line=line, column=JHU_DATE)
         if day in seen:
             raise ParseError(
                 f"two US national rows for one date (the other is on line {seen[day]})",
@@ -153,16 +164,16 @@ def _rows_mentioning(
         raise ParseError("the file is empty", source=source, line=1)
     if _quoted_newlines(text):
         reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader)
+        header = _next_row(reader, source)
 
         def slow() -> Iterator[tuple[int, list[str]]]:
-            for row in reader:
+            for row in _rows(reader, source):
                 if any(needle in field for field in row):
                     yield reader.line_num, row
 
         return header, slow()
     header_end = text.find("\n")
-    header = next(csv.reader([text[: header_end if header_end != -1 else len(text)]]))
+    header = _split_line(text[: header_end if header_end != -1 else len(text)], source, 1)
 
     def fast() -> Iterator[tuple[int, list[str]]]:
         line, counted_to = 1, 0
@@ -173,7 +184,7 @@ def _rows_mentioning(
             end = len(text) if end == -1 else end
             line += text.count("\n", counted_to, start)
             counted_to = start
-            yield line, next(csv.reader([text[start:end].rstrip("\r")]))
+            yield line, _split_line(text[start:end].rstrip("\r"), source, line)
             pos = text.find(needle, end)
 
     return header, fast()
@@ -190,6 +201,24 @@ def _quoted_newlines(text: str) -> bool:
             return True
         pos = text.find('"', end)
     return False
+
+
+def check_not_future(
+    day: dt.date, *, today: dt.date, source: str, line: int | None, column: str
+) -> dt.date:
+    """``day`` itself, unless it is after ``today`` (UTC) plus one day: no source reports the
+    future, so such a row is a corrupt or hostile file, and storing it would poison every later
+    run (a run never deletes a stored date)."""
+    latest = today + FUTURE_GRACE
+    if day > latest:
+        raise ParseError(
+            f"date is in the future: after {latest.isoformat()}, today (UTC) plus one day",
+            source=source,
+            line=line,
+            column=column,
+            value=day.isoformat(),
+        )
+    return day
 
 
 def parse_date(value: str, *, source: str, line: int, column: str) -> dt.date:
@@ -220,8 +249,42 @@ def _open(text: str, source: str, required: Sequence[str]) -> tuple[csv.Reader, 
     if not text.strip():
         raise ParseError("the file is empty", source=source, line=1)
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader)
+    header = _next_row(reader, source)
     return reader, _column_index(header, source, required)
+
+
+def _csv_problem(exc: csv.Error, source: str, line: int | None) -> ParseError:
+    """The csv module's own complaint, with the source and line it lacks."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        text = f"a field is longer than the limit of {csv.field_size_limit()} characters"
+    return ParseError(text, source=source, line=line)
+
+
+def _next_row(reader: Iterator[list[str]], source: str) -> list[str]:
+    try:
+        return next(reader)
+    except csv.Error as exc:
+        raise _csv_problem(exc, source, getattr(reader, "line_num", None)) from exc
+
+
+def _rows(reader: Iterator[list[str]], source: str) -> Iterator[list[str]]:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _csv_problem(exc, source, getattr(reader, "line_num", None)) from exc
+        yield row
+
+
+def _split_line(line_text: str, source: str, line: int) -> list[str]:
+    """Fields of one physical line."""
+    try:
+        return next(csv.reader([line_text]))
+    except csv.Error as exc:
+        raise _csv_problem(exc, source, line) from exc
 
 
 def _column_index(header: list[str], source: str, required: Sequence[str]) -> dict[str, int]:
@@ -233,7 +296,7 @@ def _column_index(header: list[str], source: str, required: Sequence[str]) -> di
 
 
 def _data_rows(reader: Iterator[list[str]], source: str, width: int) -> Iterator[list[str]]:
-    for row in reader:
+    for row in _rows(reader, source):
         if not row:  # blank line, e.g. a trailing newline
             continue
         if len(row) < width:
@@ -250,6 +313,7 @@ def _data_rows(reader: Iterator[list[str]], source: str, width: int) -> Iterator
 __all__ = [
     "JHU_COLUMNS",
     "NYT_COLUMNS",
+    "check_not_future",
     "decode_csv",
     "parse_count",
     "parse_date",

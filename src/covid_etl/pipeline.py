@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     DatabaseCorrupt,
@@ -27,7 +27,16 @@ from .errors import (
     describe,
 )
 from .extract import Fetched, FetchPolicy, fetch_source, is_remote, snapshot_path
-from .models import Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger, utcnow
+from .models import (
+    Record,
+    RunRecord,
+    RunStatus,
+    SourceMeta,
+    Stage,
+    StatesCounts,
+    Trigger,
+    utcnow,
+)
 from .redact import mask_url, redact
 from .settings import Settings
 from .store import open_store
@@ -36,9 +45,11 @@ if TYPE_CHECKING:
     import httpx
 
     from .extract import ProgressCallback
+    from .models import StateRecord
     from .notify.channels import DeliveryReport, Sender
     from .notify.render import Message
     from .store.base import PendingChannel, Store
+    from .transform_states import StateChanges
 
 # Parsing, joining and notifying are imported where they are used: a daily run whose sources
 # answer 304 Not Modified needs none of them, and start-up is most of such a run's time.
@@ -168,14 +179,16 @@ def _locked_run(
         log.warning("marked run(s) %s as interrupted", interrupted)
     previous = store.last_run()
     run = store.create_run(trigger, settings.environment, utcnow(), event_id)
+    run.states = StatesCounts() if settings.states_enabled else None
     if previous is not None and previous.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
         run.recovered_from = previous.id
     log.info("run #%d started", run.id, extra={"run_id": run.id, "trigger": str(trigger)})
     changes: list[Record] = []
     removed: list[dt.date] = []
+    states: StateChanges | None = None
     failure: StageFailed | None = None
     try:
-        changes, removed = _execute(run, settings, store, client, progress, accept_removals)
+        changes, removed, states = _execute(run, settings, store, client, progress, accept_removals)
         run.status = RunStatus.SUCCEEDED
     except StageFailed as failed:
         failure = failed
@@ -187,7 +200,8 @@ def _locked_run(
 
         channels = pending_channels(settings.notify)
     try:
-        store.finish_run(run, changes, channels, removed)
+        state_writes = _state_writes(states) if failure is None else {}
+        store.finish_run(run, changes, channels, removed, **state_writes)
     except StoreConflict:
         raise  # nothing was written: run_etl starts over
     except Exception as exc:
@@ -218,6 +232,18 @@ def _locked_run(
     return RunResult(run=run, delivery=delivery, changes=changes, failure=failure)
 
 
+def _state_writes(states: StateChanges | None) -> dict[str, Any]:
+    if states is None or not (states.to_write or states.removed):
+        return {}
+    from operator import itemgetter
+
+    # In primary-key order (date, fips): each insert lands next to the previous one in the
+    # table's B-tree instead of all over it (twice as fast on a large load). The rows come by
+    # date already (initial load) or by fips, so a stable sort on the date alone suffices.
+    rows = sorted(states.to_write, key=itemgetter(0))
+    return {"state_changes": rows, "states_removed": states.removed}
+
+
 def _execute(
     run: RunRecord,
     settings: Settings,
@@ -225,9 +251,10 @@ def _execute(
     client: httpx.Client | None,
     progress: ProgressCallback | None,
     accept_removals: bool = False,
-) -> tuple[list[Record], list[dt.date]]:
-    """Extract, validate, transform; fill in the run record; return the rows to write and the
-    stored dates to delete (only with ``accept_removals``)."""
+) -> tuple[list[Record], list[dt.date], StateChanges | None]:
+    """Extract, validate, transform; fill in the run record; return the rows to write, the
+    stored dates to delete (only with ``accept_removals``) and the per-state changes (None when
+    the states are off or unchanged)."""
     with _stage(Stage.EXTRACT, run):
         stored_count = store.count_records()
         last_ok = store.last_successful_run() if stored_count else None
@@ -243,15 +270,24 @@ def _execute(
         run.unchanged = stored_count
         run.data_through = store.data_through()
         run.warnings = list(last_ok.warnings)
+        if run.states is not None:
+            run.states = StatesCounts(
+                unchanged=store.count_states(), data_through=store.states_data_through()
+            )
         log.info("sources unchanged since run #%d", last_ok.id)
-        return [], []
+        return [], [], None
     from .parse import parse_jhu, parse_nyt
     from .transform import date_ranges, diff_records, join_sources
 
     with _stage(Stage.VALIDATE, run):
         bodies = {name: _body(name, f) for name, f in fetched.items()}
-        nyt = parse_nyt(bodies["nyt"])
-        jhu = parse_jhu(bodies["jhu"])
+        today = utcnow().date()  # rows dated after today (UTC) + 1 day are invalid
+        # Each body is dropped once parsed: a county-sized states file is ~100 MB of bytes and
+        # as much again of text, which the rest of the run does not need.
+        del fetched
+        nyt = parse_nyt(bodies.pop("nyt"), today=today)
+        jhu = parse_jhu(bodies.pop("jhu"), today=today)
+        state_rows = _parse_states(bodies.pop("states", None))
     with _stage(Stage.TRANSFORM, run):
         joined = join_sources(nyt, jhu)
         stored = store.stored_records()
@@ -267,7 +303,43 @@ def _execute(
                  ", ".join(run.removed_dates))  # fmt: skip
     run.data_through = joined.records[-1].date
     run.warnings = joined.warnings
-    return changes.to_write, changes.removed
+    states = None
+    if state_rows is not None:
+        states = _diff_states(run, store, state_rows, accept_removals)
+    return changes.to_write, changes.removed, states
+
+
+def _parse_states(text: str | None) -> list[StateRecord] | None:
+    if text is None:
+        return None
+    from .parse_states import parse_states
+
+    return parse_states(text, today=utcnow().date())
+
+
+def _diff_states(
+    run: RunRecord, store: Store, rows: list[StateRecord], accept_removals: bool
+) -> StateChanges:
+    """The per-state series against the stored one; fills in ``run.states`` and its warnings.
+    Never derived from, nor checked against, the national series: both are kept as published."""
+    from .parse_states import decrease_warnings
+    from .transform_states import diff_states_by_fips
+
+    with _stage(Stage.TRANSFORM, run):
+        changes = diff_states_by_fips(
+            rows, store.stored_state_fips(), store.state_records, accept_removals=accept_removals
+        )
+    run.states = StatesCounts(
+        inserted=len(changes.inserted),
+        updated=len(changes.updated),
+        unchanged=changes.unchanged,
+        removed=len(changes.removed),
+        data_through=rows[-1].date,  # parse_states sorts by date
+    )
+    if changes.removed:
+        log.info("removing %d stored per-state row(s) the source dropped", len(changes.removed))
+    run.warnings.extend(decrease_warnings(rows))
+    return changes
 
 
 def _fetch_all(
@@ -277,8 +349,10 @@ def _fetch_all(
     progress: ProgressCallback | None,
 ) -> dict[str, Fetched]:
     urls = {"nyt": settings.nyt_url, "jhu": settings.jhu_url}
+    if settings.states_enabled:
+        urls["states"] = settings.states_url
     if settings.offline:
-        urls = {name: snapshot_path(name) for name in SOURCES}
+        urls = {name: snapshot_path(name) for name in urls}
     policy = FetchPolicy(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
@@ -346,6 +420,12 @@ def _mark_failed(run: RunRecord, failure: StageFailed, secrets: list[str], store
     run.inserted = run.updated = run.unchanged = run.removed = 0
     run.removed_dates = []
     run.initial_load = False
+    if run.states is not None:
+        run.states = StatesCounts()
+        try:
+            run.states.data_through = store.states_data_through()
+        except Exception:  # as below: the store may be what failed
+            run.states.data_through = None
     try:
         run.data_through = store.data_through()
     except Exception:  # the store itself may be what failed; the run is failed either way

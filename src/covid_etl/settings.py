@@ -17,6 +17,9 @@ JHU_URL = (
     "https://raw.githubusercontent.com/datasets/covid-19/master/data/"
     "time-series-19-covid-combined.csv"
 )
+STATES_URL = "https://raw.githubusercontent.com/nytimes/covid-19-data/master/us-states.csv"
+# COVID_ETL_STATES_URL=off keeps the national series only.
+STATES_OFF = "off"
 DEFAULT_DATABASE_URL = "sqlite:///data/covid-etl.db"
 SCHEDULE_OFF = "off"
 
@@ -47,6 +50,14 @@ class Settings:
         metadata=_doc(
             "JHU combined time series (datasets/covid-19): an http(s) URL or a local file path.",
             "COVID_ETL_JHU_URL",
+        ),
+    )
+    states_url: str = field(
+        default=STATES_URL,
+        metadata=_doc(
+            "NYT us-states.csv (per-state series): an http(s) URL, a local file path, or off to "
+            "load the national series only.",
+            "COVID_ETL_STATES_URL",
         ),
     )
     notify: tuple[str, ...] = field(
@@ -177,6 +188,10 @@ class Settings:
         ),
     )
 
+    @property
+    def states_enabled(self) -> bool:
+        return self.states_url != STATES_OFF
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
@@ -190,7 +205,7 @@ class Settings:
         from .redact import secrets_in_url
 
         found: list[str] = []
-        for url in (self.database_url, self.nyt_url, self.jhu_url, *self.notify):
+        for url in (self.database_url, self.nyt_url, self.jhu_url, self.states_url, *self.notify):
             found.extend(secrets_in_url(url))
         if self.heartbeat_url:
             from .heartbeat import secrets_in_heartbeat_url
@@ -322,6 +337,7 @@ def _parse_choice(*choices: str) -> Callable[[str], str]:
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "notify": lambda v: tuple(v.split()),
+    "states_url": lambda v: STATES_OFF if v.strip().lower() == STATES_OFF else v,
     "offline": _parse_bool,
     # Every numeric setting refuses nan, infinities and negatives (tests/test_settings.py finds
     # them by type, so a new one needs a parser here).

@@ -23,4 +23,15 @@ def run_summary_json(run: RunRecord) -> dict[str, Any]:
         "warnings": run.warnings,
         "error": run.error,
         "failed_stage": str(run.failed_stage) if run.failed_stage else None,
+        # The per-state series (null when COVID_ETL_STATES_URL=off).
+        "states": _states_json(run),
     }
+
+
+def _states_json(run: RunRecord) -> dict[str, Any] | None:
+    if run.states is None:
+        return None
+    counts = run.states.to_dict()
+    if not counts["removed"]:
+        del counts["removed"]  # documented shape: removed appears only with accepted removals
+    return counts

@@ -25,7 +25,7 @@ from moto import mock_aws
 
 from covid_etl.aws import handlers
 from covid_etl.aws.handlers import etl_handler
-from tests.conftest import serve_real
+from tests.helpers.data import serve_real
 from tests.helpers.servers import SourceServer, running
 
 EVENTS = Path(__file__).parents[1] / "events"
@@ -41,7 +41,10 @@ def main() -> None:
     }  # fmt: skip
     with running(SourceServer()) as server:
         urls = serve_real(server)
-        os.environ.update(COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"])
+        os.environ.update(
+            COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"],
+            COVID_ETL_STATES_URL="off",
+        )  # fmt: skip
         for _ in range(repetitions):
             with mock_aws():
                 bucket = f"bench-{uuid.uuid4().hex[:8]}"

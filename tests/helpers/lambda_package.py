@@ -61,7 +61,9 @@ def _closure() -> set[str]:
             req = Requirement(spec)
             env = {"extra": ""}
             wanted = req.marker is None or req.marker.evaluate(env)
-            wanted = wanted or any(req.marker.evaluate({"extra": e}) for e in extras)
+            marker = req.marker
+            if marker is not None:
+                wanted = wanted or any(marker.evaluate({"extra": e}) for e in extras)
             if wanted:
                 todo.append((req.name, set(req.extras)))
     return seen

@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.server
 import json
 import socket
+import socketserver
+import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+# ``shutdown()`` returns only once the serve loop polls again; the library default of 0.5 s
+# made every test that starts a server wait up to that long in its teardown.
+POLL_INTERVAL = 0.01
+
+
+def serve_in_background(server: socketserver.BaseServer) -> threading.Thread:
+    """A daemon thread running ``server`` that stops within POLL_INTERVAL of ``shutdown()``."""
+    return threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True
+    )
+
+
+class LoopbackHTTPServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server whose handler threads never block shutdown, and that does not
+    print a traceback when a client hangs up on it (clients under test often do, on purpose)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -22,6 +50,14 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts)
+    # A slow-drip server: send the whole response ("headers") or only the body ("body") one
+    # byte every ``drip_interval`` seconds, which never trips a client's read timeout.
+    drip: Literal["headers", "body"] | None = None
+    drip_interval: float = 0.5
+    # Promise the whole body but send only this many bytes of it, then close the connection
+    # (``reset=True``: abort it with a TCP reset instead of a clean close).
+    cut_after: int | None = None
+    reset: bool = False
 
 
 class SourceServer:
@@ -31,7 +67,11 @@ class SourceServer:
     next requests to that path answer from the script first (e.g. a 500 then the real file).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str | None = None) -> None:
+        """``tls`` serves https with that server context; ``host`` is the name put in URLs
+        (default: the loopback address), e.g. a name that only a test proxy resolves."""
+        self.host = host
+        self.scheme = "https" if tls is not None else "http"
         self.files: dict[str, tuple[bytes, str]] = {}
         self.scripts: dict[str, list[Response]] = {}
         self.requests: list[dict[str, Any]] = []
@@ -57,6 +97,12 @@ class SourceServer:
                 if scripted is not None:
                     if scripted.delay:
                         time.sleep(scripted.delay)
+                    if scripted.drip is not None:
+                        self._drip(scripted)
+                        return
+                    if scripted.cut_after is not None:
+                        self._cut(scripted)
+                        return
                     self._send(scripted.status, scripted.body, scripted.headers)
                     return
                 if current is None:
@@ -83,14 +129,49 @@ class SourceServer:
                     with suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+            def _cut(self, scripted: Response) -> None:
+                self.send_response(scripted.status)
+                for key, value in scripted.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(scripted.body)))
+                self.end_headers()
+                self.wfile.write(scripted.body[: scripted.cut_after])
+                self.wfile.flush()
+                self.close_connection = True
+                if scripted.reset:
+                    # Linger on, timeout 0: close() sends RST instead of FIN.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
+
+            def _drip(self, scripted: Response) -> None:
+                head = [f"HTTP/1.1 {scripted.status} OK", f"Content-Length: {len(scripted.body)}"]
+                head += [f"{key}: {value}" for key, value in scripted.headers.items()]
+                header_bytes = ("\r\n".join(head) + "\r\n\r\n").encode()
+                slow = header_bytes + scripted.body if scripted.drip == "headers" else scripted.body
+                self.close_connection = True
+                with suppress(OSError):
+                    if scripted.drip == "body":
+                        self.wfile.write(header_bytes)
+                    for i in range(len(slow)):
+                        self.wfile.write(slow[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(scripted.drip_interval)
+
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = serve_in_background(self.httpd)
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
 
     @property
     def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        host = self.host or self.httpd.server_address[0]
+        return f"{self.scheme}://{host!s}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -146,12 +227,12 @@ class WebhookSink:
                 self.end_headers()
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = serve_in_background(self.httpd)
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"json://{host}:{port}/hook"
+        return f"json://{host!s}:{port}/hook"
 
     def start(self) -> WebhookSink:
         self.thread.start()
@@ -240,6 +321,19 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+@functools.cache  # about a second of compression; several test modules use the same bomb
+def gzip_bomb(inflated_mib: int = 256) -> bytes:
+    """CSV-looking zeros that inflate to ``inflated_mib`` MiB from well under 1 MB of gzip."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b"0" * (1024 * 1024)
+    parts = [packer.compress(b"date,cases,deaths\n")]
+    parts += [packer.compress(block) for _ in range(inflated_mib)]
+    parts.append(packer.flush())
+    return b"".join(parts)
 
 
 def free_port() -> int:

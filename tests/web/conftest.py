@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
-from tests.conftest import fast_settings
+from tests.helpers.env import fast_settings
 
 
 @pytest.fixture

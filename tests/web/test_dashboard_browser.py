@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import cli_env
+from tests.helpers.env import cli_env
 from tests.helpers.serve import Served, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -96,7 +96,12 @@ def open_page(browser: Any, served: Served, **context_options: Any) -> Watched:
             route.abort()
 
     context.route("**/*", route)
-    page.on("console", lambda m: m.type == "error" and watched.console_errors.append(m.text))
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            watched.console_errors.append(message.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda e: watched.console_errors.append(str(e)))
     page.add_init_script(READY_PROBE)
     return watched

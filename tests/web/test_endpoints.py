@@ -14,7 +14,8 @@ from covid_etl.models import Record
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
-from tests.conftest import JHU_CURRENT, fast_settings, serve_real
+from tests.helpers.data import JHU_CURRENT, serve_real
+from tests.helpers.env import fast_settings
 from tests.helpers.servers import SourceServer
 
 LEGACY_COLUMNS = [
@@ -231,7 +232,7 @@ class _BrokenStore:
 
 
 def test_server_fault_is_500_with_the_error_shape_and_no_trace(database_url: str) -> None:
-    with _app_client(database_url, store=_BrokenStore()) as client:  # type: ignore[arg-type]
+    with _app_client(database_url, store=_BrokenStore()) as client:
         response = client.get("/api/v1/records")
         assert response.status_code == 500
         assert response.json() == {

@@ -17,7 +17,7 @@ from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
 from covid_etl.web.app import create_app
-from tests.conftest import fast_settings
+from tests.helpers.env import fast_settings
 from tests.helpers.serve import free_port
 
 SLOW_READ_SECONDS = 2.0
@@ -61,7 +61,7 @@ def uvicorn_serving(app: Any) -> Iterator[str]:
 
 def test_slow_store_read_does_not_delay_a_cached_response(loaded_url: str) -> None:
     store = SlowHistoryStore(open_store(loaded_url))
-    app = create_app(fast_settings(loaded_url, schedule=SCHEDULE_OFF), store=store)  # type: ignore[arg-type]
+    app = create_app(fast_settings(loaded_url, schedule=SCHEDULE_OFF), store=store)
     with uvicorn_serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
         for _ in range(2):  # rendered by the route, then answered from the cache
             assert client.get("/api/v1/summary").status_code == 200

@@ -11,7 +11,7 @@ import covid_etl
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
-from tests.conftest import fast_settings
+from tests.helpers.env import fast_settings
 
 
 def _health(url: str) -> tuple[int, dict[str, object]]:
@@ -41,6 +41,7 @@ def test_healthz_empty_store_is_200_with_no_data(database_url: str) -> None:
         "scheduler": {"enabled": False},
         "stale": True,  # nothing has succeeded yet: reported, and still 200
     }
+    assert isinstance(freshness, dict)
     assert freshness["last_success_run_id"] is None and freshness["last_run_id"] is None
 
 

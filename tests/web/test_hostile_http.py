@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import cli_env
+from tests.helpers.env import cli_env
 from tests.helpers.serve import Served, serving
 
 TRAVERSALS = [

@@ -14,7 +14,7 @@ from covid_etl.models import utcnow
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
-from tests.conftest import fast_settings
+from tests.helpers.env import fast_settings
 from tests.helpers.servers import WebhookSink
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -35,7 +35,9 @@ def runs(samples: Samples, status: str) -> float:
     return samples[("covid_etl_runs_total", (("status", status),))]
 
 
-def app_client(database_url: str, clock: Callable[[], dt.datetime] = utcnow, **settings: Any):  # type: ignore[no-untyped-def]
+def app_client(
+    database_url: str, clock: Callable[[], dt.datetime] = utcnow, **settings: Any
+) -> TestClient:
     app = create_app(fast_settings(database_url, schedule=SCHEDULE_OFF, **settings), clock=clock)
     return TestClient(app, raise_server_exceptions=False)
 

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
-from tests.conftest import fast_settings
+from tests.helpers.env import fast_settings
 
 OPERATIONS = [
     ("GET", "/api/v1/records"),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import JHU_CURRENT, NYT_CURRENT
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
 from tests.helpers.reference import expected_csv, expected_rows
 
 EXPECTED = expected_rows(NYT_CURRENT, JHU_CURRENT)

@@ -15,8 +15,8 @@ from covid_etl.scheduler import Scheduler, cron_scheduler
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.web.app import create_app
-from tests.conftest import fast_settings
 from tests.helpers.backends import with_writer_lock
+from tests.helpers.env import fast_settings
 
 
 def every(seconds: float) -> Callable[[dt.datetime], dt.datetime]:

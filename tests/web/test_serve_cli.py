@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from tests.conftest import cli_env
+from tests.helpers.env import cli_env
 from tests.helpers.serve import serving
 
 

@@ -15,7 +15,7 @@ import pytest
 from covid_etl.models import RunStatus, Trigger
 from covid_etl.pipeline import run_etl
 from covid_etl.store import open_store
-from tests.conftest import cli_env, fast_settings
+from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.serve import free_port
 from tests.helpers.stall_load import MARKER
 

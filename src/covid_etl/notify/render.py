@@ -65,6 +65,7 @@ def success_body(run: RunRecord, latest: Record | None) -> str:
         f"  unchanged: {run.unchanged}",
         *_removed(run),
         f"Data through: {_date(run.data_through)}",
+        *_states(run),
     ]
     if latest is not None:
         lines.append(
@@ -94,6 +95,7 @@ def failure_body(run: RunRecord, *, data_known: bool = True) -> str:
         f"Environment: {run.environment}",
         f"Run: #{run.id} ({run.trigger})",
         f"Database unchanged; {through}.",
+        *_states_unchanged(run, data_known),
     ]
     lines += _warnings(run) + _sources(run) + _times(run)
     return "\n".join(lines) + "\n"
@@ -106,6 +108,30 @@ def _removed(run: RunRecord) -> list[str]:
         f"  removed: {run.removed} ({join_ranges(run.removed_dates, SHOWN_RANGES)}): the sources "
         "no longer have these dates and their removal was accepted"
     ]
+
+
+def _states(run: RunRecord) -> list[str]:
+    """The per-state series' counts (a separate series: never summed into the national one)."""
+    s = run.states
+    if s is None:
+        return []
+    removed = [f"  removed: {s.removed} (removal accepted)"] if s.removed else []
+    return [
+        f"States and territories: {s.inserted + s.updated + s.removed} row(s) updated",
+        f"  inserted: {s.inserted}",
+        f"  updated: {s.updated}",
+        f"  unchanged: {s.unchanged}",
+        *removed,
+        f"  data through: {_date(s.data_through)}",
+    ]
+
+
+def _states_unchanged(run: RunRecord, data_known: bool) -> list[str]:
+    if run.states is None or not data_known:
+        return []
+    through = run.states.data_through
+    held = f"through {through.isoformat()}" if through else "no per-state data yet"
+    return [f"States and territories unchanged; {held}."]
 
 
 def _warnings(run: RunRecord) -> list[str]:

@@ -16,9 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol, TypeVar
 
-from ..models import DeliveryStatus, Record, RunRecord, Trigger
+from ..models import DeliveryStatus, Record, RunRecord, StateRecord, Trigger
 
 T = TypeVar("T")
+# A row of the per-state series is identified by its date and its two-digit FIPS code.
+StateKey = tuple[dt.date, str]
 
 
 class NotificationRow(NamedTuple):
@@ -97,10 +99,26 @@ class Store(Protocol):
         changes: Sequence[Record],
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
+        *,
+        state_changes: Sequence[StateRecord] = (),
+        states_removed: Sequence[StateKey] = (),
     ) -> None:
-        """One transaction: write changed rows, delete ``removed`` dates (only when the operator
-        accepted removals), the final run record, pending notifications. A second succeeded run
-        for one event id is refused (a unique index), writing nothing."""
+        """One transaction: write changed rows of both series, delete ``removed`` dates and
+        ``states_removed`` keys (only when the operator accepted removals), the final run record,
+        pending notifications. A second succeeded run for one event id is refused (a unique
+        index), writing nothing."""
+
+    def stored_state_fips(self) -> list[str]:
+        """The FIPS codes that have stored per-state rows."""
+
+    def state_records(self, fips: str | None = None) -> list[StateRecord]:
+        """Stored per-state rows (all, or one jurisdiction's), sorted by fips then date."""
+
+    def count_states(self) -> int:
+        """Number of stored per-state rows."""
+
+    def states_data_through(self) -> dt.date | None:
+        """The latest date of the stored per-state series (None when it is empty)."""
 
     def get_run(self, run_id: int) -> RunRecord | None:
         """One run by id."""
@@ -144,12 +162,20 @@ class StoredRecord(NamedTuple):
     run_id: int
 
 
+class StoredState(NamedTuple):
+    """A stored per-state row with the run that last wrote it."""
+
+    row: StateRecord
+    run_id: int
+
+
 class History(NamedTuple):
     """Everything a store holds, ids included, for moving it to another store."""
 
     runs: list[RunRecord]
     records: list[StoredRecord]
     notifications: list[NotificationRow]
+    states: Sequence[StoredState] = ()
 
 
 class HistoryStore(Store, Protocol):

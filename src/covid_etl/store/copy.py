@@ -27,6 +27,7 @@ class CopyReport:
     runs: int
     records: int
     notifications: int
+    states: int = 0
 
 
 def copy_store(source_url: str, target_url: str, *, lock_timeout: float = 60.0) -> CopyReport:
@@ -77,6 +78,7 @@ def _copy(source_url: str, target_url: str, lock_timeout: float) -> CopyReport:
             runs=len(history.runs),
             records=len(history.records),
             notifications=len(history.notifications),
+            states=len(history.states),
         )
     raise AssertionError("unreachable")  # ExitStack does not swallow exceptions
 

@@ -23,9 +23,9 @@ from psycopg import conninfo as pg_conninfo
 from psycopg.types.json import Jsonb
 
 from ..errors import RunInProgress, StoreError, StoreUnavailable
-from ..models import Record, RunRecord
+from ..models import Record, RunRecord, StateRecord
 from ..redact import mask_url, redact, secrets_in_url
-from .base import PendingChannel
+from .base import PendingChannel, StateKey
 from .sql import EVENT_ID_MIGRATION, SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
@@ -85,6 +85,20 @@ MIGRATIONS = (
     ),
     # 3: the AWS event that started a run, so a second delivery is refused.
     EVENT_ID_MIGRATION,
+    # 4: the per-state series, and what each run did to it (null when states were off).
+    (
+        """CREATE TABLE states (
+            date DATE NOT NULL,
+            fips TEXT NOT NULL CHECK (fips ~ '^[0-9]{2}$'),
+            name TEXT NOT NULL,
+            cases BIGINT NOT NULL CHECK (cases >= 0),
+            deaths BIGINT NOT NULL CHECK (deaths >= 0),
+            run_id BIGINT NOT NULL REFERENCES runs (id),
+            PRIMARY KEY (date, fips)
+        )""",
+        "CREATE INDEX states_by_fips ON states (fips, date)",
+        "ALTER TABLE runs ADD COLUMN states JSONB",
+    ),
 )
 
 # A server that answered with one of these is busy or restarting: worth another attempt. Any other
@@ -271,6 +285,9 @@ class PostgresStore(SqlStore):
         changes: Sequence[Record],
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
+        *,
+        state_changes: Sequence[StateRecord] = (),
+        states_removed: Sequence[StateKey] = (),
     ) -> None:
         # Unlike a flock, an advisory lock can be lost while we still run: if the server dropped
         # the session holding it, another run may already hold it. Check just before writing.
@@ -283,7 +300,10 @@ class PostgresStore(SqlStore):
                     f"lost the writer lock: the session holding it on PostgreSQL at "
                     f"{self.where} ended ({self._reason(exc)}); nothing was written"
                 ) from None
-        super().finish_run(run, changes, channels, removed)
+        super().finish_run(
+            run, changes, channels, removed, state_changes=state_changes,
+            states_removed=states_removed,
+        )  # fmt: skip
 
     def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
         try:

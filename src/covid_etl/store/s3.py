@@ -44,8 +44,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import StoreConflict, StoreUnavailable
-from ..models import DeliveryStatus, Record, RunRecord, Trigger
-from .base import History, NotificationRow, PendingChannel
+from ..models import DeliveryStatus, Record, RunRecord, StateRecord, Trigger
+from .base import History, NotificationRow, PendingChannel, StateKey
 from .sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -330,10 +330,21 @@ class S3Store:
         changes: Sequence[Record],
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
+        *,
+        state_changes: Sequence[StateRecord] = (),
+        states_removed: Sequence[StateKey] = (),
     ) -> None:
         with self._mutex:
-            self._local().finish_run(run, changes, channels, removed)
+            self._local().finish_run(
+                run,
+                changes,
+                channels,
+                removed,
+                state_changes=state_changes,
+                states_removed=states_removed,
+            )
             self._dirty = True
+            # The published CSV is the national series: only its changes call for a new one.
             self._commit(publish=bool(changes or removed))
 
     def update_notification(
@@ -374,6 +385,18 @@ class S3Store:
 
     def data_through(self) -> dt.date | None:
         return self._local().data_through()
+
+    def stored_state_fips(self) -> list[str]:
+        return self._local().stored_state_fips()
+
+    def state_records(self, fips: str | None = None) -> list[StateRecord]:
+        return self._local().state_records(fips)
+
+    def count_states(self) -> int:
+        return self._local().count_states()
+
+    def states_data_through(self) -> dt.date | None:
+        return self._local().states_data_through()
 
     def get_run(self, run_id: int) -> RunRecord | None:
         return self._local().get_run(run_id)

@@ -7,19 +7,39 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from ..errors import DuplicateEvent, StoreError
-from ..models import DeliveryStatus, Record, RunRecord, RunStatus, SourceMeta, Stage, Trigger
-from .base import History, NotificationRow, PendingChannel, StoredRecord, chunks, new_run
+from ..models import (
+    DeliveryStatus,
+    Record,
+    RunRecord,
+    RunStatus,
+    SourceMeta,
+    Stage,
+    StateRecord,
+    StatesCounts,
+    Trigger,
+)
+from .base import (
+    History,
+    NotificationRow,
+    PendingChannel,
+    StateKey,
+    StoredRecord,
+    StoredState,
+    chunks,
+    new_run,
+)
 
 RUN_COLUMNS = (
     "id, trigger, environment, status, started_at, finished_at, failed_stage, error, warnings, "
     "initial_load, inserted, updated, unchanged, data_through, sources, recovered_from, "
-    "notification_status, pid, host, removed, removed_dates, event_id"
+    "notification_status, pid, host, removed, removed_dates, event_id, states"
 )
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
@@ -159,8 +179,8 @@ class SqlStore:
                     "INSERT INTO runs (trigger, environment, status, started_at, finished_at, "
                     "failed_stage, error, warnings, initial_load, inserted, updated, unchanged, "
                     "data_through, sources, recovered_from, notification_status, pid, host, "
-                    "removed, removed_dates, event_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "removed, removed_dates, event_id, states) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "RETURNING id"
                 ),
                 values,
@@ -191,6 +211,7 @@ class SqlStore:
             run.removed,
             self._json_in(run.removed_dates),
             run.event_id,
+            None if run.states is None else self._json_in(run.states.to_dict()),
         )
 
     def _refuse_duplicate(self, cur: Any, event_id: str) -> None:
@@ -210,10 +231,21 @@ class SqlStore:
         changes: Sequence[Record],
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
+        *,
+        state_changes: Sequence[StateRecord] = (),
+        states_removed: Sequence[StateKey] = (),
     ) -> None:
         with self._transaction() as cur:
             for batch in chunks(changes, 500):
                 self._write_records(cur, run.id, batch)
+            # The per-state series is written in the same transaction: both or neither.
+            for state_batch in chunks(state_changes, 5000):
+                self._write_states(cur, run.id, state_batch)
+            for keys in chunks(states_removed, 5000):
+                cur.executemany(
+                    self._sql("DELETE FROM states WHERE date = ? AND fips = ?"),
+                    [(self._date_in(day), fips) for day, fips in keys],
+                )
             for dates in chunks(removed, 500):
                 # Only with --accept-removals: the operator accepted that the source dropped them.
                 cur.executemany(
@@ -226,7 +258,7 @@ class SqlStore:
                     "finished_at = ?, failed_stage = ?, error = ?, warnings = ?, initial_load = ?, "
                     "inserted = ?, updated = ?, unchanged = ?, data_through = ?, sources = ?, "
                     "recovered_from = ?, notification_status = ?, pid = ?, host = ?, removed = ?, "
-                    "removed_dates = ?, event_id = ? WHERE id = ?"
+                    "removed_dates = ?, event_id = ?, states = ? WHERE id = ?"
                 ),
                 (*self._run_values(run), run.id),
             )
@@ -250,6 +282,19 @@ class SqlStore:
                 "recovered = excluded.recovered, run_id = excluded.run_id"
             ),
             [(self._date_in(r.date), r.cases, r.deaths, r.recovered, run_id) for r in records],
+        )
+
+    def _write_states(self, cur: Any, run_id: int, rows: Sequence[StateRecord]) -> None:
+        # Few distinct dates among many rows: adapt each one once.
+        date_in = functools.cache(self._date_in)
+        cur.executemany(
+            self._sql(
+                "INSERT INTO states (date, fips, name, cases, deaths, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (date, fips) DO UPDATE SET "
+                "name = excluded.name, cases = excluded.cases, deaths = excluded.deaths, "
+                "run_id = excluded.run_id"
+            ),
+            [(date_in(r.date), r.fips, r.name, r.cases, r.deaths, run_id) for r in rows],
         )
 
     def get_run(self, run_id: int) -> RunRecord | None:
@@ -304,6 +349,7 @@ class SqlStore:
             removed=int(row[19]),
             removed_dates=list(self._json_out(row[20]) or []),
             event_id=row[21],
+            states=None if row[22] is None else StatesCounts.from_dict(self._json_out(row[22])),
         )
 
     # -- records --------------------------------------------------------------------------------
@@ -350,6 +396,29 @@ class SqlStore:
             clauses.append("date <= ?")
             params.append(self._date_in(end))
         return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), tuple(params)
+
+    # -- per-state series -----------------------------------------------------------------------
+
+    def stored_state_fips(self) -> list[str]:
+        return [row[0] for row in self._read("SELECT DISTINCT fips FROM states ORDER BY fips", ())]
+
+    def state_records(self, fips: str | None = None) -> list[StateRecord]:
+        query = "SELECT date, fips, name, cases, deaths FROM states"
+        params: tuple[Any, ...] = ()
+        if fips is not None:
+            query += " WHERE fips = ?"
+            params = (fips,)
+        date_out = self._date_out
+        return [
+            StateRecord(date_out(d), f, name, cases, deaths)  # type: ignore[arg-type]
+            for d, f, name, cases, deaths in self._read(query + " ORDER BY fips, date", params)
+        ]
+
+    def count_states(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM states", ())[0][0])
+
+    def states_data_through(self) -> dt.date | None:
+        return self._date_out(self._read("SELECT MAX(date) FROM states", ())[0][0])
 
     # -- notifications --------------------------------------------------------------------------
 
@@ -421,7 +490,14 @@ class SqlStore:
         notes = self._notifications(
             self._read(f"SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id", ())
         )
-        return History(runs=runs, records=records, notifications=notes)
+        states = [
+            StoredState(StateRecord(date_out(d), fips, name, cases, deaths), int(run_id))  # type: ignore[arg-type]
+            for d, fips, name, cases, deaths, run_id in self._read(
+                "SELECT date, fips, name, cases, deaths, run_id FROM states ORDER BY date, fips",
+                (),
+            )
+        ]
+        return History(runs=runs, records=records, notifications=notes, states=states)
 
     def restore_history(self, history: History) -> None:
         with self._transaction() as cur:
@@ -429,7 +505,7 @@ class SqlStore:
             # run can slip in between the check and the copy.
             cur.execute(
                 "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM records) "
-                "+ (SELECT COUNT(*) FROM notifications)"
+                "+ (SELECT COUNT(*) FROM notifications) + (SELECT COUNT(*) FROM states)"
             )
             if int(cur.fetchone()[0]):
                 raise StoreError(
@@ -451,6 +527,18 @@ class SqlStore:
                     ),
                     [(self._date_in(r.record.date), *r.record.values(), r.run_id) for r in rows],
                 )
+            for state_rows in chunks(history.states, 5000):
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO states (date, fips, name, cases, deaths, run_id) "
+                        "VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
+                    [
+                        (self._date_in(s.row.date), s.row.fips, s.row.name, s.row.cases,
+                         s.row.deaths, s.run_id)
+                        for s in state_rows
+                    ],
+                )  # fmt: skip
             for notes in chunks(history.notifications, 500):
                 cur.executemany(
                     self._sql(

@@ -82,6 +82,20 @@ MIGRATIONS = (
     ),
     # 3: the AWS event that started a run, so a second delivery is refused.
     EVENT_ID_MIGRATION,
+    # 4: the per-state series, and what each run did to it (JSON; null when states were off).
+    (
+        """CREATE TABLE states (
+            date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            fips TEXT NOT NULL CHECK (fips GLOB '[0-9][0-9]'),
+            name TEXT NOT NULL,
+            cases INTEGER NOT NULL CHECK (cases >= 0),
+            deaths INTEGER NOT NULL CHECK (deaths >= 0),
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            PRIMARY KEY (date, fips)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX states_by_fips ON states (fips, date)",
+        "ALTER TABLE runs ADD COLUMN states TEXT",
+    ),
 )
 
 

@@ -1,0 +1,37 @@
+"""The real data files the tests use, and serving them from a loopback host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers.servers import SourceServer
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+REAL = FIXTURES / "real"
+PACKAGE_DATA = Path(__file__).parents[2] / "src" / "covid_etl" / "data"
+NYT_CURRENT = PACKAGE_DATA / "nyt-us.csv"
+JHU_CURRENT = PACKAGE_DATA / "jhu-combined-us.csv"
+JHU_ALL_COUNTRIES = REAL / "jhu" / "time-series-19-covid-combined.csv"
+# The real NYT us-states.csv (27,129 rows, 2020-01-21..2021-07-08) and the census estimates.
+STATES_REAL = FIXTURES / "states" / "us-states.csv"
+POPULATION_REAL = FIXTURES / "states" / "state-population-2019.csv"
+
+
+def nyt_history(day: str) -> Path:
+    return REAL / "nyt" / f"us-{day}.csv"
+
+
+def jhu_history(day: str) -> Path:
+    return REAL / "jhu" / f"time-series-19-covid-combined-US-{day}.csv"
+
+
+def serve_real(
+    server: SourceServer, nyt: Path = NYT_CURRENT, jhu: Path = JHU_CURRENT
+) -> dict[str, str]:
+    """Serve the two sources from the loopback host; return their URLs as settings overrides."""
+    return {
+        "nyt_url": server.serve("/nytimes/covid-19-data/master/us.csv", nyt.read_bytes()),
+        "jhu_url": server.serve(
+            "/datasets/covid-19/master/data/time-series-19-covid-combined.csv", jhu.read_bytes()
+        ),
+    }
