@@ -303,7 +303,10 @@ def test_lambda_path_imports_no_apprise_click_rich_or_pandas(source_server: Sour
             env=env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
-        summary = json.loads(proc.stdout)
+        # Standard output is Lambda's log stream: the run's metrics line, then the summary.
+        emf, printed = (json.loads(line) for line in proc.stdout.splitlines())
+        assert emf["Status"] == "succeeded" and emf["RowsChanged"] == 816
+        summary = printed
         assert summary["inserted"] == 816 and summary["environment"] == "testing"
     finally:
         server.stop()
@@ -370,3 +373,60 @@ def test_duplicate_delivery_is_refused_on_every_store(
         ]
     finally:
         store.close()
+
+
+def _emf_lines(out: str) -> list[dict[str, Any]]:
+    documents = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [d for d in documents if "_aws" in d]
+
+
+def _check_emf(document: dict[str, Any]) -> dict[str, Any]:
+    """Validate the document as CloudWatch does (Embedded Metric Format specification);
+    return the metric values by name."""
+    meta = document["_aws"]
+    assert isinstance(meta["Timestamp"], int) and meta["Timestamp"] > 1_600_000_000_000
+    (directive,) = meta["CloudWatchMetrics"]
+    assert directive["Namespace"] == "covid-etl"
+    for dimension_set in directive["Dimensions"]:
+        assert all(isinstance(document[name], str) for name in dimension_set)
+    values = {}
+    for metric in directive["Metrics"]:
+        assert metric["Unit"] in {"Count", "Seconds"}
+        value = document[metric["Name"]]
+        assert isinstance(value, int | float) and not isinstance(value, bool)
+        values[metric["Name"]] = value
+    return values
+
+
+def test_etl_writes_its_outcome_as_one_emf_line_per_run(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invoke({"environment": "testing"})
+    (ok,) = _emf_lines(capsys.readouterr().out)
+    assert ok["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment", "Status"]]
+    assert (ok["Environment"], ok["Status"]) == ("testing", "succeeded")
+    values = _check_emf(ok)
+    assert values["Runs"] == 1 and values["RowsChanged"] == 816
+    assert 0 <= values["Duration"] < 120
+
+    aws.source.serve("/nytimes/covid-19-data/master/us.csv", b"date,cases\n")
+    invoke({"environment": "testing"})
+    (failed,) = _emf_lines(capsys.readouterr().out)
+    assert failed["Status"] == "failed"
+    assert _check_emf(failed)["Runs"] == 1 and failed["RowsChanged"] == 0
+
+
+def test_duplicate_delivery_is_not_counted_as_another_run(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invoke({"environment": "testing"}, request_id="req-1")
+    invoke({"environment": "testing"}, request_id="req-1")
+    assert len(_emf_lines(capsys.readouterr().out)) == 1
+
+
+def test_only_production_runs_ping_the_heartbeat(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COVID_ETL_HEARTBEAT_URL", aws.source.serve("/ping/0a1b2c3d4e5f", b"OK"))
+    invoke({"environment": "testing"})
+    assert aws.source.hits("/ping/0a1b2c3d4e5f") == []
+    invoke({"environment": "production", "trigger": "schedule"})
+    assert len(aws.source.hits("/ping/0a1b2c3d4e5f")) == 1

@@ -57,7 +57,10 @@ MOTO_SKIPPED_TYPES = {
     "AWS::Lambda::EventInvokeConfig",
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Stage",
+    "AWS::CloudWatch::Alarm",
 }
+ALARMS = ("EtlErrorsAlarm", "DeadLetterQueueAlarm", "NoSuccessfulRunAlarm")
+ALARMS_OFF = {"EtlErrorAlarmThreshold": "0", "DeadLetterAlarm": "disabled", "MaxRunAgeHours": "0"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -329,8 +332,12 @@ def test_iam_least_privilege(cfn: dict[str, Any]) -> None:
             assert "DataBucket" in json.dumps(statement["Resource"])
 
     notify = _statements(_props(cfn, "NotifyFunctionRole"))
-    assert actions(notify) == {"sns:Publish"}
+    assert actions(notify) == {"sns:Publish", "kms:GenerateDataKey*", "kms:Decrypt"}
     assert "NotificationTopic" in json.dumps(notify)
+    # The topic's key, and only it: publishing to an encrypted topic needs a data key.
+    for statement in notify:
+        if any(a.startswith("kms:") for a in _as_list(statement["Action"])):
+            assert statement["Resource"] == {"Fn::GetAtt": ["NotificationKey", "Arn"]}
 
     api = _statements(_props(cfn, "ApiFunctionRole"))
     assert all(a.startswith("s3:Get") or a == "s3:ListBucket" for a in actions(api))
@@ -393,7 +400,8 @@ def test_bucket(cfn: dict[str, Any]) -> None:
 
 
 def test_topic_and_subscriptions(cfn: dict[str, Any]) -> None:
-    assert _props(cfn, "NotificationTopic")["KmsMasterKeyId"] == "alias/aws/sns"
+    # A customer managed key: CloudWatch alarms cannot publish with alias/aws/sns.
+    assert _props(cfn, "NotificationTopic")["KmsMasterKeyId"] == {"Ref": "NotificationKey"}
 
     email = cfn["Resources"]["EmailSubscription"]
     assert email["Condition"] == "HasEmail"
@@ -403,7 +411,10 @@ def test_topic_and_subscriptions(cfn: dict[str, Any]) -> None:
     assert email["Properties"]["Protocol"] == "email"
     assert email["Properties"]["Endpoint"] == {"Ref": "NotificationEmail"}
     assert email["Properties"]["TopicArn"] == {"Ref": "NotificationTopic"}
-    assert email["Properties"]["FilterPolicy"] == {"environment": ["testing", "production"]}
+    # Alarm notifications carry no environment attribute and must reach the address too.
+    assert email["Properties"]["FilterPolicy"] == {
+        "environment": [{"exists": False}, "testing", "production"]
+    }
 
     sqs = _props(cfn, "SmokeTestQueueSubscription")
     assert sqs["Protocol"] == "sqs"
@@ -436,6 +447,76 @@ def test_queues_and_policies(cfn: dict[str, Any]) -> None:
         assert statement["Condition"] == {
             "ArnEquals": {"aws:SourceArn": {"Ref": "NotificationTopic"}}
         }
+
+
+def test_alarms(cfn: dict[str, Any], sam_template: dict[str, Any]) -> None:
+    alarms = _resources(cfn, "AWS::CloudWatch::Alarm")
+    assert set(alarms) == set(ALARMS)
+    topic = [{"Ref": "NotificationTopic"}]
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == topic
+        assert alarm["Properties"]["OKActions"] == topic
+
+    errors = alarms["EtlErrorsAlarm"]
+    assert errors["Condition"] == "HasErrorAlarm"
+    props = errors["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "EtlFunction"}}]
+    assert (props["Statistic"], props["Period"], props["EvaluationPeriods"]) == ("Sum", 86400, 1)
+    assert props["Threshold"] == {"Ref": "EtlErrorAlarmThreshold"}
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+
+    dead = alarms["DeadLetterQueueAlarm"]
+    assert dead["Condition"] == "HasDeadLetterAlarm"
+    props = dead["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+    )  # fmt: skip
+    queue = {"Fn::GetAtt": ["SmokeTestDeadLetterQueue", "QueueName"]}
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": queue}]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (
+        1, "GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+
+    stale = alarms["NoSuccessfulRunAlarm"]
+    assert stale["Condition"] == "HasStaleAlarm"
+    props = stale["Properties"]
+    # The metric the ETL function writes in its EMF line (covid_etl.aws.metrics).
+    from covid_etl.aws.metrics import DIMENSIONS, NAMESPACE
+
+    assert (props["Namespace"], props["MetricName"]) == (NAMESPACE, "Runs")
+    assert [d["Name"] for d in props["Dimensions"]] == list(DIMENSIONS)
+    assert [d["Value"] for d in props["Dimensions"]] == ["production", "succeeded"]
+    # Every hour of the window must lack a success; an hour without data counts as one.
+    assert props["Period"] == 3600
+    assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == {"Ref": "MaxRunAgeHours"}
+    assert (props["Statistic"], props["Threshold"]) == ("Sum", 1)
+    assert props["ComparisonOperator"] == "LessThanThreshold"
+    assert props["TreatMissingData"] == "breaching"
+
+    params = sam_template["Parameters"]
+    assert params["EtlErrorAlarmThreshold"]["Default"] == 1
+    assert params["DeadLetterAlarm"]["AllowedValues"] == ["enabled", "disabled"]
+    assert params["MaxRunAgeHours"]["Default"] == 26
+    # CloudWatch refuses an evaluation range over seven days.
+    assert params["MaxRunAgeHours"]["MaxValue"] * 3600 <= 7 * 86400
+    for name in ("HasErrorAlarm", "HasDeadLetterAlarm", "HasStaleAlarm"):
+        assert _condition_holds(cfn, name, {})
+        assert not _condition_holds(cfn, name, ALARMS_OFF)
+
+
+def test_notification_key_lets_cloudwatch_publish(cfn: dict[str, Any]) -> None:
+    key = cfn["Resources"]["NotificationKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    cloudwatch = statements["CloudWatchAlarmsPublish"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(cloudwatch["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    assert cloudwatch["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
 
 
 def test_outputs(cfn: dict[str, Any]) -> None:
@@ -491,6 +572,26 @@ class _Resolver:
         return node
 
 
+def _condition_holds(cfn: dict[str, Any], name: str, params: dict[str, str]) -> bool:
+    """Evaluate one of the template's conditions for the given parameters (defaults else)."""
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict):
+            ((fn, args),) = node.items()
+            if fn == "Ref":
+                return params.get(args, str(cfn["Parameters"][args].get("Default", "")))
+            if fn == "Fn::Equals":
+                return str(value(args[0])) == str(value(args[1]))
+            if fn == "Fn::Not":
+                return not value(args[0])
+            if fn == "Condition":
+                return value(cfn["Conditions"][args])
+            raise AssertionError(f"unexpected {fn} in a condition")
+        return node
+
+    return bool(value(cfn["Conditions"][name]))
+
+
 def _apply_skipped(cfn: dict[str, Any], resolve: _Resolver, params: dict[str, str]) -> None:
     """Create through the service APIs what moto's CloudFormation leaves out."""
     import boto3
@@ -500,12 +601,19 @@ def _apply_skipped(cfn: dict[str, Any], resolve: _Resolver, params: dict[str, st
         "AWS::SQS::QueuePolicy",
         "AWS::S3::BucketPolicy",
         "AWS::Lambda::EventInvokeConfig",
+        "AWS::CloudWatch::Alarm",
     }
-    has_email = bool(params.get("NotificationEmail"))
+    # Parameters not given take their defaults; queues are named by the end of their URL.
+    for name, parameter in cfn["Parameters"].items():
+        resolve.values.setdefault(name, str(parameter.get("Default", "")))
+    for logical_id in ("SmokeTestQueue", "SmokeTestDeadLetterQueue"):
+        if logical_id in resolve.values:
+            name = resolve.values[logical_id].rsplit("/", 1)[-1]
+            resolve.values.setdefault(f"{logical_id}.QueueName", name)
     for logical_id, res in cfn["Resources"].items():
         if res["Type"] not in applied:
             continue  # created by moto, or (API Gateway v2) only checked in test_http_api
-        if res.get("Condition") == "HasEmail" and not has_email:
+        if "Condition" in res and not _condition_holds(cfn, res["Condition"], params):
             continue
         props = resolve(res.get("Properties", {}))
         if res["Type"] == "AWS::SNS::Subscription":
@@ -532,6 +640,24 @@ def _apply_skipped(cfn: dict[str, Any], resolve: _Resolver, params: dict[str, st
             boto3.client("s3").put_bucket_policy(
                 Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
             )
+        elif res["Type"] == "AWS::CloudWatch::Alarm":
+            extra = {k: props[k] for k in ("DatapointsToAlarm",) if k in props}
+            boto3.client("cloudwatch").put_metric_alarm(
+                AlarmName=logical_id,
+                AlarmDescription=props["AlarmDescription"],
+                Namespace=props["Namespace"],
+                MetricName=props["MetricName"],
+                Dimensions=props["Dimensions"],
+                Statistic=props["Statistic"],
+                Period=int(props["Period"]),
+                EvaluationPeriods=int(props["EvaluationPeriods"]),
+                Threshold=float(props["Threshold"]),
+                ComparisonOperator=props["ComparisonOperator"],
+                TreatMissingData=props["TreatMissingData"],
+                AlarmActions=props["AlarmActions"],
+                OKActions=props["OKActions"],
+                **{k: int(v) for k, v in extra.items()},
+            )
         elif res["Type"] == "AWS::Lambda::EventInvokeConfig":
             boto3.client("lambda").put_function_event_invoke_config(
                 FunctionName=props["FunctionName"],
@@ -542,13 +668,20 @@ def _apply_skipped(cfn: dict[str, Any], resolve: _Resolver, params: dict[str, st
             )
 
 
-@pytest.fixture(params=["", "ops@example.com"], ids=["no-email", "email"])
+@pytest.fixture(
+    params=[
+        {"NotificationEmail": ""},
+        {"NotificationEmail": "ops@example.com"},
+        {"NotificationEmail": "ops@example.com", **ALARMS_OFF},
+    ],
+    ids=["no-email", "email", "alarms-off"],
+)
 def moto_stack(request: pytest.FixtureRequest, cfn: dict[str, Any]) -> Iterator[dict[str, Any]]:
     pytest.importorskip("moto")
     import boto3
     from moto import mock_aws
 
-    params = {"NotificationEmail": request.param}
+    params = dict(request.param)
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=CODE_BUCKET)
@@ -734,6 +867,81 @@ def test_moto_smoke_path(moto_stack: dict[str, Any]) -> None:
     # Raw delivery: the body is the published message, not an SNS envelope.
     assert json.loads(message["Body"]) == {"environment": "testing", "status": "success"}
     assert message["MessageAttributes"]["environment"]["StringValue"] == "testing"
+
+
+def test_moto_alarms_notify_the_topic(moto_stack: dict[str, Any]) -> None:
+    import boto3
+
+    values, params = moto_stack["values"], moto_stack["params"]
+    alarms = {
+        a["AlarmName"]: a for a in boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    }
+    if params.get("MaxRunAgeHours") == "0":
+        assert alarms == {}  # each alarm's parameter switched it off
+        return
+    assert set(alarms) == set(ALARMS)
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [values["NotificationTopic"]]
+        assert alarm["OKActions"] == [values["NotificationTopic"]]
+    errors = alarms["EtlErrorsAlarm"]
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": values["EtlFunction"]}]
+    assert (errors["Period"], errors["Threshold"]) == (86400, 1.0)
+    dead = alarms["DeadLetterQueueAlarm"]
+    assert dead["Dimensions"] == [
+        {"Name": "QueueName", "Value": values["SmokeTestDeadLetterQueue.QueueName"]}
+    ]
+    stale = alarms["NoSuccessfulRunAlarm"]
+    assert stale["Period"] * stale["EvaluationPeriods"] == 26 * 3600
+    assert stale["DatapointsToAlarm"] == 26
+    assert stale["TreatMissingData"] == "breaching"
+
+
+def test_moto_alarm_notices_pass_the_email_filter(moto_stack: dict[str, Any]) -> None:
+    """CloudWatch publishes alarm notices without message attributes: the e-mail
+    subscription's filter lets them through, along with testing and production runs; the
+    smoke-test queue still gets only testing runs."""
+    import boto3
+
+    values = moto_stack["values"]
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = values["NotificationTopic"]
+    if not moto_stack["params"]["NotificationEmail"]:
+        # Without an address the stack subscribes no e-mail endpoint at all.
+        protocols = [
+            s["Protocol"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        ]
+        assert "email" not in protocols
+        return
+    (email,) = [
+        s for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        if s["Protocol"] == "email"
+    ]  # fmt: skip
+    email_filter = sns.get_subscription_attributes(SubscriptionArn=email["SubscriptionArn"])[
+        "Attributes"
+    ]["FilterPolicy"]
+    # A queue stands in for the mailbox, with the same filter.
+    probe = sqs.create_queue(QueueName="email-probe")["QueueUrl"]
+    probe_arn = sqs.get_queue_attributes(QueueUrl=probe, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=probe_arn,
+        Attributes={"FilterPolicy": email_filter, "RawMessageDelivery": "true"},
+    )  # fmt: skip
+    sns.publish(TopicArn=topic, Message="ALARM: NoSuccessfulRunAlarm")
+    for environment in ("production", "staging"):
+        sns.publish(
+            TopicArn=topic,
+            Message=f"run in {environment}",
+            MessageAttributes={"environment": {"DataType": "String", "StringValue": environment}},
+        )
+    received = sqs.receive_message(QueueUrl=probe, MaxNumberOfMessages=10).get("Messages", [])
+    assert sorted(m["Body"] for m in received) == [
+        "ALARM: NoSuccessfulRunAlarm",
+        "run in production",
+    ]
+    smoke = sqs.receive_message(QueueUrl=values["SmokeTestQueue"], MaxNumberOfMessages=10)
+    assert smoke.get("Messages", []) == []
 
 
 # --------------------------------------------------------------------------- workflow

@@ -171,6 +171,50 @@ def runs(as_json: bool, limit: int, database_url: str | None) -> None:
 
 
 @app.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object.")
+@DATABASE_URL_OPTION
+@click.pass_context
+def check(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
+    """Is the deployment stale? One line and an exit code, for cron-style monitors.
+
+    Exit code 0 healthy, 1 stale (no successful run within COVID_ETL_MAX_RUN_AGE) or the store
+    unreadable, 2 bad configuration. --json prints the facts: the last successful run's id,
+    time and age, the last run's status, and the data-through date.
+    """
+    from .models import utcnow
+    from .staleness import assess
+
+    settings = load_settings(database_url=database_url)
+    # Tests hand in their own clock through click's context object instead of sleeping.
+    clock = (ctx.obj or {}).get("clock", utcnow)
+    try:
+        facts = _check_facts(settings)
+    except EtlError as exc:
+        if as_json:
+            click.echo(json.dumps({"stale": None, "error": exc.message}))
+        fail(f"cannot read the store: {exc.message}", EXIT_FAILED)
+    health = assess(facts, clock(), settings.max_run_age_seconds)
+    click.echo(json.dumps(health.to_dict()) if as_json else health.summary())
+    sys.exit(EXIT_FAILED if health.stale else EXIT_OK)
+
+
+def _check_facts(settings: Settings) -> Any:
+    """Read the run facts without creating a database where none is (raises EtlError)."""
+    from .errors import StoreUnavailable
+    from .staleness import read_facts
+    from .store import missing_database, open_store
+
+    if (path := missing_database(settings.database_url)) is not None:
+        raise StoreUnavailable(f"no database at {path}; run `covid-etl run` first")
+    store = open_store(settings.database_url, lock_timeout=settings.lock_timeout)
+    try:
+        store.migrate()
+        return read_facts(store)
+    finally:
+        store.close()
+
+
+@app.command()
 @click.option("--host", help="Listen address (default from COVID_ETL_HOST).")
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="Listen port (default from COVID_ETL_PORT)."
@@ -235,7 +279,14 @@ def serve(
         access_log=settings.log_level == "DEBUG",
         server_header=False,
     )
-    uvicorn.Server(config).run(sockets=[listening])
+    from .stale_watch import StaleWatcher
+
+    watcher = StaleWatcher(settings)  # the stale / recovered notices, on serve's own clock
+    watcher.start()
+    try:
+        uvicorn.Server(config).run(sockets=[listening])
+    finally:
+        watcher.stop()
 
 
 def _listen_socket(host: str, port: int) -> Any:

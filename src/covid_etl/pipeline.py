@@ -113,7 +113,7 @@ def run_etl(
             for attempt in (1, 2):
                 try:
                     with store.writer_lock(settings.lock_timeout):
-                        return _locked_run(
+                        result = _locked_run(
                             settings,
                             trigger,
                             store,
@@ -124,6 +124,7 @@ def run_etl(
                             accept_removals,
                             event_id,
                         )
+                    return _heartbeat(settings, result)  # outside the lock: the run is committed
                 except StoreConflict as exc:
                     # Another run committed first and this one wrote nothing: start again from
                     # what it committed (usually there is nothing left to do), once.
@@ -145,6 +146,15 @@ def run_etl(
     finally:
         if owns_store and store is not None:
             store.close()
+
+
+def _heartbeat(settings: Settings, result: RunResult) -> RunResult:
+    """Ping the heartbeat URL after a successful run (never after a failed one)."""
+    if result.succeeded and settings.heartbeat_url:
+        from .heartbeat import send_heartbeat
+
+        send_heartbeat(settings.heartbeat_url)
+    return result
 
 
 def _send_with_apprise(url: str, message: Message) -> None:

@@ -111,6 +111,49 @@ def _parse_states_url(value: str) -> str:
     return STATES_OFF if value.strip().lower() == STATES_OFF else value
 
 
+RUN_AGE_OFF = "off"
+_RUN_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+# A year: longer is a typo, and the clock arithmetic stays far from any overflow.
+MAX_RUN_AGE_SECONDS = 365 * 86_400
+
+
+def run_age_seconds(value: str) -> float | None:
+    """Seconds of a max-run-age setting (``90m``, ``26h``, ``2d``, ``30s``); None for off."""
+    text = value.strip().lower()
+    if text == RUN_AGE_OFF:
+        return None
+    form = "expected a number and a unit s, m, h or d (e.g. 90m, 26h, 2d), or off"
+    number, unit = text[:-1].strip(), text[-1:]
+    if unit not in _RUN_AGE_UNITS:
+        raise ValueError(form)
+    try:
+        amount = float(number)
+    except ValueError:
+        raise ValueError(form) from None
+    seconds = amount * _RUN_AGE_UNITS[unit]
+    # Written so that nan, which compares false with everything, fails too.
+    if not (0 < seconds <= MAX_RUN_AGE_SECONDS):
+        raise ValueError(f"{form}; more than 0 and at most 365d")
+    return seconds
+
+
+def _parse_run_age(value: str) -> str:
+    run_age_seconds(value)
+    return value.strip().lower()
+
+
+def _parse_heartbeat_url(value: str) -> str:
+    """An http(s) URL, or empty for no heartbeat."""
+    from urllib.parse import urlsplit
+
+    if not value.strip():
+        return ""
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        raise ValueError("expected an http:// or https:// URL")
+    return value.strip()
+
+
 def _parse_choice(*choices: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value.lower() not in choices and value.upper() not in choices:
@@ -290,6 +333,25 @@ class Settings:
         default=8000,
         metadata=_doc("Port `covid-etl serve` listens on.", "COVID_ETL_PORT", _parse_port),
     )
+    max_run_age: str = field(
+        default="26h",
+        metadata=_doc(
+            "Longest time without a successful run before the deployment counts as stale "
+            "(`covid-etl check`, `/healthz`, `serve`'s stale notice): a number and a unit s, m, "
+            "h or d (90m, 26h, 2d), or off.",
+            "COVID_ETL_MAX_RUN_AGE",
+            _parse_run_age,
+        ),
+    )
+    heartbeat_url: str = field(
+        default="",
+        metadata=_doc(
+            "Optional http(s) URL that gets one GET after each successful run (a push monitor "
+            "such as healthchecks.io, Cronitor or Uptime Kuma); empty for none.",
+            "COVID_ETL_HEARTBEAT_URL",
+            _parse_heartbeat_url,
+        ),
+    )
 
     @property
     def states_enabled(self) -> bool:
@@ -298,6 +360,11 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
+    @property
+    def max_run_age_seconds(self) -> float | None:
+        """``max_run_age`` in seconds; None when staleness checks are off."""
+        return run_age_seconds(self.max_run_age)
+
     def secrets(self) -> list[str]:
         """Strings that must never be shown: passwords and tokens inside configured URLs."""
         from .redact import secrets_in_url
@@ -305,6 +372,10 @@ class Settings:
         found: list[str] = []
         for url in (self.database_url, self.nyt_url, self.jhu_url, self.states_url, *self.notify):
             found.extend(secrets_in_url(url))
+        if self.heartbeat_url:
+            from .heartbeat import secrets_in_heartbeat_url
+
+            found.extend(secrets_in_heartbeat_url(self.heartbeat_url))
         return found
 
 
@@ -339,6 +410,8 @@ def settings_from_env(environ: Mapping[str, str], **overrides: Any) -> Settings:
         try:
             values[f.name] = f.metadata["parse"](raw)
         except ValueError as exc:
-            raise ConfigError(f"{f.metadata['env']}={raw!r} is invalid: {exc}") from exc
+            # A heartbeat URL's path is its monitor's token: the refusal does not repeat it.
+            shown = "" if f.name == "heartbeat_url" else f"={raw!r}"
+            raise ConfigError(f"{f.metadata['env']}{shown} is invalid: {exc}") from exc
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

@@ -136,12 +136,18 @@ def test_healthz_reports_store_and_scheduler(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
+    freshness = body.pop("freshness")
     last_run = body.pop("last_run")
     assert body == {
         "status": "ok",
         "data_through": "2022-04-16",
         "scheduler": {"enabled": False},
+        "stale": False,
     }
+    assert freshness["stale"] is False
+    assert freshness["last_success_run_id"] == freshness["last_run_id"] == 1
+    assert freshness["last_run_status"] == "succeeded"
+    assert freshness["data_through"] == "2022-04-16"
     assert (last_run["id"], last_run["status"]) == (1, "succeeded")
     assert response.headers["cache-control"] == "no-store"
 

@@ -33,12 +33,16 @@ def _failed_run(url: str, tmp_path: Path) -> int:
 def test_healthz_empty_store_is_200_with_no_data(database_url: str) -> None:
     status, body = _health(database_url)
     assert status == 200
+    freshness = body.pop("freshness")
     assert body == {
         "status": "ok",
         "data_through": None,
         "last_run": None,
         "scheduler": {"enabled": False},
+        "stale": True,  # nothing has succeeded yet: reported, and still 200
     }
+    assert isinstance(freshness, dict)
+    assert freshness["last_success_run_id"] is None and freshness["last_run_id"] is None
 
 
 def test_healthz_after_failed_first_run_is_200_with_the_failure(

@@ -25,6 +25,7 @@ OPERATIONS = [
     ("GET", "/api/v1/runs"),
     ("GET", "/covid_data"),
     ("GET", "/healthz"),
+    ("GET", "/metrics"),
 ]
 
 

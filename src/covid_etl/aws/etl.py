@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import DuplicateEvent, EtlError, RunFailed
-from ..models import Record, RunRecord, RunStatus
+from ..models import Record, RunRecord, RunStatus, utcnow
 from ..notify.render import Message, render
 from ..pipeline import run_etl
 from ..settings import Settings, settings_from_env
@@ -22,6 +22,7 @@ from ..store import open_store
 from ..store.base import Store, latest_record
 from ..summary import run_summary_json
 from .events import Invocation, store_url_for
+from .metrics import emit_run_metrics
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,9 @@ def run_invocation(
     settings = settings_from_env(environ, environment=invocation.environment, notify=())
     settings = fit_to_time_left(settings, remaining)
     settings = settings.replace(
-        database_url=store_url_for(settings.database_url, invocation.environment)
+        database_url=store_url_for(settings.database_url, invocation.environment),
+        # The heartbeat vouches for the scheduled production runs, not for smoke tests.
+        heartbeat_url=settings.heartbeat_url if invocation.environment == "production" else "",
     )
     store: Store | None
     try:
@@ -92,6 +95,8 @@ def run_invocation(
         "subject": message.subject,
         "body": message.body,
     }
+    if not duplicate:  # a redelivered event is not another run: it is not counted again
+        emit_run_metrics(run, invocation.environment, utcnow())
     if run.status is not RunStatus.SUCCEEDED and not duplicate:
         raise RunFailed(message, summary)
     return summary

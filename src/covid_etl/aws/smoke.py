@@ -25,6 +25,7 @@ Exit code 0 when every check passed, 1 otherwise; a JSON report is printed on st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -115,7 +116,10 @@ def _run_in_process(args: argparse.Namespace, target: Target, event: dict[str, A
     os.environ.update(overrides)
     try:
         request_id = str(uuid.uuid4())
-        ok, response = invoke_locally(handlers.etl_handler, event, request_id)
+        # The function's standard output is its log (the run's metrics line); the smoke test's
+        # own standard output is its one-object report.
+        with contextlib.redirect_stdout(sys.stderr):
+            ok, response = invoke_locally(handlers.etl_handler, event, request_id)
         record = destination_record(
             function_arn=f"arn:aws:lambda:{args.region}:000000000000:function:"
             f"{target.function_name or 'EtlFunction'}",

@@ -25,6 +25,7 @@ from .cache import ResponseCache
 from .context import WebContext
 from .errors import install_error_handlers
 from .fastpath import FastPathMiddleware
+from .metrics import install_metrics
 from .middleware import ApiHeadersMiddleware
 from .routes import compat, pages, records, runs
 
@@ -50,6 +51,7 @@ def create_app(
         raw=ResponseCache(max_entries=512),
         clock=clock,
         scheduler=scheduler,
+        max_run_age=settings.max_run_age_seconds,
     )
     if scheduler is not None and scheduler.on_run is None:
 
@@ -94,6 +96,8 @@ def create_app(
         paths=frozenset(CACHED_PATHS),
     )
     app.add_middleware(ApiHeadersMiddleware)
+    # Outermost, so that the fast path's answers are counted too.
+    install_metrics(app, context, frozenset(CACHED_PATHS))
     for routes in (records, runs, compat, pages):
         app.include_router(routes.router)
     pages.mount_dashboard(app)

@@ -19,6 +19,7 @@ from .schemas import ErrorBody
 
 if TYPE_CHECKING:
     from ..scheduler import Scheduler
+    from ..staleness import Health
     from .service import DataService
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -38,6 +39,14 @@ class WebContext:
     raw: ResponseCache
     clock: Callable[[], dt.datetime]
     scheduler: Scheduler | None
+    # COVID_ETL_MAX_RUN_AGE in seconds (None: off), for /healthz and /metrics.
+    max_run_age: float | None = None
+
+    def staleness(self) -> Health:
+        """The staleness verdict now (reads the store: call it from a worker thread)."""
+        from ..staleness import assess, read_facts
+
+        return assess(read_facts(self.service.store), self.clock(), self.max_run_age)
 
 
 def web_context(request: Request) -> WebContext:

@@ -137,6 +137,10 @@ class Health(BaseModel):
     data_through: str | None = Field(description="Latest stored date; null while empty.")
     last_run: HealthRun | None = Field(description="The latest run; null before the first.")
     scheduler: dict[str, Any]
+    stale: bool = Field(description="No run succeeded within COVID_ETL_MAX_RUN_AGE.")
+    freshness: dict[str, Any] = Field(
+        description="The facts of `covid-etl check --json`: last success, its age, last run."
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -47,10 +47,20 @@ async def healthz(request: Request) -> Response:
     context = web_context(request)
     try:
         health = await run_in_threadpool(context.service.health)
+        # Staleness is reported, never a reason for a non-200: a restart cannot fix it.
+        verdict = await run_in_threadpool(context.staleness)
     except Exception as exc:  # any reason the store cannot be read; logged with its cause
         log.warning("health check failed: the store cannot be read: %s", exc)
         raise ApiError(503, "store unavailable") from None
     scheduler = context.scheduler
     status = scheduler.status() if scheduler is not None else {"enabled": False}
-    body = render_json({"status": "ok", **health, "scheduler": status})
+    body = render_json(
+        {
+            "status": "ok",
+            **health,
+            "scheduler": status,
+            "stale": verdict.stale,
+            "freshness": verdict.to_dict(),
+        }
+    )
     return Response(body.body, media_type=body.media_type, headers={"Cache-Control": "no-store"})
