@@ -20,11 +20,11 @@ import pytest
 from covid_etl.aws.etl import run_invocation
 from covid_etl.aws.events import parse_invocation, store_url_for
 from covid_etl.errors import ConfigError
-from covid_etl.models import utcnow
 from covid_etl.store import open_store
 from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
 from tests.helpers.env import cli_env
+from tests.helpers.schema import record_run_at_schema_version
 from tests.helpers.servers import WebhookSink
 
 # Two ranges and a single day, all inside the joined series (2020-01-22 .. 2022-04-16).
@@ -172,20 +172,7 @@ def test_aws_event_accept_removals_must_be_a_boolean() -> None:
 # The S3 store runs the SQLite store's migrations on its local copy: the SQLite case covers it.
 @on_sqlite_and_postgres
 def test_runs_recorded_before_the_removed_columns_read_as_zero_removed(database_url: str) -> None:
-    old = open_store(database_url)
-    old.migrations = old.migrations[:1]  # type: ignore[attr-defined]  # the schema before them
-    try:
-        old.migrate()
-        with old._transaction() as cur:  # type: ignore[attr-defined]  # as the old code wrote
-            cur.execute(
-                old._sql(  # type: ignore[attr-defined]
-                    "INSERT INTO runs (trigger, environment, status, started_at) "
-                    "VALUES ('manual', 'testing', 'succeeded', ?)"
-                ),
-                (old._ts_in(utcnow()),),  # type: ignore[attr-defined]
-            )
-    finally:
-        old.close()
+    record_run_at_schema_version(database_url, 1)  # the schema before it
     store = open_store(database_url)
     try:
         store.migrate()

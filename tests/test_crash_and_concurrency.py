@@ -34,6 +34,33 @@ from tests.helpers.stall_load import MARKER
 ROOT = Path(__file__).parents[1]
 
 
+def run_at_once(
+    database_url: str, urls: dict[str, str], count: int
+) -> list[tuple[int, dict[str, Any], str]]:
+    """Start ``count`` ``covid-etl run --json`` processes together; (exit code, the JSON summary,
+    stderr) of each, in start order."""
+    env = cli_env(
+        database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"]
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    results = []
+    deadline = time.monotonic() + 120
+    for proc in procs:
+        out, err = proc.communicate(timeout=max(1, deadline - time.monotonic()))
+        results.append((proc.returncode, json.loads(out.strip().splitlines()[-1]), err))
+    return results
+
+
 def rows(database_url: str) -> list[tuple[str, int, int, int | None]]:
     store = open_store(database_url)
     try:
@@ -92,27 +119,10 @@ def test_sigkill_during_load_keeps_previous_data_and_next_run_recovers(
 def test_concurrent_runs_load_data_exactly_once(
     database_url: str, source_server: SourceServer
 ) -> None:
-    urls = serve_real(source_server)
-    env = cli_env(
-        database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"]
-    )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(5)
-    ]
-    outputs = []
-    deadline = time.monotonic() + 120
-    for proc in procs:
-        out, err = proc.communicate(timeout=max(1, deadline - time.monotonic()))
-        assert proc.returncode == 0, err
-        outputs.append(json.loads(out))
+    results = run_at_once(database_url, serve_real(source_server), count=5)
+    for code, _, err in results:
+        assert code == 0, err
+    outputs = [output for _, output, _ in results]
     assert sorted(o["inserted"] for o in outputs) == [0, 0, 0, 0, 816]
     assert all(o["status"] == "succeeded" and o["updated"] == 0 for o in outputs)
     assert sorted(o["unchanged"] for o in outputs) == [0, 816, 816, 816, 816]
@@ -258,26 +268,7 @@ def test_sigkill_between_download_and_upload_leaves_the_object_unchanged(
 
 @on_s3
 def test_concurrent_s3_runs_commit_once(database_url: str, source_server: SourceServer) -> None:
-    urls = serve_real(source_server)
-    env = cli_env(
-        database_url, COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"]
-    )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(5)
-    ]
-    outputs = []
-    deadline = time.monotonic() + 120
-    for proc in procs:
-        out, err = proc.communicate(timeout=max(1, deadline - time.monotonic()))
-        outputs.append((proc.returncode, json.loads(out.strip().splitlines()[-1]), err))
+    outputs = run_at_once(database_url, serve_real(source_server), count=5)
     loads = [o for code, o, _ in outputs if code == 0 and o["inserted"] == 816]
     assert len(loads) == 1 and loads[0]["initial_load"]
     for code, output, err in outputs:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from covid_etl.export import sorted_by_date, write_states_csv
-from covid_etl.models import RunRecord, RunStatus, Stage, utcnow
+from covid_etl.models import RunRecord, RunStatus, Stage
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
@@ -22,6 +22,7 @@ from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL, serve_real
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference_states import decreasing_states, expected_states_csv
+from tests.helpers.schema import record_run_at_schema_version
 from tests.helpers.servers import SourceServer
 
 REAL_ROWS = 27_129
@@ -406,20 +407,7 @@ def test_export_states_is_sorted_by_date_then_fips(database_url: str) -> None:
 # The S3 store runs the SQLite store's migrations on its local copy: the SQLite case covers it.
 @on_sqlite_and_postgres
 def test_runs_recorded_before_the_states_migration_read_as_states_off(database_url: str) -> None:
-    old = open_store(database_url)
-    old.migrations = old.migrations[:3]  # type: ignore[attr-defined]  # the schema before it
-    try:
-        old.migrate()
-        with old._transaction() as cur:  # type: ignore[attr-defined]  # as the old code wrote
-            cur.execute(
-                old._sql(  # type: ignore[attr-defined]
-                    "INSERT INTO runs (trigger, environment, status, started_at) "
-                    "VALUES ('manual', 'testing', 'succeeded', ?)"
-                ),
-                (old._ts_in(utcnow()),),  # type: ignore[attr-defined]
-            )
-    finally:
-        old.close()
+    record_run_at_schema_version(database_url, 3)  # the schema before it
     store = open_store(database_url)
     try:
         store.migrate()
