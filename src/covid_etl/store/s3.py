@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import StoreConflict, StoreUnavailable
-from ..models import DeliveryStatus, Record, RunRecord, StateRecord, Trigger
+from ..models import ChangeEntry, DeliveryStatus, Record, RunRecord, StateRecord, Trigger
 from .base import History, NotificationRow, PendingChannel, StateKey
 from .sqlite import SqliteStore
 
@@ -333,6 +333,7 @@ class S3Store:
         *,
         state_changes: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
+        change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         with self._mutex:
             self._local().finish_run(
@@ -342,6 +343,7 @@ class S3Store:
                 removed,
                 state_changes=state_changes,
                 states_removed=states_removed,
+                change_log=change_log,
             )
             self._dirty = True
             # The published CSV is the national series: only its changes call for a new one.
@@ -397,6 +399,29 @@ class S3Store:
 
     def states_data_through(self) -> dt.date | None:
         return self._local().states_data_through()
+
+    def changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ChangeEntry]:
+        return self._local().changes(run_id, series, start, end, limit, offset)
+
+    def count_changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> int:
+        return self._local().count_changes(run_id, series, start, end)
+
+    def last_changed_run_id(self) -> int | None:
+        return self._local().last_changed_run_id()
 
     def get_run(self, run_id: int) -> RunRecord | None:
         return self._local().get_run(run_id)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import DuplicateEvent, StoreError
 from ..models import (
+    ChangeEntry,
     DeliveryStatus,
     Record,
     RunRecord,
@@ -41,6 +42,7 @@ RUN_COLUMNS = (
     "initial_load, inserted, updated, unchanged, data_through, sources, recovered_from, "
     "notification_status, pid, host, removed, removed_dates, event_id, states"
 )
+CHANGE_COLUMNS = "run_id, series, date, kind, old_values, new_values"
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
 )
@@ -234,8 +236,12 @@ class SqlStore:
         *,
         state_changes: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
+        change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         with self._transaction() as cur:
+            # The change log is written with the changes it describes: both or neither.
+            for entries in chunks(change_log, 5000):
+                self._write_changes(cur, [e._replace(run_id=run.id) for e in entries])
             for batch in chunks(changes, 500):
                 self._write_records(cur, run.id, batch)
             # The per-state series is written in the same transaction: both or neither.
@@ -271,6 +277,20 @@ class SqlStore:
                     ),
                     (run.id, channel.key, channel.label, str(DeliveryStatus.PENDING), now),
                 )
+
+    def _write_changes(self, cur: Any, entries: Sequence[ChangeEntry]) -> None:
+        date_in = functools.cache(self._date_in)
+        cur.executemany(
+            self._sql(f"INSERT INTO changes ({CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"),
+            [
+                (e.run_id, e.series, date_in(e.date), e.kind, self._json_or_null(e.before),
+                 self._json_or_null(e.after))
+                for e in entries
+            ],
+        )  # fmt: skip
+
+    def _json_or_null(self, value: Any) -> Any:
+        return None if value is None else self._json_in(value)
 
     def _write_records(self, cur: Any, run_id: int, records: Sequence[Record]) -> None:
         # Only changed rows reach this point, so every statement really changes a row.
@@ -420,6 +440,66 @@ class SqlStore:
     def states_data_through(self) -> dt.date | None:
         return self._date_out(self._read("SELECT MAX(date) FROM states", ())[0][0])
 
+    # -- change log -----------------------------------------------------------------------------
+
+    def changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ChangeEntry]:
+        where, params = self._change_filter(run_id, series, start, end)
+        query = f"SELECT {CHANGE_COLUMNS} FROM changes{where} ORDER BY series, date, run_id"
+        if limit is not None:
+            query += " LIMIT ? OFFSET ?"
+            params += (limit, offset)
+        return [self._change_from_row(row) for row in self._read(query, params)]
+
+    def count_changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> int:
+        where, params = self._change_filter(run_id, series, start, end)
+        return int(self._read(f"SELECT COUNT(*) FROM changes{where}", params)[0][0])
+
+    def last_changed_run_id(self) -> int | None:
+        value = self._read("SELECT MAX(run_id) FROM changes", ())[0][0]
+        return None if value is None else int(value)
+
+    def _change_filter(
+        self,
+        run_id: int | None,
+        series: str | None,
+        start: dt.date | None,
+        end: dt.date | None,
+    ) -> tuple[str, tuple[Any, ...]]:
+        where, params = self._range(start, end)
+        clauses = [where.removeprefix(" WHERE ")] if where else []
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            params += (run_id,)
+        if series is not None:
+            clauses.append("series = ?")
+            params += (series,)
+        return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), params
+
+    def _change_from_row(self, row: Sequence[Any]) -> ChangeEntry:
+        before, after = row[4], row[5]
+        return ChangeEntry(
+            series=row[1],
+            date=self._date_out(row[2]),  # type: ignore[arg-type]
+            kind=row[3],
+            before=None if before is None else self._json_out(before),
+            after=None if after is None else self._json_out(after),
+            run_id=int(row[0]),
+        )
+
     # -- notifications --------------------------------------------------------------------------
 
     def pending_notifications(self) -> list[NotificationRow]:
@@ -497,7 +577,15 @@ class SqlStore:
                 (),
             )
         ]
-        return History(runs=runs, records=records, notifications=notes, states=states)
+        changes = [
+            self._change_from_row(row)
+            for row in self._read(
+                f"SELECT {CHANGE_COLUMNS} FROM changes ORDER BY run_id, series, date", ()
+            )
+        ]
+        return History(
+            runs=runs, records=records, notifications=notes, states=states, changes=changes
+        )
 
     def restore_history(self, history: History) -> None:
         with self._transaction() as cur:
@@ -505,7 +593,8 @@ class SqlStore:
             # run can slip in between the check and the copy.
             cur.execute(
                 "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM records) "
-                "+ (SELECT COUNT(*) FROM notifications) + (SELECT COUNT(*) FROM states)"
+                "+ (SELECT COUNT(*) FROM notifications) + (SELECT COUNT(*) FROM states) "
+                "+ (SELECT COUNT(*) FROM changes)"
             )
             if int(cur.fetchone()[0]):
                 raise StoreError(
@@ -539,6 +628,8 @@ class SqlStore:
                         for s in state_rows
                     ],
                 )  # fmt: skip
+            for entries in chunks(history.changes, 5000):
+                self._write_changes(cur, entries)
             for notes in chunks(history.notifications, 500):
                 cur.executemany(
                     self._sql(
