@@ -3,6 +3,8 @@ removed, with the values before and after, written in the load transaction or no
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -11,14 +13,26 @@ from pathlib import Path
 
 from covid_etl.models import ChangeEntry, RunStatus
 from covid_etl.pipeline import run_etl
+from covid_etl.settings import Settings
 from covid_etl.store import open_store
-from tests.conftest import cli_env, fast_settings, jhu_history, nyt_history, serve_real
+from covid_etl.store.copy import copy_store
+from tests.conftest import (
+    JHU_CURRENT,
+    NYT_CURRENT,
+    STATES_REAL,
+    cli_env,
+    fast_settings,
+    jhu_history,
+    nyt_history,
+    serve_real,
+)
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import Response, SourceServer
 from tests.helpers.stall_load import MARKER
 
 ROOT = Path(__file__).parents[1]
 NYT_PATH = "/nytimes/covid-19-data/master/us.csv"
+STATE_ROWS_THROUGH_2021_06_30 = 27_129 - 440  # the real file without its last 8 days
 
 
 def day(source_server: SourceServer, date: str) -> dict[str, str]:
@@ -131,3 +145,134 @@ def test_run_killed_mid_load_leaves_no_entries(
     # The next run records the revisions the killed one never committed.
     after = run_etl(fast_settings(database_url, **new)).run
     assert len(logged(database_url, after.id)) == 17
+
+
+# -- the per-state series -------------------------------------------------------------------------
+
+
+def states_file(path: Path, last_day: str, revise: str | None = None) -> Path:
+    """The real states file up to ``last_day``; ``revise`` names a "date,fips" row whose cases
+    are raised by 1,000 (a revision as the NYT publishes them)."""
+    lines = STATES_REAL.read_text().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        if line[:10] > last_day:
+            continue
+        cells = line.split(",")
+        if revise is not None and f"{cells[0]},{cells[2]}" == revise:
+            cells[3] = str(int(cells[3]) + 1000)
+        out.append(",".join(cells))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def states_settings(database_url: str, states: Path) -> Settings:
+    return fast_settings(
+        database_url, nyt_url=str(NYT_CURRENT), jhu_url=str(JHU_CURRENT), states_url=str(states)
+    )
+
+
+def test_states_entries_name_the_fips_with_values_before_and_after(
+    database_url: str, tmp_path: Path
+) -> None:
+    cut = states_file(tmp_path / "cut.csv", "2021-06-30")
+    first = run_etl(states_settings(database_url, cut)).run
+    revised = states_file(tmp_path / "revised.csv", "2021-07-08", revise="2021-06-30,36")
+    second = run_etl(states_settings(database_url, revised)).run
+    assert second.status is RunStatus.SUCCEEDED
+
+    store = open_store(database_url)
+    try:
+        initial = store.count_changes(run_id=first.id)
+        entries = store.changes(run_id=second.id)
+        new_york = store.changes(series="36", start=dt.date(2021, 6, 30), end=dt.date(2021, 7, 1))
+    finally:
+        store.close()
+    assert initial == 816 + STATE_ROWS_THROUGH_2021_06_30
+    # 55 jurisdictions x 8 new days, and the revised row; the national series is unchanged.
+    assert len(entries) == 441
+    (update,) = [e for e in entries if e.kind == "updated"]
+    assert (update.series, update.date.isoformat()) == ("36", "2021-06-30")
+    assert update.before is not None and update.after is not None
+    assert update.after["cases"] - update.before["cases"] == 1000
+    assert update.before["name"] == update.after["name"] == "New York"
+    assert all(e.series != "national" for e in entries)
+    # Every recorded revision of a date range: the initial insert, then the revision.
+    assert [(e.run_id, e.date.isoformat(), e.kind) for e in new_york] == [
+        (first.id, "2021-06-30", "inserted"),
+        (second.id, "2021-06-30", "updated"),
+        (second.id, "2021-07-01", "inserted"),
+    ]
+
+
+# -- db copy --------------------------------------------------------------------------------------
+
+
+def test_db_copy_copies_the_change_log(
+    database_url: str, source_server: SourceServer, tmp_path: Path
+) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    run_etl(fast_settings(source, **day(source_server, "2021-06-15")))
+    run_etl(fast_settings(source, **day(source_server, "2021-06-16")))
+    copy_store(source, database_url)
+    assert logged(database_url) == logged(source)
+    assert len(logged(database_url, 2)) == 17
+
+
+# -- covid-etl changes ----------------------------------------------------------------------------
+
+
+def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "covid_etl.cli", "changes", *args],
+        cwd=ROOT, env={**cli_env(database_url), "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_changes_command_shows_the_latest_changing_run(
+    sqlite_url: str, source_server: SourceServer
+) -> None:
+    run_etl(fast_settings(sqlite_url, **day(source_server, "2021-06-15")))
+    run_etl(fast_settings(sqlite_url, **day(source_server, "2021-06-16")))
+    run_etl(fast_settings(sqlite_url, **day(source_server, "2021-06-16")))  # changes nothing
+
+    table = cli(sqlite_url)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0] == "Run #2 changed 17 row(s)"
+    assert lines[1].strip() == (
+        "national: 1 inserted (2021-06-16), 16 updated (2021-05-14..2021-05-18, 2021-05-25, "
+        "2021-05-27, 2021-06-01, 2021-06-08..2021-06-15)"
+    )
+    old, new = by_date("2021-06-15")["2021-06-15"], by_date("2021-06-16")["2021-06-15"]
+    assert old["cases"] is not None and new["cases"] is not None
+    delta = new["cases"] - old["cases"]
+    revised = next(line for line in lines[2:] if " 2021-06-15 " in line)
+    assert "updated" in revised
+    assert f"{old['cases']:,} → {new['cases']:,} ({delta:+,})" in revised
+
+    as_csv = cli(sqlite_url, "1", "--format", "csv").stdout.splitlines()
+    assert as_csv[0].startswith("run_id,series,date,kind,cases_before,cases_after")
+    assert len(as_csv) == 1 + 511
+    # The initial load's 511 consecutive days are one range in the table.
+    initial = cli(sqlite_url, "1").stdout
+    assert "2020-01-22..2021-06-15" in initial and initial.count("inserted") == 2
+
+    as_json = json.loads(cli(sqlite_url, "2", "--series", "national", "--format", "json").stdout)
+    assert len(as_json) == 17 and as_json[0]["before"] == by_date("2021-06-15")["2021-05-14"]
+    assert json.loads(cli(sqlite_url, "2", "--series", "36", "--format", "json").stdout) == []
+
+
+def test_changes_command_refuses_unknown_run_and_bad_series(
+    sqlite_url: str, source_server: SourceServer
+) -> None:
+    run_etl(fast_settings(sqlite_url, **day(source_server, "2021-06-15")))
+    unknown = cli(sqlite_url, "99")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("Error: no run #99 in sqlite:///")
+    bad = cli(sqlite_url, "--series", "New York")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "Error: --series 'New York': expected `national` or a two-digit FIPS code such as 36"
+    )

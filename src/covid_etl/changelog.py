@@ -142,9 +142,9 @@ def valid_series(value: str) -> bool:
     return value == NATIONAL or (len(value) == 2 and value.isdigit())
 
 
-def summary_lines(entries: Sequence[ChangeEntry]) -> list[str]:
-    """Per series and kind: how many rows, and their dates as ranges
-    (``national: 16 updated (2021-05-31..2021-06-15)``)."""
+def summary_lines(entries: Sequence[ChangeEntry], limit: int = 10) -> list[str]:
+    """Per series and kind: how many rows, and their dates as ranges, at most ``limit`` ranges
+    spelled out (``national: 1 inserted (2021-06-16), 8 updated (2021-06-08..2021-06-15)``)."""
     from .transform import format_ranges
 
     groups: dict[tuple[str, str], list[dt.date]] = {}
@@ -153,7 +153,7 @@ def summary_lines(entries: Sequence[ChangeEntry]) -> list[str]:
     lines = []
     for series in sorted({s for s, _ in groups}, key=_series_order):
         parts = [
-            f"{len(dates)} {kind} ({format_ranges(sorted(dates))})"
+            f"{len(dates)} {kind} ({format_ranges(sorted(dates), limit)})"
             for kind in KINDS
             if (dates := groups.get((series, kind)))
         ]
