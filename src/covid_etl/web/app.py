@@ -26,7 +26,7 @@ from .context import WebContext
 from .errors import install_error_handlers
 from .fastpath import FastPathMiddleware
 from .middleware import ApiHeadersMiddleware
-from .routes import compat, pages, records, runs
+from .routes import changes, compat, pages, records, runs
 
 # Responses that depend only on the store state (and the day): served by the fast path.
 CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data")
@@ -94,7 +94,7 @@ def create_app(
         paths=frozenset(CACHED_PATHS),
     )
     app.add_middleware(ApiHeadersMiddleware)
-    for routes in (records, runs, compat, pages):
+    for routes in (records, runs, changes, compat, pages):
         app.include_router(routes.router)
     pages.mount_dashboard(app)
     return app
