@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from covid_etl.changelog import change_lines
 from covid_etl.models import ChangeEntry, RunStatus
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import Settings
@@ -27,7 +28,7 @@ from tests.conftest import (
     serve_real,
 )
 from tests.helpers.reference import expected_rows
-from tests.helpers.servers import Response, SourceServer
+from tests.helpers.servers import Response, SmtpSink, SourceServer
 from tests.helpers.stall_load import MARKER
 
 ROOT = Path(__file__).parents[1]
@@ -276,3 +277,42 @@ def test_changes_command_refuses_unknown_run_and_bad_series(
     assert bad.stderr.strip() == (
         "Error: --series 'New York': expected `national` or a two-digit FIPS code such as 36"
     )
+
+
+# -- notifications --------------------------------------------------------------------------------
+
+
+def test_success_email_lists_what_changed(
+    database_url: str, source_server: SourceServer, smtp: SmtpSink
+) -> None:
+    run_etl(fast_settings(database_url, **day(source_server, "2021-06-15")))
+    run_etl(
+        fast_settings(database_url, notify=(smtp.mailto(),), **day(source_server, "2021-06-16"))
+    )
+    body = smtp.messages[-1].body
+    assert (
+        "What changed:\n  National: added 1 day (2021-06-16); revised 16 past days "
+        "(2021-05-14..2021-05-18, 2021-05-25, 2021-05-27, 2021-06-01, 2021-06-08..2021-06-15); "
+        "largest change: cases on 2021-06-15 +91\n"
+    ) in body
+
+
+def test_change_lines_show_ten_ranges_then_how_many_more_days() -> None:
+    start = dt.date(2021, 3, 1)
+    # 15 revised days, none adjacent: 15 ranges, ten shown.
+    entries = [
+        ChangeEntry("national", start + dt.timedelta(days=2 * i), "updated",
+                    {"cases": 100, "deaths": 1, "recovered": None},
+                    {"cases": 100 + i, "deaths": 1, "recovered": None})
+        for i in range(15)
+    ]  # fmt: skip
+    entries.append(
+        ChangeEntry("06", start, "inserted", None, {"name": "California", "cases": 5, "deaths": 0})
+    )
+    national, states = change_lines(entries)
+    assert national == (
+        "National: revised 15 past days (2021-03-01, 2021-03-03, 2021-03-05, 2021-03-07, "
+        "2021-03-09, 2021-03-11, 2021-03-13, 2021-03-15, 2021-03-17, 2021-03-19 and 5 more); "
+        "largest change: cases on 2021-03-29 +14"
+    )
+    assert states == "States and territories: added 1 row(s) (fips 06: 2021-03-01)"

@@ -212,3 +212,67 @@ def display_rows(entries: Sequence[ChangeEntry]) -> list[tuple[str, str, str, Ch
         rows.append((entry.series, dates, entry.kind, entry))
         start = None
     return rows
+
+
+# -- notifications --------------------------------------------------------------------------------
+
+SHOWN_RANGES = 10
+
+
+def change_lines(entries: Sequence[ChangeEntry]) -> list[str]:
+    """What a run changed, for a notification: per series and kind, the days as ranges (up to
+    ten, then how many more) and, for revisions of the national series, the largest change
+    (``revised 16 past days (...); largest change: cases on 2021-06-15 +91``)."""
+    from .transform_states import describe_keys
+
+    national = [e for e in entries if e.series == NATIONAL]
+    states = [e for e in entries if e.series != NATIONAL]
+    lines = []
+    if national:
+        lines.append(f"National: {national_sentence(national)}")
+    if states:
+        parts = []
+        for kind, verb in ((INSERTED, "added"), (UPDATED, "revised"), (REMOVED, "removed")):
+            keys = [(e.date, e.series) for e in states if e.kind == kind]
+            if keys:
+                parts.append(f"{verb} {len(keys)} row(s) ({describe_keys(keys)})")
+        lines.append(f"States and territories: {'; '.join(parts)}")
+    return lines
+
+
+def national_sentence(entries: Sequence[ChangeEntry]) -> str:
+    parts = []
+    for kind, verb, noun in (
+        (INSERTED, "added", "day"),
+        (UPDATED, "revised", "past day"),
+        (REMOVED, "removed", "day"),
+    ):
+        dates = sorted(e.date for e in entries if e.kind == kind)
+        if dates:
+            plural = "s" if len(dates) != 1 else ""
+            parts.append(f"{verb} {len(dates)} {noun}{plural} ({shown_dates(dates)})")
+    sentence = "; ".join(parts)
+    largest = largest_change(entries)
+    if largest is not None:
+        entry, figure, delta = largest
+        sentence += f"; largest change: {figure} on {entry.date.isoformat()} {delta:+,}"
+    return sentence
+
+
+def shown_dates(dates: Sequence[dt.date], limit: int = SHOWN_RANGES) -> str:
+    """Sorted dates as ranges, at most ``limit`` of them, then ``and N more`` days."""
+    from .transform import date_ranges
+
+    ranges = date_ranges(dates)
+    if len(ranges) <= limit:
+        return ", ".join(ranges)
+    shown = ranges[:limit]
+    covered = sum(_days_in(r) for r in shown)
+    return f"{', '.join(shown)} and {len(dates) - covered} more"
+
+
+def _days_in(text: str) -> int:
+    first, _, last = text.partition("..")
+    if not last:
+        return 1
+    return (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days + 1

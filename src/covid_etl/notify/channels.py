@@ -103,7 +103,7 @@ def deliver_pending(
         if run.data_through is not None:
             rows = store.records(start=run.data_through, end=run.data_through)
             latest = rows[0] if rows else None
-        message = render(run, latest)
+        message = render(run, latest, changes=store.changes(run_id=run.id))
         attempts = note.attempts
         error: str | None = None
         for attempt in range(retries + 1):
