@@ -60,9 +60,7 @@ def failure_subject(run: RunRecord) -> str:
     return f"[covid-etl {run.environment}] {what} at stage {stage} (run #{run.id})"
 
 
-def success_body(
-    run: RunRecord, latest: Record | None, changes: Sequence[ChangeEntry] = ()
-) -> str:
+def success_body(run: RunRecord, latest: Record | None, changes: Sequence[ChangeEntry] = ()) -> str:
     kind = "initial load" if run.initial_load else "incremental update"
     lines = [
         f"covid-etl run #{run.id} succeeded.",
