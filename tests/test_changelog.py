@@ -27,6 +27,7 @@ from tests.conftest import (
     nyt_history,
     serve_real,
 )
+from tests.helpers.backends import on_s3
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import Response, SmtpSink, SourceServer
 from tests.helpers.stall_load import MARKER
@@ -316,3 +317,38 @@ def test_change_lines_show_ten_ranges_then_how_many_more_days() -> None:
         "largest change: cases on 2021-03-29 +14"
     )
     assert states == "States and territories: added 1 row(s) (fips 06: 2021-03-01)"
+
+
+# -- the AWS deployment's CHANGE_LOG.csv -----------------------------------------------------------
+
+
+@on_s3
+def test_s3_publishes_the_original_change_log_of_the_latest_changing_run(
+    database_url: str, source_server: SourceServer
+) -> None:
+    import boto3
+
+    bucket = database_url[len("s3://") :].split("/", 1)[0]
+    s3 = boto3.client("s3")
+    run_etl(fast_settings(database_url, **day(source_server, "2021-06-15")))
+
+    def published() -> list[str]:
+        body = s3.get_object(Bucket=bucket, Key="testing/CHANGE_LOG.csv")["Body"].read()
+        return list(body.decode().splitlines())
+
+    initial = published()
+    assert initial[0] == "date,status_update" and len(initial) == 1 + 511
+    assert set(initial[1:]) == {f"{d},NEW RECORD" for d in by_date("2021-06-15")}
+
+    run_etl(fast_settings(database_url, **day(source_server, "2021-06-16")))
+    old, new = by_date("2021-06-15"), by_date("2021-06-16")
+    revised = sorted(d for d in old if old[d] != new[d])
+    assert published() == [
+        "date,status_update",
+        *(f"{d},UPDATED_RECORD" for d in revised),
+        "2021-06-16,NEW RECORD",
+    ]
+    # A run that changes nothing leaves the file as it was (the latest changing run's).
+    version = s3.head_object(Bucket=bucket, Key="testing/CHANGE_LOG.csv")["VersionId"]
+    assert run_etl(fast_settings(database_url, **day(source_server, "2021-06-16"))).succeeded
+    assert s3.head_object(Bucket=bucket, Key="testing/CHANGE_LOG.csv")["VersionId"] == version

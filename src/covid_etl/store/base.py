@@ -141,8 +141,8 @@ class Store(Protocol):
     ) -> int:
         """Number of change-log entries matching the filter."""
 
-    def last_changed_run_id(self) -> int | None:
-        """The latest run that recorded changes (None when the log is empty)."""
+    def last_changed_run_id(self, series: str | None = None) -> int | None:
+        """The latest run that recorded changes (to ``series``, if given); None when none did."""
 
     def get_run(self, run_id: int) -> RunRecord | None:
         """One run by id."""

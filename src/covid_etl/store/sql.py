@@ -468,8 +468,9 @@ class SqlStore:
         where, params = self._change_filter(run_id, series, start, end)
         return int(self._read(f"SELECT COUNT(*) FROM changes{where}", params)[0][0])
 
-    def last_changed_run_id(self) -> int | None:
-        value = self._read("SELECT MAX(run_id) FROM changes", ())[0][0]
+    def last_changed_run_id(self, series: str | None = None) -> int | None:
+        where, params = self._change_filter(None, series, None, None)
+        value = self._read(f"SELECT MAX(run_id) FROM changes{where}", params)[0][0]
         return None if value is None else int(value)
 
     def _change_filter(
