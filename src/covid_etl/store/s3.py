@@ -21,8 +21,8 @@ Writes made after the commit in the same run (notification delivery status) are 
 the run ends; writes outside a run commit at once. After a commit that changed data, the
 original design's table is published as ``prefix/acg-covid-data.csv`` (the ``/covid_data`` rows)
 and its ``prefix/CHANGE_LOG.csv`` (the dates the latest data-changing run added or revised, from
-the change log); both are derived output and never read back. Readers outside a run (the API) revalidate their copy
-at most every ``revalidate`` seconds.
+the change log); both are derived output and never read back. Readers outside a run (the API)
+revalidate their copy at most every ``revalidate`` seconds.
 """
 
 from __future__ import annotations
