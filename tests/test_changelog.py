@@ -27,7 +27,7 @@ from tests.conftest import (
     nyt_history,
     serve_real,
 )
-from tests.helpers.backends import on_s3
+from tests.helpers.backends import on_s3, on_sqlite_and_postgres
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import Response, SmtpSink, SourceServer
 from tests.helpers.stall_load import MARKER
@@ -352,3 +352,27 @@ def test_s3_publishes_the_original_change_log_of_the_latest_changing_run(
     version = s3.head_object(Bucket=bucket, Key="testing/CHANGE_LOG.csv")["VersionId"]
     assert run_etl(fast_settings(database_url, **day(source_server, "2021-06-16"))).succeeded
     assert s3.head_object(Bucket=bucket, Key="testing/CHANGE_LOG.csv")["VersionId"] == version
+
+
+# -- schema upgrade -------------------------------------------------------------------------------
+
+
+# The S3 store runs the SQLite store's migrations on its local copy: the SQLite case covers it.
+@on_sqlite_and_postgres
+def test_a_database_from_before_the_change_log_upgrades_and_logs_the_next_run(
+    database_url: str, source_server: SourceServer
+) -> None:
+    old = open_store(database_url)
+    old.migrations = old.migrations[:4]  # type: ignore[attr-defined]  # the schema before it
+    try:
+        old.migrate()
+    finally:
+        old.close()
+    first = run_etl(fast_settings(database_url, **day(source_server, "2021-06-15"))).run
+    assert first.status is RunStatus.SUCCEEDED
+    store = open_store(database_url)
+    try:
+        assert store.schema_version() == 5
+        assert store.count_changes(run_id=first.id) == 511
+    finally:
+        store.close()
