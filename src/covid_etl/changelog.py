@@ -34,7 +34,8 @@ def national_entries(
     updated: Iterable[Record],
     removed: Iterable[dt.date],
 ) -> list[ChangeEntry]:
-    """The national series' entries; ``stored`` is the series as it was before the run."""
+    """The national series' entries; ``stored`` is the series as it was before the run. Not
+    sorted: the store returns entries in (series, date, run) order."""
     entries = [ChangeEntry(NATIONAL, r.date, INSERTED, None, record_values(r)) for r in inserted]
     entries += [
         ChangeEntry(NATIONAL, r.date, UPDATED, record_values(stored[r.date]), record_values(r))
@@ -43,7 +44,7 @@ def national_entries(
     entries += [
         ChangeEntry(NATIONAL, day, REMOVED, record_values(stored[day]), None) for day in removed
     ]
-    return sorted(entries, key=_order)
+    return entries
 
 
 def state_entries(
@@ -62,11 +63,7 @@ def state_entries(
         ChangeEntry(fips, day, REMOVED, state_values(previous[(day, fips)]), None)
         for day, fips in removed
     ]
-    return sorted(entries, key=_order)
-
-
-def _order(entry: ChangeEntry) -> tuple[str, dt.date]:
-    return (entry.series, entry.date)
+    return entries
 
 
 def difference(entry: ChangeEntry, figure: str) -> int | None:

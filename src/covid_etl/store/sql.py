@@ -239,8 +239,10 @@ class SqlStore:
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         with self._transaction() as cur:
-            # The change log is written with the changes it describes: both or neither.
-            for entries in chunks(change_log, 5000):
+            # The change log is written with the changes it describes: both or neither. In
+            # primary-key order, so each insert lands next to the previous one in the B-tree.
+            ordered = sorted(change_log, key=lambda e: (e.series, e.date))
+            for entries in chunks(ordered, 5000):
                 self._write_changes(cur, [e._replace(run_id=run.id) for e in entries])
             for batch in chunks(changes, 500):
                 self._write_records(cur, run.id, batch)
