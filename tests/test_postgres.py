@@ -34,6 +34,7 @@ from tests.helpers.backends import with_writer_lock
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_csv
+from tests.helpers.schema import record_run_at_schema_version
 from tests.helpers.servers import Response, SourceServer, WebhookSink
 from tests.helpers.stall_load import MARKER
 
@@ -505,22 +506,17 @@ def test_db_copy_refuses_non_empty_target_and_empty_source(
 def test_db_copy_from_an_older_schema_says_how_to_upgrade_it(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    import sqlite3
+    from covid_etl.store.sqlite import MIGRATIONS
 
-    assert run_etl(fast_settings(sqlite_url, offline=True)).succeeded
-    # Undo schema version 3: the database as a release before it wrote it.
-    old = sqlite3.connect(sqlite_url[len("sqlite:///") :])
-    with old:
-        old.execute("DROP INDEX runs_one_success_per_event")
-        old.execute("ALTER TABLE runs DROP COLUMN event_id")
-        old.execute("DELETE FROM schema_migrations WHERE version = 3")
-    old.close()
+    latest = len(MIGRATIONS)
+    # The database as the release before the latest migration left it, with one run recorded.
+    record_run_at_schema_version(sqlite_url, latest - 1)
     target = f"sqlite:///{tmp_path / 'target.db'}"
     with pytest.raises(StoreError) as refused:
         copy_store(sqlite_url, target)
     assert str(refused.value) == (
-        f"{sqlite_url} has schema version 2, older than this covid-etl's 3: open it once with "
-        "this version (e.g. `covid-etl runs`), which upgrades it, then copy it"
+        f"{sqlite_url} has schema version {latest - 1}, older than this covid-etl's {latest}: "
+        "open it once with this version (e.g. `covid-etl runs`), which upgrades it, then copy it"
     )
     store = open_store(target)
     try:

@@ -89,9 +89,9 @@ def test_each_run_is_one_conditional_put_and_a_warm_copy_costs_a_304(
     settings = fast_settings(s3_url, **serve_real(source_server))
     with s3_traffic() as first:
         assert run_etl(settings).run.initial_load
-    # No object yet: If-None-Match: * on the PUT; then the derived CSV.
+    # No object yet: If-None-Match: * on the PUT; then the derived CSV and CHANGE_LOG.csv.
     assert first.count("GetObject", 404) >= 1
-    assert (first.count("PutObject"), first.count("GetObject", 200)) == (2, 0)
+    assert (first.count("PutObject"), first.count("GetObject", 200)) == (3, 0)
     etag, _ = head(s3, bucket, "testing/covid-etl.db")
 
     with s3_traffic() as again:

@@ -351,6 +351,48 @@ def export(fmt: str, output: str | None, states: bool, database_url: str | None)
             writer(rows, handle)
 
 
+@app.command()
+@click.argument("run_id", type=click.IntRange(min=1), required=False)
+@click.option(
+    "--series",
+    help="Only this series: `national` or a state's two-digit FIPS code (e.g. 36).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@DATABASE_URL_OPTION
+def changes(run_id: int | None, series: str | None, fmt: str, database_url: str | None) -> None:
+    """Show what one run inserted, revised or removed, with the values before and after.
+
+    RUN_ID defaults to the latest run that changed data.
+    """
+    from .changelog import to_csv, valid_series
+
+    if series is not None and not valid_series(series):
+        fail(f"--series {series!r}: expected `national` or a two-digit FIPS code such as 36")
+    with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
+        if run_id is None:
+            run_id = store.last_changed_run_id()
+            if run_id is None:
+                fail("no run has changed data yet; run `covid-etl run` first", EXIT_FAILED)
+        elif store.get_run(run_id) is None:
+            fail(f"no run #{run_id} in {store.url_for_display}", EXIT_FAILED)
+        entries = store.changes(run_id=run_id, series=series)
+    if fmt == "json":
+        click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+    elif fmt == "csv":
+        click.echo(to_csv(entries), nl=False)
+    else:
+        from .console import print_changes
+
+        print_changes(run_id, entries)
+
+
 @app.group()
 def db() -> None:
     """Database maintenance: move the data and run history between databases."""

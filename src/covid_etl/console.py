@@ -149,3 +149,27 @@ class SlowDownloadProgress:
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+def print_changes(run_id: int, entries: Sequence[Any]) -> None:
+    """One run's change log: a line per series and kind, then a table of the changed values."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .changelog import display_rows, summary_lines, value_change
+
+    out = _console()
+    if not entries:
+        out.print(f"Run #{run_id} recorded no changes.")
+        return
+    out.print(f"[bold]Run #{run_id} changed {len(entries)} row(s)[/]")
+    for line in summary_lines(entries):
+        out.print(f"  {escape(line)}")
+    states = any(e.series != "national" for e in entries)
+    figures = ["cases", "deaths", "recovered"] + (["name"] if states else [])
+    table = Table(show_edge=False)
+    for column in ("series", "date(s)", "kind", *figures):
+        table.add_column(column, justify="right" if column in figures[:3] else "left")
+    for series, dates, kind, entry in display_rows(entries):
+        table.add_row(series, dates, kind, *(escape(value_change(entry, f)) for f in figures))
+    out.print(table)

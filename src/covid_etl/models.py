@@ -107,6 +107,29 @@ class StatesCounts:
         )
 
 
+class ChangeEntry(NamedTuple):
+    """One row a run changed, in the change log: the series (``national`` or a state's FIPS
+    code), the date, the kind (``inserted``, ``updated`` or ``removed``) and the row's values
+    before (None for inserted) and after (None for removed). ``run_id`` is 0 until stored."""
+
+    series: str
+    date: dt.date
+    kind: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    run_id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "series": self.series,
+            "date": self.date.isoformat(),
+            "kind": self.kind,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
 class NytRow(NamedTuple):
     """One validated row of NYT us.csv."""
 

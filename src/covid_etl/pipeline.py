@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     import httpx
 
     from .extract import ProgressCallback
-    from .models import StateRecord
+    from .models import ChangeEntry, StateRecord
     from .notify.channels import DeliveryReport, Sender
     from .notify.render import Message
     from .store.base import PendingChannel, Store
@@ -72,6 +72,8 @@ class RunResult:
     failure: StageFailed | None = None
     # False when the store could not be read to say what data it holds (it is unavailable).
     data_known: bool = True
+    # What the run recorded in the change log (empty when it changed nothing or failed).
+    change_log: list[ChangeEntry] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -186,9 +188,12 @@ def _locked_run(
     changes: list[Record] = []
     removed: list[dt.date] = []
     states: StateChanges | None = None
+    change_log: list[ChangeEntry] = []
     failure: StageFailed | None = None
     try:
-        changes, removed, states = _execute(run, settings, store, client, progress, accept_removals)
+        changes, removed, states, change_log = _execute(
+            run, settings, store, client, progress, accept_removals
+        )
         run.status = RunStatus.SUCCEEDED
     except StageFailed as failed:
         failure = failed
@@ -201,7 +206,7 @@ def _locked_run(
         channels = pending_channels(settings.notify)
     try:
         state_writes = _state_writes(states) if failure is None else {}
-        store.finish_run(run, changes, channels, removed, **state_writes)
+        store.finish_run(run, changes, channels, removed, **state_writes, change_log=change_log)
     except StoreConflict:
         raise  # nothing was written: run_etl starts over
     except Exception as exc:
@@ -210,7 +215,7 @@ def _locked_run(
         if run.status is not RunStatus.SUCCEEDED or isinstance(exc, DatabaseLocked):
             raise
         _mark_failed(run, StageFailed(Stage.LOAD, run.id, exc), secrets, store)
-        changes = []
+        changes, change_log = [], []
         store.finish_run(run, [], channels)
     log.info(
         "run #%d %s",
@@ -226,10 +231,12 @@ def _locked_run(
         error = redact(describe(exc), secrets)
         log.warning("run #%d is committed, but its delivery was not recorded: %s", run.id, error)
         run.notification_status = f"delivery not recorded ({error}); the next run retries it"
-        return RunResult(run=run, changes=changes, failure=failure)
+        return RunResult(run=run, changes=changes, failure=failure, change_log=change_log)
     if refreshed is not None:
         run.notification_status = refreshed.notification_status
-    return RunResult(run=run, delivery=delivery, changes=changes, failure=failure)
+    return RunResult(
+        run=run, delivery=delivery, changes=changes, failure=failure, change_log=change_log
+    )
 
 
 def _state_writes(states: StateChanges | None) -> dict[str, Any]:
@@ -251,10 +258,10 @@ def _execute(
     client: httpx.Client | None,
     progress: ProgressCallback | None,
     accept_removals: bool = False,
-) -> tuple[list[Record], list[dt.date], StateChanges | None]:
+) -> tuple[list[Record], list[dt.date], StateChanges | None, list[ChangeEntry]]:
     """Extract, validate, transform; fill in the run record; return the rows to write, the
-    stored dates to delete (only with ``accept_removals``) and the per-state changes (None when
-    the states are off or unchanged)."""
+    stored dates to delete (only with ``accept_removals``), the per-state changes (None when
+    the states are off or unchanged) and the change-log entries describing all of them."""
     with _stage(Stage.EXTRACT, run):
         stored_count = store.count_records()
         last_ok = store.last_successful_run() if stored_count else None
@@ -271,7 +278,8 @@ def _execute(
                 unchanged=store.count_states(), data_through=store.states_data_through()
             )
         log.info("sources unchanged since run #%d", last_ok.id)
-        return [], [], None
+        return [], [], None, []
+    from .changelog import national_entries, state_entries
     from .parse import parse_jhu, parse_nyt
     from .transform import date_ranges, diff_records, join_sources
 
@@ -299,10 +307,15 @@ def _execute(
                  ", ".join(run.removed_dates))  # fmt: skip
     run.data_through = joined.records[-1].date
     run.warnings = joined.warnings
+    change_log = national_entries(stored, changes.inserted, changes.updated, changes.removed)
+    del stored
     states = None
     if state_rows is not None:
         states = _diff_states(run, store, state_rows, accept_removals)
-    return changes.to_write, changes.removed, states
+        change_log += state_entries(
+            states.previous, states.inserted, states.updated, states.removed
+        )
+    return changes.to_write, changes.removed, states, change_log
 
 
 def _parse_states(text: str | None) -> list[StateRecord] | None:

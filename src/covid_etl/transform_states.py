@@ -29,6 +29,8 @@ class StateChanges:
     updated: list[StateRecord]
     unchanged: int
     removed: list[StateKey] = field(default_factory=list)
+    # The stored rows of updated and removed keys: the change log's values before the run.
+    previous: dict[StateKey, StateRecord] = field(default_factory=dict)
 
     @property
     def to_write(self) -> list[StateRecord]:
@@ -45,6 +47,7 @@ def diff_states(
     inserted: list[StateRecord] = []
     updated: list[StateRecord] = []
     unchanged = 0
+    previous: dict[StateKey, StateRecord] = {}
     seen: set[StateKey] = set()
     for row in incoming:
         key = (row.date, row.fips)
@@ -54,12 +57,16 @@ def diff_states(
             inserted.append(row)
         elif old != row:
             updated.append(row)
+            previous[key] = old
         else:
             unchanged += 1
     lost = sorted(key for key in stored if key not in seen)
     if lost and not accept_removals:
         raise _shrinks(lost)
-    return StateChanges(inserted=inserted, updated=updated, unchanged=unchanged, removed=lost)
+    previous.update((key, stored[key]) for key in lost)
+    return StateChanges(
+        inserted=inserted, updated=updated, unchanged=unchanged, removed=lost, previous=previous
+    )
 
 
 def diff_states_by_fips(
@@ -84,6 +91,7 @@ def diff_states_by_fips(
     updated: list[StateRecord] = []
     unchanged = 0
     lost: list[StateKey] = []
+    previous: dict[StateKey, StateRecord] = {}
     for fips in sorted(groups.keys() | set(stored_fips)):
         stored = {(r.date, r.fips): r for r in stored_rows(fips)}
         group = groups.get(fips, ())
@@ -95,10 +103,13 @@ def diff_states_by_fips(
         updated += part.updated
         unchanged += part.unchanged
         lost += part.removed
+        previous.update(part.previous)
     lost.sort()
     if lost and not accept_removals:
         raise _shrinks(lost)
-    return StateChanges(inserted=inserted, updated=updated, unchanged=unchanged, removed=lost)
+    return StateChanges(
+        inserted=inserted, updated=updated, unchanged=unchanged, removed=lost, previous=previous
+    )
 
 
 def _shrinks(lost: Sequence[StateKey]) -> HistoryShrinks:

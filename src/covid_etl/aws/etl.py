@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import DuplicateEvent, EtlError, RunFailed
-from ..models import Record, RunRecord, RunStatus, utcnow
+from ..models import ChangeEntry, Record, RunRecord, RunStatus, utcnow
 from ..notify.render import Message, render
 from ..pipeline import run_etl
 from ..settings import Settings, settings_from_env
@@ -82,7 +82,7 @@ def run_invocation(
             # The same event was delivered again: report the first run, load nothing.
             log.warning("duplicate delivery of event %s: %s", invocation.event_id, exc)
             run, duplicate = exc.run, True
-        message = render(run, _latest(store, run))
+        message = render(run, _latest(store, run), changes=_changes(store, run))
     finally:
         if store is not None:
             store.close()
@@ -100,6 +100,15 @@ def run_invocation(
     if run.status is not RunStatus.SUCCEEDED and not duplicate:
         raise RunFailed(message, summary)
     return summary
+
+
+def _changes(store: Store | None, run: RunRecord) -> list[ChangeEntry]:
+    if store is None or run.status is not RunStatus.SUCCEEDED:
+        return []
+    try:
+        return store.changes(run_id=run.id)
+    except EtlError:
+        return []  # like the figures, a courtesy: the run's outcome is what matters
 
 
 def _latest(store: Store | None, run: RunRecord) -> Record | None:

@@ -99,7 +99,7 @@ def deliver_pending(
         run = store.get_run(note.run_id)
         if run is None:  # cannot happen with foreign keys; keep the row for inspection
             continue
-        message = render(run, latest_record(store, run))
+        message = render(run, latest_record(store, run), changes=store.changes(run_id=run.id))
         attempts = note.attempts
         error: str | None = None
         for attempt in range(retries + 1):

@@ -6,9 +6,10 @@ run happened on a laptop, a server or in AWS Lambda.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..models import Record, RunRecord, RunStatus
+from ..models import ChangeEntry, Record, RunRecord, RunStatus
 from ..transform import join_ranges
 
 # Removed dates spelled out in a message; the run record keeps them all.
@@ -26,14 +27,21 @@ class Message:
 UNKNOWN_DATA = "the data's state is unknown because the store is unavailable"
 
 
-def render(run: RunRecord, latest: Record | None, *, data_known: bool = True) -> Message:
-    """The message for a finished run; ``latest`` is the stored row at ``run.data_through``.
+def render(
+    run: RunRecord,
+    latest: Record | None,
+    *,
+    data_known: bool = True,
+    changes: Sequence[ChangeEntry] = (),
+) -> Message:
+    """The message for a finished run; ``latest`` is the stored row at ``run.data_through``;
+    ``changes`` is what the run recorded in the change log.
 
     ``data_known`` is False when the store could not be read, so ``run.data_through`` says
     nothing about what it holds.
     """
     if run.status is RunStatus.SUCCEEDED:
-        return Message(success_subject(run), success_body(run, latest))
+        return Message(success_subject(run), success_body(run, latest, changes))
     return Message(failure_subject(run), failure_body(run, data_known=data_known))
 
 
@@ -52,7 +60,7 @@ def failure_subject(run: RunRecord) -> str:
     return f"[covid-etl {run.environment}] {what} at stage {stage} (run #{run.id})"
 
 
-def success_body(run: RunRecord, latest: Record | None) -> str:
+def success_body(run: RunRecord, latest: Record | None, changes: Sequence[ChangeEntry] = ()) -> str:
     kind = "initial load" if run.initial_load else "incremental update"
     lines = [
         f"covid-etl run #{run.id} succeeded.",
@@ -75,8 +83,16 @@ def success_body(run: RunRecord, latest: Record | None) -> str:
         )
     if run.recovered_from is not None:
         lines.append(f"Recovered from failed run #{run.recovered_from}.")
-    lines += _warnings(run) + _sources(run) + _times(run)
+    lines += _changes(changes) + _warnings(run) + _sources(run) + _times(run)
     return "\n".join(lines) + "\n"
+
+
+def _changes(changes: Sequence[ChangeEntry]) -> list[str]:
+    if not changes:
+        return []
+    from ..changelog import change_lines
+
+    return ["", "What changed:", *(f"  {line}" for line in change_lines(changes))]
 
 
 def failure_body(run: RunRecord, *, data_known: bool = True) -> str:

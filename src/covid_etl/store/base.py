@@ -16,7 +16,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol, TypeVar
 
-from ..models import DeliveryStatus, Record, RunRecord, RunStatus, StateRecord, Trigger
+from ..models import (
+    ChangeEntry,
+    DeliveryStatus,
+    Record,
+    RunRecord,
+    RunStatus,
+    StateRecord,
+    Trigger,
+)
 
 T = TypeVar("T")
 # A row of the per-state series is identified by its date and its two-digit FIPS code.
@@ -102,11 +110,12 @@ class Store(Protocol):
         *,
         state_changes: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
+        change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         """One transaction: write changed rows of both series, delete ``removed`` dates and
-        ``states_removed`` keys (only when the operator accepted removals), the final run record,
-        pending notifications. A second succeeded run for one event id is refused (a unique
-        index), writing nothing."""
+        ``states_removed`` keys (only when the operator accepted removals), the ``change_log``
+        entries describing them, the final run record, pending notifications. A second
+        succeeded run for one event id is refused (a unique index), writing nothing."""
 
     def stored_state_fips(self) -> list[str]:
         """The FIPS codes that have stored per-state rows."""
@@ -119,6 +128,29 @@ class Store(Protocol):
 
     def states_data_through(self) -> dt.date | None:
         """The latest date of the stored per-state series (None when it is empty)."""
+
+    def changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ChangeEntry]:
+        """Change-log entries, filtered, sorted by series, date, run; optionally paged."""
+
+    def count_changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> int:
+        """Number of change-log entries matching the filter."""
+
+    def last_changed_run_id(self, series: str | None = None) -> int | None:
+        """The latest run that recorded changes (to ``series``, if given); None when none did."""
 
     def get_run(self, run_id: int) -> RunRecord | None:
         """One run by id."""
@@ -176,6 +208,7 @@ class History(NamedTuple):
     records: list[StoredRecord]
     notifications: list[NotificationRow]
     states: Sequence[StoredState] = ()
+    changes: Sequence[ChangeEntry] = ()
 
 
 class HistoryStore(Store, Protocol):

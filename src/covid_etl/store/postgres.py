@@ -23,7 +23,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg.types.json import Jsonb
 
 from ..errors import RunInProgress, StoreError, StoreUnavailable
-from ..models import Record, RunRecord, StateRecord
+from ..models import ChangeEntry, Record, RunRecord, StateRecord
 from ..redact import mask_url, redact, secrets_in_url
 from .base import PendingChannel, StateKey
 from .sql import EVENT_ID_MIGRATION, SqlStore
@@ -98,6 +98,19 @@ MIGRATIONS = (
         )""",
         "CREATE INDEX states_by_fips ON states (fips, date)",
         "ALTER TABLE runs ADD COLUMN states JSONB",
+    ),
+    # 5: the change log, one entry per row a run changed, with the values before and after.
+    (
+        """CREATE TABLE changes (
+            run_id BIGINT NOT NULL REFERENCES runs (id),
+            series TEXT NOT NULL,
+            date DATE NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('inserted', 'updated', 'removed')),
+            old_values JSONB,
+            new_values JSONB,
+            PRIMARY KEY (run_id, series, date)
+        )""",
+        "CREATE INDEX changes_by_series ON changes (series, date)",
     ),
 )
 
@@ -288,6 +301,7 @@ class PostgresStore(SqlStore):
         *,
         state_changes: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
+        change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         # Unlike a flock, an advisory lock can be lost while we still run: if the server dropped
         # the session holding it, another run may already hold it. Check just before writing.
@@ -302,7 +316,7 @@ class PostgresStore(SqlStore):
                 ) from None
         super().finish_run(
             run, changes, channels, removed, state_changes=state_changes,
-            states_removed=states_removed,
+            states_removed=states_removed, change_log=change_log,
         )  # fmt: skip
 
     def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:

@@ -19,9 +19,10 @@ and a lease would add requests to every run and could outlive a killed invocatio
 
 Writes made after the commit in the same run (notification delivery status) are committed when
 the run ends; writes outside a run commit at once. After a commit that changed data, the
-original design's table is published as ``prefix/acg-covid-data.csv`` (the ``/covid_data`` rows);
-it is derived output and never read back. Readers outside a run (the API) revalidate their copy
-at most every ``revalidate`` seconds.
+original design's table is published as ``prefix/acg-covid-data.csv`` (the ``/covid_data`` rows)
+and its ``prefix/CHANGE_LOG.csv`` (the dates the latest data-changing run added or revised, from
+the change log); both are derived output and never read back. Readers outside a run (the API)
+revalidate their copy at most every ``revalidate`` seconds.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import StoreConflict, StoreUnavailable
-from ..models import DeliveryStatus, Record, RunRecord, StateRecord, Trigger
+from ..models import ChangeEntry, DeliveryStatus, Record, RunRecord, StateRecord, Trigger
 from .base import History, NotificationRow, PendingChannel, StateKey
 from .sqlite import SqliteStore
 
@@ -54,6 +55,7 @@ T = TypeVar("T")
 
 OBJECT_NAME = "covid-etl.db"
 CSV_NAME = "acg-covid-data.csv"
+CHANGE_LOG_NAME = "CHANGE_LOG.csv"
 # Readers check for a newer commit before every read unless told otherwise (the API function
 # trades that for fewer requests: COVID_ETL_S3_REVALIDATE).
 DEFAULT_REVALIDATE = 0.0
@@ -75,6 +77,7 @@ class S3Store:
         folder = prefix.strip("/")
         self.key = f"{folder}/{OBJECT_NAME}" if folder else OBJECT_NAME
         self.csv_key = f"{folder}/{CSV_NAME}" if folder else CSV_NAME
+        self.change_log_key = f"{folder}/{CHANGE_LOG_NAME}" if folder else CHANGE_LOG_NAME
         self.url_for_display = f"s3://{bucket}/{self.key}"
         self.revalidate = revalidate
         self._client = client
@@ -239,6 +242,7 @@ class S3Store:
             log.warning("could not cache %s locally: %s", self.url_for_display, exc)
         if publish:
             self._publish_csv(self._copy)
+            self._publish_change_log(self._copy)
 
     def _publish_csv(self, copy: SqliteStore) -> None:
         """Write the ``/covid_data`` table as CSV for consumers of the original file. Derived
@@ -256,6 +260,26 @@ class S3Store:
             )
         except Exception as exc:  # derived output only; the commit stands
             log.warning("could not publish s3://%s/%s: %s", self.bucket, self.csv_key, exc)
+
+    def _publish_change_log(self, copy: SqliteStore) -> None:
+        """Write the original design's ``CHANGE_LOG.csv`` (date, status_update) for the latest
+        run that changed the national series, from the change log. Derived output, like the
+        table's CSV: a failure is logged and the commit stands."""
+        from ..changelog import NATIONAL, legacy_change_log_csv
+
+        try:
+            run_id = copy.last_changed_run_id(NATIONAL)
+            if run_id is None:
+                return
+            body = legacy_change_log_csv(copy.changes(run_id=run_id, series=NATIONAL))
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.change_log_key,
+                Body=body,
+                ContentType="text/csv; charset=utf-8",
+            )
+        except Exception as exc:  # derived output only; the commit stands
+            log.warning("could not publish s3://%s/%s: %s", self.bucket, self.change_log_key, exc)
 
     def _write(self, change: Callable[[SqliteStore], T]) -> T:
         """Apply a write to the working copy; outside a run it is committed at once."""
@@ -333,6 +357,7 @@ class S3Store:
         *,
         state_changes: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
+        change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         with self._mutex:
             self._local().finish_run(
@@ -342,6 +367,7 @@ class S3Store:
                 removed,
                 state_changes=state_changes,
                 states_removed=states_removed,
+                change_log=change_log,
             )
             self._dirty = True
             # The published CSV is the national series: only its changes call for a new one.
@@ -397,6 +423,29 @@ class S3Store:
 
     def states_data_through(self) -> dt.date | None:
         return self._local().states_data_through()
+
+    def changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ChangeEntry]:
+        return self._local().changes(run_id, series, start, end, limit, offset)
+
+    def count_changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> int:
+        return self._local().count_changes(run_id, series, start, end)
+
+    def last_changed_run_id(self, series: str | None = None) -> int | None:
+        return self._local().last_changed_run_id(series)
 
     def get_run(self, run_id: int) -> RunRecord | None:
         return self._local().get_run(run_id)

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import INTERRUPTED_ERROR, DuplicateEvent, StoreError
 from ..models import (
     RUN_FIELDS,
+    ChangeEntry,
     DeliveryStatus,
     Record,
     RunRecord,
@@ -38,6 +39,7 @@ RUN_COLUMNS = ", ".join(RUN_FIELDS)
 # Columns written without their id (the database assigns it), and those holding JSON.
 _RUN_VALUE_COLUMNS = RUN_FIELDS[1:]
 _JSON_RUN_COLUMNS = frozenset({"warnings", "sources", "removed_dates", "states"})
+CHANGE_COLUMNS = "run_id, series, date, kind, old_values, new_values"
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
 )
@@ -208,8 +210,14 @@ class SqlStore:
         *,
         state_changes: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
+        change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         with self._transaction() as cur:
+            # The change log is written with the changes it describes: both or neither. In
+            # primary-key order, so each insert lands next to the previous one in the B-tree.
+            ordered = sorted(change_log, key=lambda e: (e.series, e.date))
+            for entries in chunks(ordered, 5000):
+                self._write_changes(cur, [e._replace(run_id=run.id) for e in entries])
             for batch in chunks(changes, 500):
                 self._write_records(cur, run.id, batch)
             # The per-state series is written in the same transaction: both or neither.
@@ -240,6 +248,20 @@ class SqlStore:
                     ),
                     (run.id, channel.key, channel.label, str(DeliveryStatus.PENDING), now),
                 )
+
+    def _write_changes(self, cur: Any, entries: Sequence[ChangeEntry]) -> None:
+        date_in = functools.cache(self._date_in)
+        cur.executemany(
+            self._sql(f"INSERT INTO changes ({CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"),
+            [
+                (e.run_id, e.series, date_in(e.date), e.kind, self._json_or_null(e.before),
+                 self._json_or_null(e.after))
+                for e in entries
+            ],
+        )  # fmt: skip
+
+    def _json_or_null(self, value: Any) -> Any:
+        return None if value is None else self._json_in(value)
 
     def _write_records(self, cur: Any, run_id: int, records: Sequence[Record]) -> None:
         # Only changed rows reach this point, so every statement really changes a row.
@@ -368,6 +390,67 @@ class SqlStore:
     def states_data_through(self) -> dt.date | None:
         return self._date_out(self._read("SELECT MAX(date) FROM states", ())[0][0])
 
+    # -- change log -----------------------------------------------------------------------------
+
+    def changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ChangeEntry]:
+        where, params = self._change_filter(run_id, series, start, end)
+        query = f"SELECT {CHANGE_COLUMNS} FROM changes{where} ORDER BY series, date, run_id"
+        if limit is not None:
+            query += " LIMIT ? OFFSET ?"
+            params += (limit, offset)
+        return [self._change_from_row(row) for row in self._read(query, params)]
+
+    def count_changes(
+        self,
+        run_id: int | None = None,
+        series: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> int:
+        where, params = self._change_filter(run_id, series, start, end)
+        return int(self._read(f"SELECT COUNT(*) FROM changes{where}", params)[0][0])
+
+    def last_changed_run_id(self, series: str | None = None) -> int | None:
+        where, params = self._change_filter(None, series, None, None)
+        value = self._read(f"SELECT MAX(run_id) FROM changes{where}", params)[0][0]
+        return None if value is None else int(value)
+
+    def _change_filter(
+        self,
+        run_id: int | None,
+        series: str | None,
+        start: dt.date | None,
+        end: dt.date | None,
+    ) -> tuple[str, tuple[Any, ...]]:
+        where, params = self._range(start, end)
+        clauses = [where.removeprefix(" WHERE ")] if where else []
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            params += (run_id,)
+        if series is not None:
+            clauses.append("series = ?")
+            params += (series,)
+        return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), params
+
+    def _change_from_row(self, row: Sequence[Any]) -> ChangeEntry:
+        before, after = row[4], row[5]
+        return ChangeEntry(
+            series=row[1],
+            date=self._date_out(row[2]),  # type: ignore[arg-type]
+            kind=row[3],
+            before=None if before is None else self._json_out(before),
+            after=None if after is None else self._json_out(after),
+            run_id=int(row[0]),
+        )
+
     # -- notifications --------------------------------------------------------------------------
 
     def pending_notifications(self) -> list[NotificationRow]:
@@ -445,7 +528,15 @@ class SqlStore:
                 (),
             )
         ]
-        return History(runs=runs, records=records, notifications=notes, states=states)
+        changes = [
+            self._change_from_row(row)
+            for row in self._read(
+                f"SELECT {CHANGE_COLUMNS} FROM changes ORDER BY run_id, series, date", ()
+            )
+        ]
+        return History(
+            runs=runs, records=records, notifications=notes, states=states, changes=changes
+        )
 
     def restore_history(self, history: History) -> None:
         with self._transaction() as cur:
@@ -453,7 +544,8 @@ class SqlStore:
             # run can slip in between the check and the copy.
             cur.execute(
                 "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM records) "
-                "+ (SELECT COUNT(*) FROM notifications) + (SELECT COUNT(*) FROM states)"
+                "+ (SELECT COUNT(*) FROM notifications) + (SELECT COUNT(*) FROM states) "
+                "+ (SELECT COUNT(*) FROM changes)"
             )
             if int(cur.fetchone()[0]):
                 raise StoreError(
@@ -487,6 +579,8 @@ class SqlStore:
                         for s in state_rows
                     ],
                 )  # fmt: skip
+            for entries in chunks(history.changes, 5000):
+                self._write_changes(cur, entries)
             for notes in chunks(history.notifications, 500):
                 cur.executemany(
                     self._sql(

@@ -96,6 +96,19 @@ MIGRATIONS = (
         "CREATE INDEX states_by_fips ON states (fips, date)",
         "ALTER TABLE runs ADD COLUMN states TEXT",
     ),
+    # 5: the change log, one entry per row a run changed, with the values before and after.
+    (
+        """CREATE TABLE changes (
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            series TEXT NOT NULL,
+            date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            kind TEXT NOT NULL CHECK (kind IN ('inserted', 'updated', 'removed')),
+            old_values TEXT,
+            new_values TEXT,
+            PRIMARY KEY (run_id, series, date)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX changes_by_series ON changes (series, date)",
+    ),
 )
 
 

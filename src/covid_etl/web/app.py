@@ -27,7 +27,7 @@ from .errors import install_error_handlers
 from .fastpath import FastPathMiddleware
 from .metrics import install_metrics
 from .middleware import ApiHeadersMiddleware
-from .routes import compat, pages, records, runs
+from .routes import changes, compat, pages, records, runs
 
 # Responses that depend only on the store state (and the day): served by the fast path.
 CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data")
@@ -98,7 +98,7 @@ def create_app(
     app.add_middleware(ApiHeadersMiddleware)
     # Outermost, so that the fast path's answers are counted too.
     install_metrics(app, context, frozenset(CACHED_PATHS))
-    for routes in (records, runs, compat, pages):
+    for routes in (records, runs, changes, compat, pages):
         app.include_router(routes.router)
     pages.mount_dashboard(app)
     return app

@@ -100,6 +100,25 @@ class RunsPage(BaseModel):
     runs: list[RunOut]
 
 
+class ChangeOut(BaseModel):
+    run_id: int = Field(description="The run that made the change.")
+    series: str = Field(description="national, or a state's two-digit FIPS code.")
+    date: str = Field(description="The changed day, YYYY-MM-DD.")
+    kind: str = Field(description="inserted, updated or removed (--accept-removals).")
+    before: dict[str, Any] | None = Field(
+        description="The row's values before the run (cases, deaths, recovered; a state's "
+        "name, cases, deaths); null for inserted."
+    )
+    after: dict[str, Any] | None = Field(description="The values after; null for removed.")
+
+
+class ChangesPage(BaseModel):
+    changes: list[ChangeOut]
+    total: int = Field(description="Entries matching the filter, before limit and offset.")
+    limit: int = Field(description="The limit applied (the total when none was given).")
+    offset: int
+
+
 class LegacyRow(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 

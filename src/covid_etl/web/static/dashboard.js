@@ -15,6 +15,7 @@
   var ENDPOINTS = {
     records: "api/v1/records?format=json",
     summary: "api/v1/summary",
+    runChanges: "api/v1/runs/{id}/changes?series=national&format=json",
   };
   var DAY = 86400; // seconds; uPlot time scales use Unix seconds
   var MAX_PAGES = 100;
@@ -29,6 +30,7 @@
     grid: "#e9ecf0",
     tick: "#cfd5dc",
     marker: "#6b7480",
+    revised: "#b26a00",
   };
 
   var state = {
@@ -42,6 +44,7 @@
     drawn: {}, // name -> true once drawn with data
     syncing: false,
     recoveredStop: null, // Unix seconds of the first date without a recovered value
+    revised: [], // Unix seconds of the days the last run revised (the change log)
     observers: [],
   };
 
@@ -278,6 +281,93 @@
         return fmtInt(run[k]) + " " + k;
       });
     if (counts.length) el.title = "Rows " + counts.join(", ");
+  }
+
+  /* ----------------------------------------------------------- change log */
+
+  // What the last run changed in the national series, from its change-log entries.
+  function loadLastChanges() {
+    var run = (state.summary || {}).last_run;
+    if (!run || run.status !== "succeeded") return Promise.resolve(null);
+    return fetchJSON(ENDPOINTS.runChanges.replace("{id}", String(run.id))).then(
+      function (page) {
+        return page.changes || [];
+      },
+      function () {
+        return undefined; // the panel says so; the charts do not depend on it
+      }
+    );
+  }
+
+  function largestRevision(changes) {
+    var best = null;
+    changes.forEach(function (c) {
+      if (c.kind !== "updated" || !c.before || !c.after) return;
+      ["cases", "deaths", "recovered"].forEach(function (k) {
+        if (c.before[k] == null || c.after[k] == null) return;
+        var delta = c.after[k] - c.before[k];
+        if (delta !== 0 && (!best || Math.abs(delta) >= Math.abs(best.delta))) {
+          best = { figure: k, date: c.date, delta: delta };
+        }
+      });
+    });
+    return best;
+  }
+
+  function describeChanges(changes) {
+    if (!changes.length) return "nothing changed";
+    var counts = { inserted: 0, updated: 0, removed: 0 };
+    changes.forEach(function (c) {
+      counts[c.kind] += 1;
+    });
+    var parts = [];
+    if (counts.inserted) parts.push(fmtInt(counts.inserted) + " day(s) added");
+    if (counts.updated) parts.push(fmtInt(counts.updated) + " past day(s) revised");
+    if (counts.removed) parts.push(fmtInt(counts.removed) + " day(s) removed");
+    var text = parts.join(", ");
+    var best = largestRevision(changes);
+    if (best) {
+      var sign = best.delta > 0 ? "+" : "\u2212";
+      text += "; largest: " + best.figure + " on " + best.date + " " + sign + fmtInt(Math.abs(best.delta));
+    }
+    return text;
+  }
+
+  function renderLastChanges(changes) {
+    var el = $("last-changes");
+    if (!el) return;
+    if (changes === undefined) el.textContent = "unavailable";
+    else if (changes === null) el.textContent = "no data change recorded";
+    else el.textContent = describeChanges(changes);
+    state.revised = (changes || [])
+      .filter(function (c) {
+        return c.kind === "updated";
+      })
+      .map(function (c) {
+        return dateToTs(c.date);
+      });
+    document.body.dataset.revised = String(state.revised.length);
+  }
+
+  // A short tick under each day the last run revised, on the daily chart.
+  function drawRevisedMarks(u) {
+    if (!state.revised.length) return;
+    var ctx = u.ctx;
+    var px = uPlot.pxRatio || 1;
+    var bottom = u.bbox.top + u.bbox.height;
+    ctx.save();
+    ctx.fillStyle = COLORS.revised;
+    state.revised.forEach(function (ts) {
+      if (ts < u.scales.x.min || ts > u.scales.x.max) return;
+      var x = Math.round(u.valToPos(ts, "x", true));
+      ctx.beginPath();
+      ctx.moveTo(x, bottom - 8 * px);
+      ctx.lineTo(x - 4 * px, bottom);
+      ctx.lineTo(x + 4 * px, bottom);
+      ctx.closePath();
+      ctx.fill();
+    });
+    ctx.restore();
   }
 
   /* --------------------------------------------------------------- charts */
@@ -519,6 +609,7 @@
       column("new_deaths", log),
       column("new_deaths_7d_avg", log),
     ];
+    opts.hooks.draw = [drawRevisedMarks];
     return { opts: opts, data: data };
   }
 
@@ -720,7 +811,7 @@
     el.hidden = false;
     document.body.dataset.state = "error";
     $("main").setAttribute("aria-busy", "false");
-    ["headline-cases", "headline-deaths", "headline-recovered", "data-through", "last-run"].forEach(
+    ["headline-cases", "headline-deaths", "headline-recovered", "data-through", "last-run", "last-changes"].forEach(
       function (id) {
         var node = $(id);
         if (node && node.textContent === "…") {
@@ -750,6 +841,9 @@
         prepare(records);
         renderStatus();
         renderHeadlines();
+        return loadLastChanges().then(renderLastChanges);
+      })
+      .then(function () {
         Array.prototype.forEach.call(
           document.querySelectorAll(".controls button, .controls input"),
           function (c) {

@@ -1,0 +1,281 @@
+"""The change log: one entry per row a run inserted, revised or removed, with the values before
+and after. Pure: built from the diff the pipeline already computed, read back for display.
+
+An entry's values are the row's figures as a mapping (``cases``, ``deaths``, ``recovered`` for
+the national series; ``name``, ``cases``, ``deaths`` for a state), so both series share one table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .models import ChangeEntry, Record, StateRecord
+
+NATIONAL = "national"
+INSERTED, UPDATED, REMOVED = "inserted", "updated", "removed"
+KINDS = (INSERTED, UPDATED, REMOVED)
+# The figures compared when a notification names the largest change (name is not a figure).
+FIGURES = ("cases", "deaths", "recovered")
+
+
+def record_values(record: Record) -> dict[str, Any]:
+    return {"cases": record.cases, "deaths": record.deaths, "recovered": record.recovered}
+
+
+def state_values(row: StateRecord) -> dict[str, Any]:
+    return {"name": row.name, "cases": row.cases, "deaths": row.deaths}
+
+
+def national_entries(
+    stored: Mapping[dt.date, Record],
+    inserted: Iterable[Record],
+    updated: Iterable[Record],
+    removed: Iterable[dt.date],
+) -> list[ChangeEntry]:
+    """The national series' entries; ``stored`` is the series as it was before the run. Not
+    sorted: the store returns entries in (series, date, run) order."""
+    entries = [ChangeEntry(NATIONAL, r.date, INSERTED, None, record_values(r)) for r in inserted]
+    entries += [
+        ChangeEntry(NATIONAL, r.date, UPDATED, record_values(stored[r.date]), record_values(r))
+        for r in updated
+    ]
+    entries += [
+        ChangeEntry(NATIONAL, day, REMOVED, record_values(stored[day]), None) for day in removed
+    ]
+    return entries
+
+
+def state_entries(
+    previous: Mapping[tuple[dt.date, str], StateRecord],
+    inserted: Iterable[StateRecord],
+    updated: Iterable[StateRecord],
+    removed: Iterable[tuple[dt.date, str]],
+) -> list[ChangeEntry]:
+    """The per-state entries; ``previous`` holds the stored rows of updated and removed keys."""
+    entries = [ChangeEntry(r.fips, r.date, INSERTED, None, state_values(r)) for r in inserted]
+    entries += [
+        ChangeEntry(r.fips, r.date, UPDATED, state_values(previous[r.key]), state_values(r))
+        for r in updated
+    ]
+    entries += [
+        ChangeEntry(fips, day, REMOVED, state_values(previous[(day, fips)]), None)
+        for day, fips in removed
+    ]
+    return entries
+
+
+def difference(entry: ChangeEntry, figure: str) -> int | None:
+    """After minus before for one figure; None when either side lacks it."""
+    before = (entry.before or {}).get(figure)
+    after = (entry.after or {}).get(figure)
+    if before is None or after is None:
+        return None
+    return int(after) - int(before)
+
+
+def largest_change(entries: Sequence[ChangeEntry]) -> tuple[ChangeEntry, str, int] | None:
+    """The revision with the largest absolute difference in one figure (ties: the latest date)."""
+    best: tuple[ChangeEntry, str, int] | None = None
+    for entry in entries:
+        if entry.kind != UPDATED:
+            continue
+        for figure in FIGURES:
+            delta = difference(entry, figure)
+            if delta is None or delta == 0:
+                continue
+            if best is None or (abs(delta), entry.date) > (abs(best[2]), best[0].date):
+                best = (entry, figure, delta)
+    return best
+
+
+def legacy_change_log_csv(entries: Sequence[ChangeEntry]) -> bytes:
+    """The original system's CHANGE_LOG.csv: a ``date,status_update`` header, a row per date."""
+    lines = ["date,status_update", *(f"{day},{status}" for day, status in legacy_rows(entries))]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def legacy_rows(entries: Sequence[ChangeEntry]) -> list[tuple[str, str]]:
+    """The original system's CHANGE_LOG.csv rows for the national series: (date, status_update)
+    with ``NEW RECORD`` or ``UPDATED_RECORD`` (it had no removals)."""
+    labels = {INSERTED: "NEW RECORD", UPDATED: "UPDATED_RECORD"}
+    return [
+        (e.date.isoformat(), labels[e.kind])
+        for e in entries
+        if e.series == NATIONAL and e.kind in labels
+    ]
+
+
+# -- output shared by the CLI and the API ---------------------------------------------------------
+
+CSV_FIGURES = ("cases", "deaths", "recovered", "name")
+CSV_HEADER = (
+    "run_id",
+    "series",
+    "date",
+    "kind",
+    *(f"{figure}_{side}" for figure in CSV_FIGURES for side in ("before", "after")),
+)
+
+
+def csv_row(entry: ChangeEntry) -> list[Any]:
+    """One entry as a CSV row (CSV_HEADER's columns); a missing value is an empty cell."""
+    cells: list[Any] = [entry.run_id, entry.series, entry.date.isoformat(), entry.kind]
+    for figure in CSV_FIGURES:
+        for values in (entry.before, entry.after):
+            value = (values or {}).get(figure)
+            cells.append("" if value is None else value)
+    return cells
+
+
+def to_csv(entries: Iterable[ChangeEntry]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows(csv_row(e) for e in entries)
+    return out.getvalue()
+
+
+def valid_series(value: str) -> bool:
+    """``national`` or a two-digit FIPS code."""
+    return value == NATIONAL or (len(value) == 2 and value.isdigit())
+
+
+def summary_lines(entries: Sequence[ChangeEntry], limit: int = 10) -> list[str]:
+    """Per series and kind: how many rows, and their dates as ranges, at most ``limit`` ranges
+    spelled out (``national: 1 inserted (2021-06-16), 8 updated (2021-06-08..2021-06-15)``)."""
+    from .transform import format_ranges
+
+    groups: dict[tuple[str, str], list[dt.date]] = {}
+    for entry in entries:
+        groups.setdefault((entry.series, entry.kind), []).append(entry.date)
+    lines = []
+    for series in sorted({s for s, _ in groups}, key=_series_order):
+        parts = [
+            f"{len(dates)} {kind} ({format_ranges(sorted(dates), limit)})"
+            for kind in KINDS
+            if (dates := groups.get((series, kind)))
+        ]
+        lines.append(f"{series}: {', '.join(parts)}")
+    return lines
+
+
+def _series_order(series: str) -> tuple[bool, str]:
+    return (series != NATIONAL, series)  # the national series first, then states by fips
+
+
+def value_change(entry: ChangeEntry, figure: str) -> str:
+    """``1,000 → 1,234 (+234)``, ``→ 1,234`` (inserted), ``1,000 →`` (removed), ``-`` (null)."""
+    before = (entry.before or {}).get(figure)
+    after = (entry.after or {}).get(figure)
+    if entry.kind == INSERTED:
+        return _figure(after)
+    if entry.kind == REMOVED:
+        return f"{_figure(before)} →"
+    if before == after:
+        return _figure(after)
+    delta = difference(entry, figure)
+    shown = f"{_figure(before)} → {_figure(after)}"
+    return shown if delta is None else f"{shown} ({delta:+,})"
+
+
+def _figure(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def display_rows(entries: Sequence[ChangeEntry]) -> list[tuple[str, str, str, ChangeEntry]]:
+    """(series, dates, kind, entry) rows for a table: consecutive inserted (or removed) days of
+    one series collapse into one row showing the range and its last day's values; each revised
+    day keeps its own row, since its difference is the point."""
+    rows: list[tuple[str, str, str, ChangeEntry]] = []
+    ordered = sorted(entries, key=lambda e: (_series_order(e.series), e.date))
+    start: ChangeEntry | None = None
+    for i, entry in enumerate(ordered):
+        start = start or entry
+        following = ordered[i + 1] if i + 1 < len(ordered) else None
+        runs_on = (
+            entry.kind != UPDATED
+            and following is not None
+            and (following.series, following.kind) == (entry.series, entry.kind)
+            and following.date - entry.date == dt.timedelta(days=1)
+        )
+        if runs_on:
+            continue
+        dates = (
+            entry.date.isoformat()
+            if start.date == entry.date
+            else f"{start.date.isoformat()}..{entry.date.isoformat()}"
+        )
+        rows.append((entry.series, dates, entry.kind, entry))
+        start = None
+    return rows
+
+
+# -- notifications --------------------------------------------------------------------------------
+
+SHOWN_RANGES = 10
+
+
+def change_lines(entries: Sequence[ChangeEntry]) -> list[str]:
+    """What a run changed, for a notification: per series and kind, the days as ranges (up to
+    ten, then how many more) and, for revisions of the national series, the largest change
+    (``revised 16 past days (...); largest change: cases on 2021-06-15 +91``)."""
+    from .transform_states import describe_keys
+
+    national = [e for e in entries if e.series == NATIONAL]
+    states = [e for e in entries if e.series != NATIONAL]
+    lines = []
+    if national:
+        lines.append(f"National: {national_sentence(national)}")
+    if states:
+        parts = []
+        for kind, verb in ((INSERTED, "added"), (UPDATED, "revised"), (REMOVED, "removed")):
+            keys = [(e.date, e.series) for e in states if e.kind == kind]
+            if keys:
+                parts.append(f"{verb} {len(keys)} row(s) ({describe_keys(keys)})")
+        lines.append(f"States and territories: {'; '.join(parts)}")
+    return lines
+
+
+def national_sentence(entries: Sequence[ChangeEntry]) -> str:
+    parts = []
+    for kind, verb, noun in (
+        (INSERTED, "added", "day"),
+        (UPDATED, "revised", "past day"),
+        (REMOVED, "removed", "day"),
+    ):
+        dates = sorted(e.date for e in entries if e.kind == kind)
+        if dates:
+            plural = "s" if len(dates) != 1 else ""
+            parts.append(f"{verb} {len(dates)} {noun}{plural} ({shown_dates(dates)})")
+    sentence = "; ".join(parts)
+    largest = largest_change(entries)
+    if largest is not None:
+        entry, figure, delta = largest
+        sentence += f"; largest change: {figure} on {entry.date.isoformat()} {delta:+,}"
+    return sentence
+
+
+def shown_dates(dates: Sequence[dt.date], limit: int = SHOWN_RANGES) -> str:
+    """Sorted dates as ranges, at most ``limit`` of them, then ``and N more`` days."""
+    from .transform import date_ranges
+
+    ranges = date_ranges(dates)
+    if len(ranges) <= limit:
+        return ", ".join(ranges)
+    shown = ranges[:limit]
+    covered = sum(_days_in(r) for r in shown)
+    return f"{', '.join(shown)} and {len(dates) - covered} more"
+
+
+def _days_in(text: str) -> int:
+    first, _, last = text.partition("..")
+    if not last:
+        return 1
+    return (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days + 1

@@ -1,0 +1,149 @@
+"""``/api/v1/runs/{id}/changes`` and ``/api/v1/changes``: the change log, what each run
+inserted, revised or removed with the values before and after."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from ...changelog import to_csv, valid_series
+from ...store.base import Store
+from ..cache import Rendered
+from ..context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
+from ..errors import ApiError, invalid_parameter
+from ..render import CSV_TYPE, render_json
+from ..schemas import ChangesPage, ErrorBody
+from .records import _DATE_QUERY, _date_param
+
+MAX_LIMIT = 100_000
+MAX_OFFSET = 10_000_000
+SERIES_PATTERN = "^(national|[0-9]{2})$"
+
+router = APIRouter()
+
+Series = Annotated[
+    str | None,
+    Query(
+        description="Only this series: national or a state's two-digit FIPS code.",
+        pattern=SERIES_PATTERN,
+        examples=["national", "36"],
+    ),
+]
+Limit = Annotated[
+    int | None, Query(ge=1, le=MAX_LIMIT, description="Entries per page (default: all).")
+]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Entries to skip.")]
+Format = Annotated[
+    Literal["json", "csv"] | None, Query(alias="format", description="json (default) or csv.")
+]
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": ChangesPage,
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "JSON page, or CSV with format=csv or Accept: text/csv",
+    },
+    **NOT_MODIFIED,
+    **ERRORS,
+}
+
+
+@router.get(
+    "/api/v1/runs/{run_id}/changes",
+    summary="What one run inserted, revised or removed, with values before and after",
+    response_class=Response,
+    responses={**RESPONSES, 404: {"model": ErrorBody, "description": "No such run"}},
+)
+async def run_changes(
+    request: Request,
+    run_id: Annotated[int, Path(ge=1, le=2**62, description="The run's id.")],
+    series: Series = None,
+    limit: Limit = None,
+    offset: Offset = 0,
+    fmt: Format = None,
+) -> Response:
+    which = _series_param(series)
+    output = _format(request, fmt)
+    store = web_context(request).service.store
+    state = await current_state(request)
+
+    def build() -> Rendered:
+        if store.get_run(run_id) is None:
+            raise ApiError(404, f"no run #{run_id}")
+        return changes_page(store, run_id, which, None, None, limit, offset, output)
+
+    key = ("run_changes", state, run_id, which, limit, offset, output)
+    return await cached(request, state, key, build)
+
+
+@router.get(
+    "/api/v1/changes",
+    summary="Every recorded revision of a date range, oldest run first per day",
+    response_class=Response,
+    responses=RESPONSES,
+)
+async def changes(
+    request: Request,
+    series: Series = None,
+    start: Annotated[
+        str | None, Query(description="First day, YYYY-MM-DD (inclusive).", **_DATE_QUERY)
+    ] = None,
+    end: Annotated[
+        str | None, Query(description="Last day, YYYY-MM-DD (inclusive).", **_DATE_QUERY)
+    ] = None,
+    limit: Limit = None,
+    offset: Offset = 0,
+    fmt: Format = None,
+) -> Response:
+    which = _series_param(series)
+    first, last = _date_param("start", start), _date_param("end", end)
+    if first and last and first > last:
+        raise invalid_parameter("start", f"{first} is after end {last}", start)
+    output = _format(request, fmt)
+    store = web_context(request).service.store
+    state = await current_state(request)
+
+    def build() -> Rendered:
+        return changes_page(store, None, which, first, last, limit, offset, output)
+
+    key = ("changes", state, which, first, last, limit, offset, output)
+    return await cached(request, state, key, build)
+
+
+def changes_page(
+    store: Store,
+    run_id: int | None,
+    series: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    limit: int | None,
+    offset: int,
+    fmt: str,
+) -> Rendered:
+    """One page of entries, sorted by series, date and run; JSON says the filter's total."""
+    total = store.count_changes(run_id, series, start, end)
+    entries = store.changes(run_id, series, start, end, limit, offset) if offset < total else []
+    if fmt == "csv":
+        return Rendered.of(to_csv(entries).encode(), CSV_TYPE)
+    return render_json(
+        {
+            "changes": [e.to_dict() for e in entries],
+            "total": total,
+            "limit": limit if limit is not None else total,
+            "offset": offset,
+        }
+    )
+
+
+def _series_param(value: str | None) -> str | None:
+    if value is not None and not valid_series(value):
+        raise invalid_parameter("series", "expected national or a two-digit FIPS code", value)
+    return value
+
+
+def _format(request: Request, fmt: str | None) -> str:
+    if fmt is not None:
+        return fmt
+    return "csv" if "text/csv" in request.headers.get("accept", "") else "json"
