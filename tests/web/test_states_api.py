@@ -56,7 +56,7 @@ def test_states_lists_the_55_jurisdictions_on_their_latest_day(states_client: Te
     body = states_client.get("/api/v1/states").json()
 
     assert len(body["states"]) == 55
-    assert body["data_through"] == "2021-07-08"
+    assert (body["data_from"], body["data_through"]) == ("2020-01-21", "2021-07-08")
     assert body["date"] is None
     california = next(e for e in body["states"] if e["fips"] == "06")
     assert california["name"] == "California"
@@ -249,7 +249,7 @@ def test_states_empty_when_the_states_are_off(database_url: str) -> None:
     app = create_app(fast_settings(database_url, schedule=SCHEDULE_OFF))
     with TestClient(app, raise_server_exceptions=False) as client:
         body = client.get("/api/v1/states").json()
-        assert body == {"date": None, "data_through": None, "states": []}
+        assert body == {"date": None, "data_from": None, "data_through": None, "states": []}
         assert client.get("/api/v1/states/06/records").status_code == 404
 
 

@@ -193,6 +193,7 @@ class StateSnapshotOut(BaseModel):
 
 class StatesSnapshot(BaseModel):
     date: str | None = Field(description="The date asked for; null for each one's latest row.")
+    data_from: str | None = Field(description="First date of the per-state series.")
     data_through: str | None = Field(
         description="Latest date of the per-state series (it can differ from the national one)."
     )

@@ -67,6 +67,7 @@ class Jurisdiction:
 class StatesSeries:
     state: tuple[int, str]
     by_fips: dict[str, Jurisdiction]
+    data_from: str | None
     data_through: str | None
 
 
@@ -116,8 +117,9 @@ def build_series(state: tuple[int, str], records: Sequence[StateRecord]) -> Stat
         by_fips[fips] = Jurisdiction(
             fips, rows[-1].name, population, derived_state_rows(rows, population)
         )
+    first = min((j.rows[0]["date"] for j in by_fips.values()), default=None)
     through = max((j.rows[-1]["date"] for j in by_fips.values()), default=None)
-    return StatesSeries(state, dict(sorted(by_fips.items())), through)
+    return StatesSeries(state, dict(sorted(by_fips.items())), first, through)
 
 
 def snapshot_entry(jurisdiction: Jurisdiction, on: str | None) -> dict[str, Any]:
@@ -169,6 +171,7 @@ class StatesData:
         day = on.isoformat() if on is not None else None
         return {
             "date": day,
+            "data_from": series.data_from,
             "data_through": series.data_through,
             "states": [snapshot_entry(j, day) for j in series.by_fips.values()],
         }
