@@ -15,8 +15,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from covid_etl.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
+from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL
 from tests.helpers.env import fast_settings
 
 OPERATIONS = [
@@ -28,11 +30,20 @@ OPERATIONS = [
     ("GET", "/covid_data"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
+    ("GET", "/api/v1/states"),
+    ("GET", "/api/v1/states/{fips}/records"),
 ]
 
 
 @pytest.fixture
 def api_schema(loaded_url: str) -> Any:
+    # The per-state series too, so the states operations answer with data.
+    sources = {
+        "nyt_url": str(NYT_CURRENT),
+        "jhu_url": str(JHU_CURRENT),
+        "states_url": str(STATES_REAL),
+    }
+    assert run_etl(fast_settings(loaded_url, **sources)).succeeded
     app = create_app(fast_settings(loaded_url, schedule=SCHEDULE_OFF))
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
@@ -48,10 +59,19 @@ CASES = [(method, path, "positive") for method, path in OPERATIONS] + [
     ("GET", "/api/v1/runs", "negative"),
     ("GET", "/api/v1/runs/{run_id}/changes", "negative"),
     ("GET", "/api/v1/changes", "negative"),
+    ("GET", "/api/v1/states", "negative"),
+    ("GET", "/api/v1/states/{fips}/records", "negative"),
 ]
 # Rules OpenAPI cannot express, so a schema-valid request may rightly be refused: "start after
-# end" (422), and a run id that names no run (404). Every other check stays on.
-REFUSABLE = ("/api/v1/records", "/api/v1/changes", "/api/v1/runs/{run_id}/changes")
+# end" or an impossible calendar date that matches the pattern (422), and a run id or FIPS code
+# that names nothing stored (404). Every other check stays on.
+REFUSABLE = (
+    "/api/v1/records",
+    "/api/v1/changes",
+    "/api/v1/runs/{run_id}/changes",
+    "/api/v1/states",
+    "/api/v1/states/{fips}/records",
+)
 
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES)

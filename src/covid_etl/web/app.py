@@ -27,10 +27,13 @@ from .errors import install_error_handlers
 from .fastpath import FastPathMiddleware
 from .metrics import install_metrics
 from .middleware import ApiHeadersMiddleware
-from .routes import changes, compat, pages, records, runs
+from .routes import changes, compat, pages, records, runs, states
+from .states import StatesData
 
 # Responses that depend only on the store state (and the day): served by the fast path.
-CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data")
+CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data", "/api/v1/states")
+# Paths under these prefixes too (one state's records).
+CACHED_PREFIXES = ("/api/v1/states/",)
 
 
 def create_app(
@@ -77,7 +80,8 @@ def create_app(
         title="covid-etl",
         version=__version__,
         description=(
-            "US COVID-19 national series (NYT cases and deaths, JHU recoveries), read-only. "
+            "US COVID-19 national series (NYT cases and deaths, JHU recoveries) and per-state "
+            "series (NYT; per 100k from Census 2019 estimates), read-only. "
             "Errors share one shape: {error: {status, code, message, details}}."
         ),
         docs_url=None,
@@ -86,6 +90,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    app.state.states = StatesData(lambda: service.store)
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
@@ -94,11 +99,12 @@ def create_app(
         state=service.state,
         today=lambda: clock().date(),
         paths=frozenset(CACHED_PATHS),
+        prefixes=CACHED_PREFIXES,
     )
     app.add_middleware(ApiHeadersMiddleware)
     # Outermost, so that the fast path's answers are counted too.
     install_metrics(app, context, frozenset(CACHED_PATHS))
-    for routes in (records, runs, changes, compat, pages):
+    for routes in (records, runs, changes, compat, pages, states):
         app.include_router(routes.router)
     pages.mount_dashboard(app)
     return app

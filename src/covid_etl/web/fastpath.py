@@ -63,15 +63,17 @@ class FastPathMiddleware:
         state: Callable[[], Hashable],
         today: Callable[[], dt.date],
         paths: frozenset[str],
+        prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.raw = raw
         self.state = state
         self.today = today
         self.paths = paths
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in self.paths:
+        if scope["type"] != "http" or scope["method"] != "GET" or not self._cached(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
@@ -99,6 +101,9 @@ class FastPathMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+    def _cached(self, path: str) -> bool:
+        return path in self.paths or path.startswith(self.prefixes)
 
 
 def _headers(scope: Scope) -> dict[str, Any]:

@@ -21,10 +21,10 @@ def render_json(payload: Any) -> Rendered:
     return Rendered.of(body, JSON_TYPE)
 
 
-def render_csv(rows: Sequence[dict[str, Any]]) -> Rendered:
+def render_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str] = RECORD_FIELDS) -> Rendered:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(RECORD_FIELDS)
+    writer.writerow(fields)
     for row in rows:
-        writer.writerow(["" if row[f] is None else row[f] for f in RECORD_FIELDS])
+        writer.writerow(["" if row[f] is None else row[f] for f in fields])
     return Rendered.of(out.getvalue().encode(), CSV_TYPE)

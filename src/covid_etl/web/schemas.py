@@ -171,3 +171,53 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class StateRecordOut(BaseModel):
+    date: str = Field(description="Day, YYYY-MM-DD.", examples=["2020-01-25"])
+    cases: int = Field(description="Cumulative cases (NYT).")
+    deaths: int = Field(description="Cumulative deaths (NYT).")
+    new_cases: int | None = Field(description="Cases minus the previous day's; null on day one.")
+    new_deaths: int | None = Field(description="Deaths minus the previous day's.")
+    new_cases_7d_avg: float | None = Field(description="Mean of the last 7 daily new_cases.")
+    new_deaths_7d_avg: float | None = Field(description="Mean of the last 7 daily new_deaths.")
+    cases_per_100k: float | None = Field(
+        description="Cases per 100,000 inhabitants (Census 2019); null without an estimate."
+    )
+    deaths_per_100k: float | None = Field(description="Deaths per 100,000 inhabitants.")
+    new_cases_7d_avg_per_100k: float | None = Field(
+        description="new_cases_7d_avg per 100,000 inhabitants."
+    )
+
+
+class StateRecordsPage(BaseModel):
+    fips: str = Field(description="Two-digit FIPS code.", examples=["06"])
+    name: str
+    population: int | None = Field(description="Census 2019 estimate; null when unknown.")
+    records: list[StateRecordOut]
+    total: int = Field(description="Rows in the start/end range, before limit and offset.")
+    limit: int = Field(description="The limit applied (the range's total when none was given).")
+    offset: int
+
+
+class StateSnapshotOut(BaseModel):
+    fips: str = Field(description="Two-digit FIPS code.", examples=["06"])
+    name: str
+    population: int | None = Field(description="Census 2019 estimate; null when unknown.")
+    date: str | None = Field(description="The row's day; null if none yet on the chosen date.")
+    cases: int | None
+    deaths: int | None
+    new_cases_7d_avg: float | None
+    new_deaths_7d_avg: float | None
+    cases_per_100k: float | None
+    deaths_per_100k: float | None
+    new_cases_7d_avg_per_100k: float | None
+
+
+class StatesSnapshot(BaseModel):
+    date: str | None = Field(description="The date asked for; null for each one's latest row.")
+    data_from: str | None = Field(description="First date of the per-state series.")
+    data_through: str | None = Field(
+        description="Latest date of the per-state series (it can differ from the national one)."
+    )
+    states: list[StateSnapshotOut]

@@ -853,11 +853,42 @@
         wireControls();
         buildCharts();
         observeResize();
+        document.dispatchEvent(new CustomEvent("dashboard:national-ready"));
       })
       .catch(function (err) {
         showError(err && err.message ? err.message : String(err));
       });
   }
+
+  /* ------------------------------------------------------ other series */
+
+  // states.js shows one jurisdiction's series in these same charts and headlines, and goes
+  // back to the national series; the national rows are kept aside meanwhile.
+  var nationalRecords = null;
+
+  function showSeries(records) {
+    if (nationalRecords === null) nationalRecords = state.records;
+    prepare(records);
+    buildCharts();
+  }
+
+  function showNational() {
+    if (nationalRecords !== null) {
+      prepare(nationalRecords);
+      nationalRecords = null;
+      buildCharts();
+    }
+    renderHeadlines();
+  }
+
+  window.covidDashboard = {
+    showSeries: showSeries,
+    showNational: showNational,
+    nationalThrough: function () {
+      return state.summary ? state.summary.data_through : null;
+    },
+    fmtInt: fmtInt,
+  };
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,201 @@
+"""What the states endpoints serve: each jurisdiction's stored series with derived columns and
+per-100k figures, built from the store interface alone and kept per store state.
+
+Derived columns use the national code (:mod:`covid_etl.web.derive`) over a jurisdiction's *full*
+series, so a window or a snapshot date never changes a value. Per-100k figures divide by the
+shipped census estimate; a jurisdiction without one (Guam, the Northern Mariana Islands, the
+Virgin Islands) gets null there, never 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import StateRecord
+from ..population import load_population
+from ..state_figures import per_100k
+from ..store.base import Store
+from .derive import day_over_day, trailing_average
+
+STATE_RECORD_FIELDS = (
+    "date",
+    "cases",
+    "deaths",
+    "new_cases",
+    "new_deaths",
+    "new_cases_7d_avg",
+    "new_deaths_7d_avg",
+    "cases_per_100k",
+    "deaths_per_100k",
+    "new_cases_7d_avg_per_100k",
+)
+
+SNAPSHOT_FIELDS = (
+    "fips",
+    "name",
+    "population",
+    "date",
+    "cases",
+    "deaths",
+    "new_cases_7d_avg",
+    "new_deaths_7d_avg",
+    "cases_per_100k",
+    "deaths_per_100k",
+    "new_cases_7d_avg_per_100k",
+)
+
+# Two decimals, like the 7-day averages: finer digits are noise next to the census estimate.
+_DIGITS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    """One jurisdiction's full derived series (date order) and what the snapshot needs."""
+
+    fips: str
+    name: str
+    population: int | None
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class StatesSeries:
+    state: tuple[int, str]
+    by_fips: dict[str, Jurisdiction]
+    data_from: str | None
+    data_through: str | None
+
+
+def rate(value: float | None, population: int | None) -> float | None:
+    """``value`` per 100k rounded to two decimals; null without a population."""
+    figure = per_100k(value, population)
+    return None if figure is None else round(figure, _DIGITS)
+
+
+def derived_state_rows(
+    records: Sequence[StateRecord], population: int | None
+) -> list[dict[str, Any]]:
+    """One dict per record (date order) with the fields of :data:`STATE_RECORD_FIELDS`."""
+    new_cases = day_over_day([r.cases for r in records])
+    new_deaths = day_over_day([r.deaths for r in records])
+    cases_avg = trailing_average(new_cases)
+    deaths_avg = trailing_average(new_deaths)
+    return [
+        {
+            "date": r.date.isoformat(),
+            "cases": r.cases,
+            "deaths": r.deaths,
+            "new_cases": new_cases[i],
+            "new_deaths": new_deaths[i],
+            "new_cases_7d_avg": cases_avg[i],
+            "new_deaths_7d_avg": deaths_avg[i],
+            "cases_per_100k": rate(r.cases, population),
+            "deaths_per_100k": rate(r.deaths, population),
+            "new_cases_7d_avg_per_100k": rate(cases_avg[i], population),
+        }
+        for i, r in enumerate(records)
+    ]
+
+
+def build_series(state: tuple[int, str], records: Sequence[StateRecord]) -> StatesSeries:
+    """Group the store's rows (fips then date order) into derived series per jurisdiction."""
+    census = load_population()
+    groups: dict[str, list[StateRecord]] = {}
+    for record in records:
+        groups.setdefault(record.fips, []).append(record)
+    by_fips: dict[str, Jurisdiction] = {}
+    for fips, rows in groups.items():
+        rows.sort(key=lambda r: r.date)
+        known = census.get(fips)
+        population = known.population if known is not None else None
+        # The published name of the latest row: a fips keeps one name (the data contract).
+        by_fips[fips] = Jurisdiction(
+            fips, rows[-1].name, population, derived_state_rows(rows, population)
+        )
+    first = min((j.rows[0]["date"] for j in by_fips.values()), default=None)
+    through = max((j.rows[-1]["date"] for j in by_fips.values()), default=None)
+    return StatesSeries(state, dict(sorted(by_fips.items())), first, through)
+
+
+def snapshot_entry(jurisdiction: Jurisdiction, on: str | None) -> dict[str, Any]:
+    """The jurisdiction's latest row on or before ``on`` (its latest row when None); a
+    jurisdiction with no row yet on that date has null figures."""
+    row = _latest_on(jurisdiction.rows, on)
+    entry: dict[str, Any] = {
+        "fips": jurisdiction.fips,
+        "name": jurisdiction.name,
+        "population": jurisdiction.population,
+    }
+    for field in SNAPSHOT_FIELDS[3:]:
+        entry[field] = row[field] if row is not None else None
+    return entry
+
+
+def _latest_on(rows: list[dict[str, Any]], on: str | None) -> dict[str, Any] | None:
+    if on is None:
+        return rows[-1] if rows else None
+    # ISO dates sort as strings and rows are in date order: a binary search.
+    dates = [row["date"] for row in rows]
+    # The number of rows dated on or before ``on``; the last of them is the one.
+    count = bisect_right(dates, on)
+    return rows[count - 1] if count else None
+
+
+class StatesData:
+    """The per-state series of the current store state, derived once per state and shared by
+    every request (under a lock, so concurrent misses derive it once)."""
+
+    def __init__(self, store: Callable[[], Store]) -> None:
+        self._store = store
+        self._series: StatesSeries | None = None
+        self._lock = threading.Lock()
+
+    def series(self, state: tuple[int, str]) -> StatesSeries:
+        current = self._series
+        if current is not None and current.state == state:
+            return current
+        with self._lock:
+            current = self._series
+            if current is None or current.state != state:
+                current = build_series(state, self._store().state_records())
+                self._series = current
+        return current
+
+    def snapshot(self, state: tuple[int, str], on: dt.date | None) -> dict[str, Any]:
+        series = self.series(state)
+        day = on.isoformat() if on is not None else None
+        return {
+            "date": day,
+            "data_from": series.data_from,
+            "data_through": series.data_through,
+            "states": [snapshot_entry(j, day) for j in series.by_fips.values()],
+        }
+
+    def jurisdiction(self, state: tuple[int, str], fips: str) -> Jurisdiction | None:
+        return self.series(state).by_fips.get(fips)
+
+
+def window_page(
+    rows: list[dict[str, Any]],
+    start: dt.date | None,
+    end: dt.date | None,
+    limit: int | None,
+    offset: int,
+) -> dict[str, Any]:
+    """The rows between ``start`` and ``end`` (inclusive), paged like ``/api/v1/records``."""
+    low = start.isoformat() if start else None
+    high = end.isoformat() if end else None
+    window = [r for r in rows if (low is None or r["date"] >= low)]
+    window = [r for r in window if (high is None or r["date"] <= high)]
+    total = len(window)
+    return {
+        "records": window[offset : offset + limit if limit is not None else None],
+        "total": total,
+        "limit": limit if limit is not None else total,
+        "offset": offset,
+    }
