@@ -4,7 +4,7 @@ inserted, revised or removed with the values before and after."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -12,14 +12,12 @@ from fastapi.responses import Response
 from ...changelog import to_csv, valid_series
 from ...store.base import Store
 from ..cache import Rendered
-from ..context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
+from ..context import cached, current_state, web_context
 from ..errors import ApiError, invalid_parameter
+from ..params import End, Format, Limit, Offset, Start, date_window, json_or_csv, response_format
 from ..render import CSV_TYPE, render_json
 from ..schemas import ChangesPage, ErrorBody
-from .records import _DATE_QUERY, _date_param
 
-MAX_LIMIT = 100_000
-MAX_OFFSET = 10_000_000
 SERIES_PATTERN = "^(national|[0-9]{2})$"
 
 router = APIRouter()
@@ -32,22 +30,7 @@ Series = Annotated[
         examples=["national", "36"],
     ),
 ]
-Limit = Annotated[
-    int | None, Query(ge=1, le=MAX_LIMIT, description="Entries per page (default: all).")
-]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Entries to skip.")]
-Format = Annotated[
-    Literal["json", "csv"] | None, Query(alias="format", description="json (default) or csv.")
-]
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "model": ChangesPage,
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-        "description": "JSON page, or CSV with format=csv or Accept: text/csv",
-    },
-    **NOT_MODIFIED,
-    **ERRORS,
-}
+RESPONSES = json_or_csv(ChangesPage)
 
 
 @router.get(
@@ -65,7 +48,7 @@ async def run_changes(
     fmt: Format = None,
 ) -> Response:
     which = _series_param(series)
-    output = _format(request, fmt)
+    output = response_format(request, fmt)
     store = web_context(request).service.store
     state = await current_state(request)
 
@@ -87,21 +70,15 @@ async def run_changes(
 async def changes(
     request: Request,
     series: Series = None,
-    start: Annotated[
-        str | None, Query(description="First day, YYYY-MM-DD (inclusive).", **_DATE_QUERY)
-    ] = None,
-    end: Annotated[
-        str | None, Query(description="Last day, YYYY-MM-DD (inclusive).", **_DATE_QUERY)
-    ] = None,
+    start: Start = None,
+    end: End = None,
     limit: Limit = None,
     offset: Offset = 0,
     fmt: Format = None,
 ) -> Response:
     which = _series_param(series)
-    first, last = _date_param("start", start), _date_param("end", end)
-    if first and last and first > last:
-        raise invalid_parameter("start", f"{first} is after end {last}", start)
-    output = _format(request, fmt)
+    first, last = date_window(start, end)
+    output = response_format(request, fmt)
     store = web_context(request).service.store
     state = await current_state(request)
 
@@ -141,9 +118,3 @@ def _series_param(value: str | None) -> str | None:
     if value is not None and not valid_series(value):
         raise invalid_parameter("series", "expected national or a two-digit FIPS code", value)
     return value
-
-
-def _format(request: Request, fmt: str | None) -> str:
-    if fmt is not None:
-        return fmt
-    return "csv" if "text/csv" in request.headers.get("accept", "") else "json"

@@ -4,26 +4,36 @@ and per-100k columns (:mod:`covid_etl.web.states`)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ..cache import Rendered
-from ..context import ERRORS, NOT_MODIFIED, cached, current_state
+from ..context import cached, current_state
 from ..errors import ApiError, invalid_parameter
+from ..params import (
+    DATE_QUERY,
+    End,
+    Format,
+    Limit,
+    Offset,
+    Start,
+    date_param,
+    date_window,
+    json_or_csv,
+    response_format,
+)
 from ..render import render_csv, render_json
 from ..schemas import ErrorBody, StateRecordsPage, StatesSnapshot
 from ..states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, StatesData, window_page
-from .records import _DATE_QUERY, MAX_LIMIT, MAX_OFFSET, _date_param
 
 PREFIX = "/api/v1/states"
 _FIPS = re.compile(r"^[0-9]{2}$")
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No stored series for this FIPS code"}
 }
-_FORMAT_QUERY = Query(alias="format", description="json (default) or csv.")
 
 router = APIRouter()
 
@@ -33,36 +43,22 @@ def states_data(request: Request) -> StatesData:
     return data
 
 
-def _format(request: Request, fmt: str | None) -> str:
-    if fmt is not None:
-        return fmt
-    return "csv" if "text/csv" in request.headers.get("accept", "") else "json"
-
-
 @router.get(
     PREFIX,
     summary="Every state and territory on one date, with per-100k figures",
     response_class=Response,
-    responses={
-        200: {
-            "model": StatesSnapshot,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "JSON, or CSV with format=csv or Accept: text/csv",
-        },
-        **NOT_MODIFIED,
-        **ERRORS,
-    },
+    responses=json_or_csv(StatesSnapshot, page=False),
 )
 async def states(
     request: Request,
     date: Annotated[
         str | None,
-        Query(description="Snapshot day, YYYY-MM-DD (default: each one's latest).", **_DATE_QUERY),
+        Query(description="Snapshot day, YYYY-MM-DD (default: each one's latest).", **DATE_QUERY),
     ] = None,
-    fmt: Annotated[Literal["json", "csv"] | None, _FORMAT_QUERY] = None,
+    fmt: Format = None,
 ) -> Response:
-    on = _date_param("date", date)
-    form = _format(request, fmt)
+    on = date_param("date", date)
+    form = response_format(request, fmt)
     data = states_data(request)
     state = await current_state(request)
 
@@ -79,16 +75,7 @@ async def states(
     PREFIX + "/{fips}/records",
     summary="One state's daily records with derived and per-100k columns",
     response_class=Response,
-    responses={
-        200: {
-            "model": StateRecordsPage,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "JSON page, or CSV with format=csv or Accept: text/csv",
-        },
-        **NOT_MODIFIED,
-        **_NOT_FOUND,
-        **ERRORS,
-    },
+    responses={**json_or_csv(StateRecordsPage), **_NOT_FOUND},
 )
 async def state_records(
     request: Request,
@@ -100,24 +87,16 @@ async def state_records(
             json_schema_extra={"pattern": _FIPS.pattern},
         ),
     ],
-    start: Annotated[
-        str | None, Query(description="First day, YYYY-MM-DD (inclusive).", **_DATE_QUERY)
-    ] = None,
-    end: Annotated[
-        str | None, Query(description="Last day, YYYY-MM-DD (inclusive).", **_DATE_QUERY)
-    ] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, le=MAX_LIMIT, description="Rows per page (default: all).")
-    ] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
-    fmt: Annotated[Literal["json", "csv"] | None, _FORMAT_QUERY] = None,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = None,
+    offset: Offset = 0,
+    fmt: Format = None,
 ) -> Response:
     if not _FIPS.match(fips):
         raise invalid_parameter("fips", "expected a two-digit FIPS code", fips)
-    first, last = _date_param("start", start), _date_param("end", end)
-    if first and last and first > last:
-        raise invalid_parameter("start", f"{first} is after end {last}", start)
-    form = _format(request, fmt)
+    first, last = date_window(start, end)
+    form = response_format(request, fmt)
     data = states_data(request)
     state = await current_state(request)
     # Unknown fips is checked before the cache: a 404 is never registered for the fast path.
