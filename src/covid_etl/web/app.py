@@ -96,7 +96,7 @@ def create_app(
     app.add_middleware(
         FastPathMiddleware,
         raw=context.raw,
-        state=service.state,
+        state=context.state,
         today=lambda: clock().date(),
         paths=frozenset(CACHED_PATHS),
         prefixes=CACHED_PREFIXES,

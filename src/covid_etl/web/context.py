@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from .cache import Rendered, ResponseCache
 from .fastpath import negotiate, raw_key
 from .schemas import ErrorBody
+from .shared_read import SharedRead
 
 if TYPE_CHECKING:
     from ..scheduler import Scheduler
@@ -41,6 +42,11 @@ class WebContext:
     scheduler: Scheduler | None
     # COVID_ETL_MAX_RUN_AGE in seconds (None: off), for /healthz and /metrics.
     max_run_age: float | None = None
+    # The store state as requests read it: off the event loop, shared by concurrent requests.
+    state: SharedRead[tuple[int, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", SharedRead(self.service.state))  # frozen dataclass
 
     def staleness(self) -> Health:
         """The staleness verdict now (reads the store: call it from a worker thread)."""
@@ -56,7 +62,7 @@ def web_context(request: Request) -> WebContext:
 
 async def current_state(request: Request) -> tuple[int, str]:
     """The store state, read in a worker thread (a network round trip on PostgreSQL)."""
-    return await run_in_threadpool(web_context(request).service.state)
+    return await web_context(request).state()
 
 
 async def cached(

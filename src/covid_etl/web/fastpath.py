@@ -10,10 +10,8 @@ what lets one process serve the whole series thousands of times a second.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
-
-from starlette.concurrency import run_in_threadpool
 
 from .cache import Rendered, ResponseCache
 from .middleware import ASGIApp, Receive, Scope, Send
@@ -60,7 +58,7 @@ class FastPathMiddleware:
         self,
         app: ASGIApp,
         raw: ResponseCache,
-        state: Callable[[], Hashable],
+        state: Callable[[], Awaitable[Hashable]],
         today: Callable[[], dt.date],
         paths: frozenset[str],
         prefixes: tuple[str, ...] = (),
@@ -78,8 +76,8 @@ class FastPathMiddleware:
             return
         headers = _headers(scope)
         try:
-            # A store read (a network round trip on PostgreSQL): off the event loop.
-            state = await run_in_threadpool(self.state)
+            # A store read, off the event loop and shared with concurrent requests.
+            state = await self.state()
         except Exception:  # let the route produce the proper error response
             await self.app(scope, receive, send)
             return
