@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +27,7 @@ from tests.helpers.data import (
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import Response, SmtpSink, SourceServer
-from tests.helpers.stall_load import MARKER
+from tests.helpers.stalled import stalled_run
 
 ROOT = Path(__file__).parents[1]
 NYT_PATH = "/nytimes/covid-19-data/master/us.csv"
@@ -122,21 +120,8 @@ def test_run_killed_mid_load_leaves_no_entries(
     first = run_etl(fast_settings(database_url, **day(source_server, "2021-06-15"))).run
     new = day(source_server, "2021-06-16")
     env = cli_env(database_url, COVID_ETL_NYT_URL=new["nyt_url"], COVID_ETL_JHU_URL=new["jhu_url"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.stall_load", "run", "--json"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith(MARKER), proc.stderr.read() if proc.stderr else line
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=10)
+    with stalled_run(env):
+        pass  # killed inside its load transaction on leaving the block
     store = open_store(database_url)
     try:
         assert store.count_changes() == 511

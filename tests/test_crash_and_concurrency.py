@@ -9,7 +9,6 @@ commit winning; its tests are at the end of this module.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -29,7 +28,7 @@ from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_histor
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import SourceServer, running
-from tests.helpers.stall_load import MARKER
+from tests.helpers.stalled import stalled_run
 
 ROOT = Path(__file__).parents[1]
 
@@ -79,24 +78,9 @@ def test_sigkill_during_load_keeps_previous_data_and_next_run_recovers(
 
     new = serve_real(source_server)  # the current files: 305 new dates and many revisions
     env = cli_env(database_url, COVID_ETL_NYT_URL=new["nyt_url"], COVID_ETL_JHU_URL=new["jhu_url"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.stall_load", "run", "--json"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith(MARKER), proc.stderr.read() if proc.stderr else line
+    with stalled_run(env):
         # Readers see the old data while the load transaction is open and half written.
         assert rows(database_url) == before
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
 
     assert rows(database_url) == before
     store = open_store(database_url)
@@ -238,22 +222,8 @@ def test_sigkill_between_download_and_upload_leaves_the_object_unchanged(
 
     new = serve_real(source_server)
     env = cli_env(database_url, COVID_ETL_NYT_URL=new["nyt_url"], COVID_ETL_JHU_URL=new["jhu_url"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.stall_load", "run", "--json"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith(MARKER), proc.stderr.read() if proc.stderr else line
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
+    with stalled_run(env):
+        pass  # killed inside its load transaction on leaving the block
 
     # Same ETag, same version: not a byte of the killed run reached S3, not even its run record.
     assert s3_object(database_url) == version

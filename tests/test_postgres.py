@@ -7,8 +7,6 @@ import datetime as dt
 import io
 import json
 import os
-import select
-import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +34,7 @@ from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_csv
 from tests.helpers.schema import record_run_at_schema_version
 from tests.helpers.servers import Response, SourceServer, WebhookSink
-from tests.helpers.stall_load import MARKER
+from tests.helpers.stalled import stalled_run
 
 ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-m", "covid_etl.cli"]
@@ -350,22 +348,6 @@ def test_five_concurrent_runs_load_once(database_url: str, source_server: Source
     assert exports(database_url)[0] == expected_csv(NYT_CURRENT, JHU_CURRENT)
 
 
-def _wait_for_marker(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            line = proc.stdout.readline()
-            if line.startswith(MARKER):
-                return line
-            if not line and proc.poll() is not None:
-                break
-    proc.kill()
-    _, err = proc.communicate()
-    raise AssertionError(f"the stalled load never reached its first batch: {err}")
-
-
 @pytest.mark.slow
 @with_writer_lock  # on S3: see test_crash_and_concurrency.py (kill before the upload)
 def test_sigkill_mid_load_keeps_data_releases_lock_and_next_run_recovers(
@@ -378,16 +360,8 @@ def test_sigkill_mid_load_keeps_data_releases_lock_and_next_run_recovers(
     env = cli_env(
         database_url, COVID_ETL_NYT_URL=day2["nyt_url"], COVID_ETL_JHU_URL=day2["jhu_url"]
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.stall_load", "run", "--json"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert "rows=17" in _wait_for_marker(proc, timeout=60)
+    with stalled_run(env) as (proc, marker):
+        assert "rows=17" in marker
         # Mid-load: readers still see the old rows; another writer gives up after its wait.
         assert exports(database_url) == before
         other = open_store(database_url)
@@ -396,10 +370,6 @@ def test_sigkill_mid_load_keeps_data_releases_lock_and_next_run_recovers(
                 pass  # pragma: no cover - the lock is held by the stalled load
         finally:
             other.close()
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
 
     assert exports(database_url) == before
     store = open_store(database_url)
