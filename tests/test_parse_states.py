@@ -11,7 +11,7 @@ from covid_etl.models import RunRecord, RunStatus, StateRecord, StatesCounts, Tr
 from covid_etl.notify.render import render
 from covid_etl.parse_states import decrease_warnings, parse_states
 from covid_etl.population import load_population, parse_population, population_of
-from covid_etl.state_figures import daily_new, per_100k, seven_day_average
+from covid_etl.state_figures import per_100k
 from covid_etl.summary import run_summary_json
 from covid_etl.transform_states import diff_states, diff_states_by_fips
 from tests.helpers.data import POPULATION_REAL, STATES_REAL
@@ -152,13 +152,6 @@ def test_per_100k_is_none_without_a_population_never_zero() -> None:
     assert per_100k(100, 200_000) == 50.0
     assert per_100k(100, None) is None
     assert per_100k(None, 200_000) is None
-
-
-def test_daily_new_and_seven_day_average() -> None:
-    assert daily_new([1, 3, 3, 2]) == [1, 2, 0, -1]
-    averages = seven_day_average([7] * 6 + [14, 0])
-    assert averages[:6] == [None] * 6
-    assert averages[6:] == [8.0, 7.0]
 
 
 def _run(states: StatesCounts | None, status: RunStatus = RunStatus.SUCCEEDED) -> RunRecord:
