@@ -191,6 +191,34 @@ def test_states_entries_name_the_fips_with_values_before_and_after(
     ]
 
 
+def test_inserted_state_entries_hold_each_new_rows_values(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The store writes a new row's entry with the row (not from a Python-side copy): on every
+    backend it must read back as the same mapping, with integer figures."""
+    cut = states_file(tmp_path / "cut.csv", "2021-06-30")
+    first = run_etl(states_settings(database_url, cut)).run
+    full = states_file(tmp_path / "full.csv", "2021-07-08")
+    second = run_etl(states_settings(database_url, full)).run
+    assert second.status is RunStatus.SUCCEEDED
+
+    store = open_store(database_url)
+    try:
+        rows = {(r.fips, r.date): r for r in store.state_records()}
+        entries = [e for e in store.changes() if e.series != "national"]
+    finally:
+        store.close()
+    assert len(entries) == len(rows) == 27_129
+    assert {e.run_id for e in entries if e.date <= dt.date(2021, 6, 30)} == {first.id}
+    assert {e.run_id for e in entries if e.date > dt.date(2021, 6, 30)} == {second.id}
+    for entry in entries:
+        row = rows[(entry.series, entry.date)]
+        assert (entry.kind, entry.before) == ("inserted", None)
+        assert entry.after == {"name": row.name, "cases": row.cases, "deaths": row.deaths}
+        assert entry.after is not None
+        assert type(entry.after["cases"]) is int and type(entry.after["deaths"]) is int
+
+
 # -- db copy --------------------------------------------------------------------------------------
 
 

@@ -49,13 +49,13 @@ def national_entries(
 
 def state_entries(
     previous: Mapping[tuple[dt.date, str], StateRecord],
-    inserted: Iterable[StateRecord],
     updated: Iterable[StateRecord],
     removed: Iterable[tuple[dt.date, str]],
 ) -> list[ChangeEntry]:
-    """The per-state entries; ``previous`` holds the stored rows of updated and removed keys."""
-    entries = [ChangeEntry(r.fips, r.date, INSERTED, None, state_values(r)) for r in inserted]
-    entries += [
+    """The entries of revised and removed per-state rows; ``previous`` holds their stored rows.
+    A new row's entry (``inserted``, no values before, :func:`state_values` after) is written
+    by the store with the row, since it needs nothing but the row."""
+    entries = [
         ChangeEntry(r.fips, r.date, UPDATED, state_values(previous[r.key]), state_values(r))
         for r in updated
     ]

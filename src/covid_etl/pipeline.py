@@ -72,8 +72,6 @@ class RunResult:
     failure: StageFailed | None = None
     # False when the store could not be read to say what data it holds (it is unavailable).
     data_known: bool = True
-    # What the run recorded in the change log (empty when it changed nothing or failed).
-    change_log: list[ChangeEntry] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -215,7 +213,7 @@ def _locked_run(
         if run.status is not RunStatus.SUCCEEDED or isinstance(exc, DatabaseLocked):
             raise
         _mark_failed(run, StageFailed(Stage.LOAD, run.id, exc), secrets, store)
-        changes, change_log = [], []
+        changes = []
         store.finish_run(run, [], channels)
     log.info(
         "run #%d %s",
@@ -231,24 +229,26 @@ def _locked_run(
         error = redact(describe(exc), secrets)
         log.warning("run #%d is committed, but its delivery was not recorded: %s", run.id, error)
         run.notification_status = f"delivery not recorded ({error}); the next run retries it"
-        return RunResult(run=run, changes=changes, failure=failure, change_log=change_log)
+        return RunResult(run=run, changes=changes, failure=failure)
     if refreshed is not None:
         run.notification_status = refreshed.notification_status
-    return RunResult(
-        run=run, delivery=delivery, changes=changes, failure=failure, change_log=change_log
-    )
+    return RunResult(run=run, delivery=delivery, changes=changes, failure=failure)
 
 
 def _state_writes(states: StateChanges | None) -> dict[str, Any]:
-    if states is None or not (states.to_write or states.removed):
+    if states is None or not (states.inserted or states.updated or states.removed):
         return {}
     from operator import itemgetter
 
     # In primary-key order (date, fips): each insert lands next to the previous one in the
     # table's B-tree instead of all over it (twice as fast on a large load). The rows come by
     # date already (initial load) or by fips, so a stable sort on the date alone suffices.
-    rows = sorted(states.to_write, key=itemgetter(0))
-    return {"state_changes": rows, "states_removed": states.removed}
+    by_date = itemgetter(0)
+    return {
+        "states_inserted": sorted(states.inserted, key=by_date),
+        "states_updated": sorted(states.updated, key=by_date),
+        "states_removed": states.removed,
+    }
 
 
 def _execute(
@@ -312,9 +312,8 @@ def _execute(
     states = None
     if state_rows is not None:
         states = _diff_states(run, store, state_rows, accept_removals)
-        change_log += state_entries(
-            states.previous, states.inserted, states.updated, states.removed
-        )
+        # Inserted rows' entries are the rows themselves: the store writes them with the rows.
+        change_log += state_entries(states.previous, states.updated, states.removed)
     return changes.to_write, changes.removed, states, change_log
 
 

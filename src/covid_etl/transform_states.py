@@ -32,10 +32,6 @@ class StateChanges:
     # The stored rows of updated and removed keys: the change log's values before the run.
     previous: dict[StateKey, StateRecord] = field(default_factory=dict)
 
-    @property
-    def to_write(self) -> list[StateRecord]:
-        return self.inserted + self.updated
-
 
 def diff_states(
     stored: Mapping[StateKey, StateRecord],

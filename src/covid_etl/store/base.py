@@ -108,14 +108,18 @@ class Store(Protocol):
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
         *,
-        state_changes: Sequence[StateRecord] = (),
+        states_inserted: Sequence[StateRecord] = (),
+        states_updated: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         """One transaction: write changed rows of both series, delete ``removed`` dates and
-        ``states_removed`` keys (only when the operator accepted removals), the ``change_log``
-        entries describing them, the final run record, pending notifications. A second
-        succeeded run for one event id is refused (a unique index), writing nothing."""
+        ``states_removed`` keys (only when the operator accepted removals), the change log,
+        the final run record, pending notifications. ``change_log`` holds the entries of the
+        national series and of updated and removed per-state rows (their values before the
+        run are the caller's); each of ``states_inserted`` gets its ``inserted`` entry from
+        the store. A second succeeded run for one event id is refused (a unique index),
+        writing nothing."""
 
     def stored_state_fips(self) -> list[str]:
         """The FIPS codes that have stored per-state rows."""

@@ -130,6 +130,9 @@ class PostgresStore(SqlStore):
     """Store in a PostgreSQL database."""
 
     paramstyle = "format"
+    state_values_sql = (
+        "jsonb_build_object('name', ?::text, 'cases', ?::bigint, 'deaths', ?::bigint)"
+    )
     migrations = MIGRATIONS
     schema_table_ddl = (
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -299,7 +302,8 @@ class PostgresStore(SqlStore):
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
         *,
-        state_changes: Sequence[StateRecord] = (),
+        states_inserted: Sequence[StateRecord] = (),
+        states_updated: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
@@ -315,8 +319,8 @@ class PostgresStore(SqlStore):
                     f"{self.where} ended ({self._reason(exc)}); nothing was written"
                 ) from None
         super().finish_run(
-            run, changes, channels, removed, state_changes=state_changes,
-            states_removed=states_removed, change_log=change_log,
+            run, changes, channels, removed, states_inserted=states_inserted,
+            states_updated=states_updated, states_removed=states_removed, change_log=change_log,
         )  # fmt: skip
 
     def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:

@@ -355,7 +355,8 @@ class S3Store:
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
         *,
-        state_changes: Sequence[StateRecord] = (),
+        states_inserted: Sequence[StateRecord] = (),
+        states_updated: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
@@ -365,7 +366,8 @@ class S3Store:
                 changes,
                 channels,
                 removed,
-                state_changes=state_changes,
+                states_inserted=states_inserted,
+                states_updated=states_updated,
                 states_removed=states_removed,
                 change_log=change_log,
             )

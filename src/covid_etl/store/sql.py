@@ -58,6 +58,8 @@ class SqlStore:
     paramstyle = "qmark"
     # Each migration is a list of statements; index i upgrades schema version i to i + 1.
     migrations: Sequence[Sequence[str]] = ()
+    # A state row's change-log values (name, cases, deaths) as a JSON object built in SQL.
+    state_values_sql = "json_object('name', ?, 'cases', ?, 'deaths', ?)"
     # The bookkeeping table is created outside the numbered migrations, in the backend's types.
     schema_table_ddl = (
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -208,7 +210,8 @@ class SqlStore:
         channels: Sequence[PendingChannel],
         removed: Sequence[dt.date] = (),
         *,
-        state_changes: Sequence[StateRecord] = (),
+        states_inserted: Sequence[StateRecord] = (),
+        states_updated: Sequence[StateRecord] = (),
         states_removed: Sequence[StateKey] = (),
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
@@ -220,8 +223,13 @@ class SqlStore:
                 self._write_changes(cur, [e._replace(run_id=run.id) for e in entries])
             for batch in chunks(changes, 500):
                 self._write_records(cur, run.id, batch)
-            # The per-state series is written in the same transaction: both or neither.
-            for state_batch in chunks(state_changes, 5000):
+            # The per-state series is written in the same transaction: both or neither. A new
+            # row's change-log entry holds just the row's values, so the database builds it
+            # from the row (no Python object per entry: a county-sized load has millions).
+            for state_batch in chunks(states_inserted, 5000):
+                self._write_states(cur, run.id, state_batch)
+                self._write_inserted_state_entries(cur, run.id, state_batch)
+            for state_batch in chunks(states_updated, 5000):
                 self._write_states(cur, run.id, state_batch)
             for keys in chunks(states_removed, 5000):
                 cur.executemany(
@@ -259,6 +267,20 @@ class SqlStore:
                 for e in entries
             ],
         )  # fmt: skip
+
+    def _write_inserted_state_entries(
+        self, cur: Any, run_id: int, rows: Sequence[StateRecord]
+    ) -> None:
+        """The ``inserted`` change-log entries of new per-state rows; the values are the same
+        mapping :func:`covid_etl.changelog.state_values` gives, built by the database."""
+        date_in = functools.cache(self._date_in)
+        cur.executemany(
+            self._sql(
+                f"INSERT INTO changes ({CHANGE_COLUMNS}) "
+                f"VALUES (?, ?, ?, 'inserted', NULL, {self.state_values_sql})"
+            ),
+            [(run_id, r.fips, date_in(r.date), r.name, r.cases, r.deaths) for r in rows],
+        )
 
     def _json_or_null(self, value: Any) -> Any:
         return None if value is None else self._json_in(value)
