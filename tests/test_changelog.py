@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from covid_etl.changelog import change_lines
 from covid_etl.models import ChangeEntry, RunStatus
 from covid_etl.pipeline import run_etl
@@ -370,6 +372,46 @@ def test_s3_publishes_the_original_change_log_of_the_latest_changing_run(
 
 
 # The S3 store runs the SQLite store's migrations on its local copy: the SQLite case covers it.
+@on_sqlite_and_postgres  # S3 holds the SQLite database: the SQLite case covers its migration
+def test_schema_6_keeps_every_change_entry_and_still_refuses_an_unknown_kind(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Version 6 rewrites the change log's kind check (SQLite rebuilds the table for it)."""
+    old = open_store(database_url)
+    old.migrations = old.migrations[:5]  # type: ignore[attr-defined]  # the schema before it
+    try:
+        old.migrate()
+        run_etl(states_settings(database_url, states_file(tmp_path / "cut.csv", "2021-06-30")),
+                store=old)  # fmt: skip
+        before = old.changes()
+    finally:
+        old.close()
+    assert len(before) == 816 + STATE_ROWS_THROUGH_2021_06_30
+    store = open_store(database_url)
+    try:
+        store.migrate()
+        assert store.schema_version() == 6
+        assert store.changes() == before
+        refused = pytest.raises(Exception, match=r"(?i)check constraint")
+        with refused, store._transaction() as cur:  # type: ignore[attr-defined]
+            cur.execute(
+                store._sql(  # type: ignore[attr-defined]
+                    "INSERT INTO changes (run_id, series, date, kind) VALUES (?, ?, ?, ?)"
+                ),
+                (before[0].run_id, "06", "2021-07-09", "revised"),
+            )
+    finally:
+        store.close()
+    # The next run writes entries into the rebuilt table.
+    full = run_etl(states_settings(database_url, states_file(tmp_path / "f.csv", "2021-07-08")))
+    assert full.run.status is RunStatus.SUCCEEDED
+    store = open_store(database_url)
+    try:
+        assert store.count_changes(run_id=full.run.id) == 440
+    finally:
+        store.close()
+
+
 @on_sqlite_and_postgres
 def test_a_database_from_before_the_change_log_upgrades_and_logs_the_next_run(
     database_url: str, source_server: SourceServer
@@ -384,7 +426,7 @@ def test_a_database_from_before_the_change_log_upgrades_and_logs_the_next_run(
     assert first.status is RunStatus.SUCCEEDED
     store = open_store(database_url)
     try:
-        assert store.schema_version() == 5
+        assert store.schema_version() == len(store.migrations)  # type: ignore[attr-defined]
         assert store.count_changes(run_id=first.id) == 511
     finally:
         store.close()

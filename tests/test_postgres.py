@@ -633,3 +633,122 @@ def test_server_ending_the_sessions_during_the_load_keeps_the_data_and_next_run_
     result = run_etl(fast_settings(postgres_url, **day2)).run
     assert result.status is RunStatus.SUCCEEDED and result.recovered_from is not None
     assert (result.inserted, result.updated, result.unchanged) == (1, 16, 495)
+
+
+# -- least privilege ------------------------------------------------------------------------------
+
+
+def documented_grants(database: str, role: str) -> list[str]:
+    """The GRANT statements of docs/postgresql.md's least-privilege block, for ``role`` on
+    ``database`` (the page uses ``covid`` and ``covid_etl``)."""
+    page = (ROOT / "docs" / "postgresql.md").read_text()
+    block = page.split("```sql\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if not line.lstrip().startswith("--")]
+    statements = [" ".join(s.split()) for s in " ".join(lines).split(";") if s.strip()]
+    assert statements and all(s.startswith("GRANT ") for s in statements), statements
+    return [
+        s.replace("DATABASE covid ", f'DATABASE "{database}" ').replace(" covid_etl", f" {role}")
+        for s in statements
+    ]
+
+
+@pytest.mark.postgres
+def test_the_documented_grants_are_enough_for_every_command(
+    postgres_server: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    """A role given only docs/postgresql.md's grants loads, revises, removes with
+    --accept-removals, reads and copies both series and the change log, once the owner has
+    migrated; and a pending migration fails its run at stage open, changing nothing."""
+    import secrets
+
+    from psycopg import sql
+
+    from tests.helpers.data import STATES_REAL
+
+    role, password = f"covid_etl_{secrets.token_hex(4)}", secrets.token_hex(8)
+    states = STATES_REAL.read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut.csv"
+    cut.write_text(states[0] + "".join(line for line in states[1:] if line[:10] <= "2021-06-30"))
+    full = tmp_path / "full.csv"
+    full.write_text("".join(states))
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+    try:
+        with (
+            pg.throwaway_database(postgres_server) as owner_url,
+            pg.throwaway_database(postgres_server) as copy_url,
+        ):
+            as_role = {url: owner_url_as(url, role, password) for url in (owner_url, copy_url)}
+            old = open_store(owner_url)
+            old.migrations = old.migrations[:5]  # type: ignore[attr-defined]
+            old.migrate()
+            old.close()
+            migrated = open_store(copy_url)
+            migrated.migrate()
+            migrated.close()
+            for url in (owner_url, copy_url):
+                grant(url, role)
+
+            def run(url: str, states_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+                env = cli_env(
+                    url,
+                    COVID_ETL_NYT_URL=str(NYT_CURRENT),
+                    COVID_ETL_JHU_URL=str(JHU_CURRENT),
+                    COVID_ETL_STATES_URL=str(states_file),
+                )
+                return cli("run", "--json", *args, env=env)
+
+            pending = run(as_role[owner_url], cut)
+            assert pending.returncode == 1
+            assert json.loads(pending.stdout)["failed_stage"] == "open"
+            assert "permission denied" in json.loads(pending.stdout)["error"]
+            store = open_store(owner_url)
+            assert store.count_states() == store.count_records() == 0
+            store.migrate()  # the owner upgrades
+            store.close()
+
+            first = run(as_role[owner_url], cut)
+            assert first.returncode == 0, first.stderr
+            second = run(as_role[owner_url], full)
+            assert second.returncode == 0, second.stderr
+            assert json.loads(second.stdout)["states"]["inserted"] == 440
+            removed = run(as_role[owner_url], cut, "--accept-removals")
+            assert removed.returncode == 0, removed.stderr
+            assert json.loads(removed.stdout)["states"]["removed"] == 440
+            env = cli_env(as_role[owner_url])
+            for command in (["runs"], ["export", "--states"], ["changes"], ["check"]):
+                done = cli(*command, env=env)
+                assert done.returncode == 0, (command, done.stderr)
+
+            local = fast_settings(
+                sqlite_url, nyt_url=str(NYT_CURRENT), jhu_url=str(JHU_CURRENT), states_url=str(cut)
+            )
+            assert run_etl(local).succeeded
+            copy = ["db", "copy", "--from", sqlite_url, "--to", as_role[copy_url]]
+            copied = cli(*copy, env=cli_env(sqlite_url))
+            assert copied.returncode == 0, copied.stderr
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def owner_url_as(url: str, role: str, password: str) -> str:
+    """``url`` with another user and password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{role}:{password}@{host}"))
+
+
+def grant(url: str, role: str) -> None:
+    """Run the documented grants on ``url``'s database, as its owner. They go with the database
+    when the test drops it, which lets the role itself be dropped afterwards."""
+    database = url.rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in documented_grants(database, role):
+            conn.execute(statement)

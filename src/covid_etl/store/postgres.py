@@ -26,7 +26,7 @@ from ..errors import RunInProgress, StoreError, StoreUnavailable
 from ..models import ChangeEntry, Record, RunRecord, StateRecord
 from ..redact import mask_url, redact, secrets_in_url
 from .base import PendingChannel, StateKey
-from .sql import EVENT_ID_MIGRATION, SqlStore
+from .sql import CHANGE_KIND_CHECK, EVENT_ID_MIGRATION, SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
 # opens the same database must agree on them.
@@ -111,6 +111,11 @@ MIGRATIONS = (
             PRIMARY KEY (run_id, series, date)
         )""",
         "CREATE INDEX changes_by_series ON changes (series, date)",
+    ),
+    # 6: the kind check spelled as on SQLite (CHANGE_KIND_CHECK), where it had to change.
+    (
+        "ALTER TABLE changes DROP CONSTRAINT changes_kind_check",
+        f"ALTER TABLE changes ADD CONSTRAINT changes_kind_check {CHANGE_KIND_CHECK}",
     ),
 )
 

@@ -29,7 +29,13 @@ from ..errors import (
     StoreError,
     StoreUnavailable,
 )
-from .sql import EVENT_ID_MIGRATION, SqlStore, cursor_transaction
+from .sql import (
+    CHANGE_COLUMNS,
+    CHANGE_KIND_CHECK,
+    EVENT_ID_MIGRATION,
+    SqlStore,
+    cursor_transaction,
+)
 
 MIGRATIONS = (
     (
@@ -107,6 +113,23 @@ MIGRATIONS = (
             new_values TEXT,
             PRIMARY KEY (run_id, series, date)
         ) WITHOUT ROWID""",
+        "CREATE INDEX changes_by_series ON changes (series, date)",
+    ),
+    # 6: the same change log with its kind check spelled as CHANGE_KIND_CHECK (a table's CHECK
+    # can only change by rebuilding the table in SQLite).
+    (
+        f"""CREATE TABLE changes_v6 (
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            series TEXT NOT NULL,
+            date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            kind TEXT NOT NULL {CHANGE_KIND_CHECK},
+            old_values TEXT,
+            new_values TEXT,
+            PRIMARY KEY (run_id, series, date)
+        ) WITHOUT ROWID""",
+        f"INSERT INTO changes_v6 ({CHANGE_COLUMNS}) SELECT {CHANGE_COLUMNS} FROM changes",
+        "DROP TABLE changes",
+        "ALTER TABLE changes_v6 RENAME TO changes",
         "CREATE INDEX changes_by_series ON changes (series, date)",
     ),
 )
