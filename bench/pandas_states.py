@@ -2,7 +2,10 @@
 pandas: the national job of ``pandas_baseline.py``, then NYT ``us-states.csv``: read_csv,
 validate the same contract (ISO dates not after tomorrow, non-negative integer counts, two-digit
 fips, one row per (date, fips), one name per fips, decreases counted per state), diff against the
-stored table by (date, fips) and write the inserted and updated rows with to_sql.
+stored table by (date, fips) and write the inserted and updated rows with to_sql, with what a run
+of covid-etl writes besides: the table's second index (by fips, which serves one state's series)
+and a change-log entry per written row (values before and after as JSON), in tables declared like
+covid-etl's (the same keys, indexes and checks; no run records).
 
     python bench/pandas_states.py --db out.db --nyt-url URL --jhu-url URL --states-url URL
 
@@ -81,7 +84,57 @@ def diff(incoming: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, pd
         | (both["deaths"] != both["deaths_old"])
     )
     updated = ~inserted & changed
-    return incoming[inserted.to_numpy()], incoming[updated.to_numpy()]
+    return both[inserted.to_numpy()], both[updated.to_numpy()]
+
+
+# covid-etl's states and changes tables (store/sqlite.py, schema 6), without the runs table
+# they reference: the run is the constant RUN.
+SCHEMA = (
+    f"""CREATE TABLE {TABLE} (
+        date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+        fips TEXT NOT NULL CHECK (fips GLOB '[0-9][0-9]'),
+        state TEXT NOT NULL,
+        cases INTEGER NOT NULL CHECK (cases >= 0),
+        deaths INTEGER NOT NULL CHECK (deaths >= 0),
+        PRIMARY KEY (date, fips)
+    ) WITHOUT ROWID""",
+    f"CREATE INDEX states_by_fips ON {TABLE} (fips, date)",
+    """CREATE TABLE changes (
+        run_id INTEGER NOT NULL,
+        series TEXT NOT NULL,
+        date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+        kind TEXT NOT NULL CHECK (kind = 'inserted' OR kind = 'updated' OR kind = 'removed'),
+        old_values TEXT,
+        new_values TEXT,
+        PRIMARY KEY (run_id, series, date)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX changes_by_series ON changes (series, date)",
+)
+RUN = 1
+
+
+def values_json(frame: pd.DataFrame, suffix: str = "") -> pd.Series:
+    """``{"name":…,"cases":…,"deaths":…}`` per row, built column-wise (names JSON-escaped)."""
+    name = frame["state" + suffix].str.replace("\\", "\\\\", regex=False)
+    name = name.str.replace('"', '\\"', regex=False)
+    cases = frame["cases" + suffix].astype("int64").astype(str)
+    deaths = frame["deaths" + suffix].astype("int64").astype(str)
+    return '{"name":"' + name + '","cases":' + cases + ',"deaths":' + deaths + "}"
+
+
+def change_entries(inserted: pd.DataFrame, updated: pd.DataFrame) -> pd.DataFrame:
+    """The change log's rows for the written rows: inserted (values after) and updated (before
+    and after; ``updated`` carries the stored values as ``*_old`` columns)."""
+    parts = [
+        pd.DataFrame({
+            "run_id": RUN, "series": rows["fips"], "date": rows["date"], "kind": kind,
+            "old_values": values_json(rows, "_old") if kind == "updated" else None,
+            "new_values": values_json(rows),
+        })
+        for kind, rows in (("inserted", inserted), ("updated", updated))
+        if len(rows)
+    ]  # fmt: skip
+    return pd.concat(parts) if parts else pd.DataFrame()
 
 
 def load(con: sqlite3.Connection, inserted: pd.DataFrame, updated: pd.DataFrame) -> None:
@@ -90,18 +143,18 @@ def load(con: sqlite3.Connection, inserted: pd.DataFrame, updated: pd.DataFrame)
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
         ).fetchone()
         if not exists:
-            con.execute(
-                f"CREATE TABLE {TABLE} (date TEXT, fips TEXT, state TEXT, cases INTEGER, "
-                "deaths INTEGER, PRIMARY KEY (date, fips))"
-            )
+            for statement in SCHEMA:
+                con.execute(statement)
         if len(updated):
             con.executemany(
                 f"DELETE FROM {TABLE} WHERE date = ? AND fips = ?",
                 list(zip(updated["date"], updated["fips"], strict=True)),
             )
-        changes = pd.concat([inserted, updated])
+        changes = pd.concat([inserted, updated])[COLUMNS]
         if len(changes):
             changes.to_sql(TABLE, con, if_exists="append", index=False, chunksize=50_000)
+            entries = change_entries(inserted, updated)
+            entries.to_sql("changes", con, if_exists="append", index=False, chunksize=50_000)
 
 
 def main() -> None:
