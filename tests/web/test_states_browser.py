@@ -14,10 +14,10 @@ import pytest
 from covid_etl.pipeline import run_etl
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL
 from tests.helpers.env import cli_env, fast_settings
-from tests.helpers.screenshots import save_screenshot
+from tests.helpers.screenshots import ARTIFACTS, save_screenshot
 from tests.helpers.serve import Served, serving
 from tests.web import test_dashboard_browser as dashboard
-from tests.web.test_dashboard_browser import ARTIFACTS, Watched, assert_clean, open_page
+from tests.web.test_dashboard_browser import Watched, assert_clean, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
