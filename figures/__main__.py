@@ -1,3 +1,0 @@
-from .make import main
-
-raise SystemExit(main())
