@@ -1,5 +1,6 @@
 # One command each: `make run` loads the data, `make test` runs lint, type check and tests,
-# `make bench` runs every benchmark and rewrites the figures under docs/.
+# `make bench` runs every benchmark and rewrites the figures under docs/, `make figures` and
+# `make screenshots` redraw the write-up's charts and dashboard captures (docs/write-up.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint typecheck pytest bench bench-etl bench-states bench-postgres bench-api clean
+.PHONY: venv run test lint typecheck pytest figures screenshots bench bench-etl bench-states bench-postgres bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +32,28 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench figures
+	$(BIN)/ruff format --check src tests bench figures
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make figures: redraw the write-up's charts (docs/figures/*.svg) from the data shipped in the
+## repository; tests/test_figures.py fails when the committed files differ from what this draws
+figures: $(STAMP)
+	$(BIN)/python -m figures.make
+
+## make screenshots: run the browser tests that capture the dashboard for the write-up, saving
+## those captures to docs/images/ as well (needs /usr/bin/chromium)
+SCREENSHOT_TESTS := sqlite and (test_dashboard_desktop_draws_charts_from_local_data_only \
+	or test_map_has_one_shape_per_jurisdiction or test_clicking_california_shows_its_charts)
+screenshots: $(STAMP)
+	COVID_ETL_DOCS_SCREENSHOTS=1 COVID_ETL_REQUIRE_BROWSER=1 $(BIN)/pytest -q \
+		tests/web/test_dashboard_browser.py tests/web/test_states_browser.py \
+		-k '$(SCREENSHOT_TESTS)'
 
 ## make bench: every benchmark below, in one run
 bench: bench-etl bench-states bench-postgres bench-api

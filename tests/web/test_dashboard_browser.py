@@ -2,7 +2,8 @@
 
 Uses Debian's /usr/bin/chromium (Playwright's own browser download is never used). Skipped when
 it is missing, unless COVID_ETL_REQUIRE_BROWSER=1 makes that a failure. Screenshots go to
-test-artifacts/.
+test-artifacts/; with COVID_ETL_DOCS_SCREENSHOTS=1 (`make screenshots`) the write-up's also go to
+docs/images/ (tests/helpers/screenshots.py).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import httpx
 import pytest
 
 from tests.helpers.env import cli_env
+from tests.helpers.screenshots import ARTIFACTS, save_screenshot
 from tests.helpers.serve import Served, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -138,8 +139,7 @@ def test_dashboard_desktop_draws_charts_from_local_data_only(browser: Any, serve
     assert sum(sizes.values()) < 150 * 1024, sizes  # HTML, JS and CSS, uncompressed
     assert any("/api/v1/records" in url for url in watched.requests)
     assert any("/api/v1/summary" in url for url in watched.requests)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-desktop.png"), full_page=True)
+    save_screenshot(page, "dashboard-desktop", for_docs=True)
     assert_clean(watched)
 
 

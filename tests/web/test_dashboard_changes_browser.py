@@ -12,10 +12,10 @@ import pytest
 from covid_etl.pipeline import run_etl
 from tests.helpers.data import jhu_history, nyt_history, serve_real
 from tests.helpers.env import cli_env, fast_settings
+from tests.helpers.screenshots import ARTIFACTS
 from tests.helpers.serve import Served, serving
 from tests.helpers.servers import SourceServer
 from tests.web.test_dashboard_browser import (
-    ARTIFACTS,
     assert_clean,
     browser,
     load_dashboard,

@@ -14,9 +14,10 @@ import pytest
 from covid_etl.pipeline import run_etl
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL
 from tests.helpers.env import cli_env, fast_settings
+from tests.helpers.screenshots import ARTIFACTS, save_screenshot
 from tests.helpers.serve import Served, serving
 from tests.web import test_dashboard_browser as dashboard
-from tests.web.test_dashboard_browser import ARTIFACTS, Watched, assert_clean, open_page
+from tests.web.test_dashboard_browser import Watched, assert_clean, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -91,7 +92,7 @@ def test_map_has_one_shape_per_jurisdiction_coloured_by_its_value(
     assert len(legend) == 8 and "no population estimate" in legend[-1]
     note = page.inner_text("#states-note")
     assert "2021-07-08" in note and "2022-04-16" in note
-    page.screenshot(path=str(ARTIFACTS / "dashboard-states-desktop.png"), full_page=True)
+    save_screenshot(page, "dashboard-states-desktop", for_docs=True, element="figure.map-figure")
     assert_clean(watched)
 
 
@@ -159,7 +160,7 @@ def test_clicking_california_shows_its_charts_and_united_states_returns(
     assert daily["Cases/day"] == f"{last['new_cases']:,}"
     assert daily["Cases, 7-day avg"] == f"{round(last['new_cases_7d_avg']):,}"
     assert page.inner_text("#headline-cases") == "3,829,878"
-    page.screenshot(path=str(ARTIFACTS / "dashboard-state-california.png"), full_page=True)
+    save_screenshot(page, "dashboard-state-california", for_docs=True, element="section.charts")
 
     page.select_option("#state-select", "")
     page.wait_for_function("() => document.body.dataset.view === 'us'", timeout=10_000)

@@ -1,0 +1,270 @@
+"""Draw the write-up's figures from the real data in the repository; write docs/figures/*.svg.
+
+    python -m figures.make [--out DIR]      (or: make figures)
+
+Every number in a figure is computed here from the shipped files, through covid-etl's own parse,
+join and diff functions: what the figures show is what the contract produces.
+tests/test_figures.py regenerates them and fails when the committed files differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from . import data
+from .charts import (
+    BLUE,
+    GREEN,
+    MONTHS,
+    VERMILLION,
+    Bar,
+    Lane,
+    Note,
+    Panel,
+    Series,
+    panel_chart,
+    timeline,
+)
+
+OUT = data.ROOT / "docs" / "figures"
+
+
+def day_label(day: dt.date, year: bool = True) -> str:
+    """``16 Apr 2022``: month names from a fixed list, whatever the machine's locale."""
+    text = f"{day.day} {MONTHS[day.month - 1]}"
+    return f"{text} {day.year}" if year else text
+
+
+def national_cumulative() -> str:
+    records = data.national()
+    first, last = records[0], records[-1]
+    return panel_chart(
+        title="US cumulative cases and deaths, as covid-etl stores them",
+        desc=(
+            f"Two line charts over {len(records)} days, {first.date} to {last.date}: the national "
+            f"series after the join of the shipped NYT and JHU files. Cumulative cases reach "
+            f"{last.cases:,} and deaths {last.deaths:,} on {last.date}."
+        ),
+        start=first.date,
+        end=last.date,
+        panels=[
+            Panel(
+                "Cumulative cases (NYT)",
+                [Series("cases", [(r.date, r.cases) for r in records], BLUE)],
+                [Note(last.date, last.cases, f"{day_label(last.date)}: {last.cases:,}", "end")],
+            ),
+            Panel(
+                "Cumulative deaths (NYT)",
+                [Series("deaths", [(r.date, r.deaths) for r in records], VERMILLION)],
+                [Note(last.date, last.deaths, f"{day_label(last.date)}: {last.deaths:,}", "end")],
+            ),
+        ],
+    )
+
+
+def join_window() -> str:
+    nyt, jhu, stored = data.nyt_rows(), data.jhu_rows(), data.national()
+    spans = [
+        ("NYT us.csv", nyt[0].date, nyt[-1].date, BLUE, f"{len(nyt):,} days"),
+        ("JHU, US rows", jhu[0].date, jhu[-1].date, VERMILLION, f"{len(jhu):,} days"),
+        ("stored (join)", stored[0].date, stored[-1].date, GREEN, f"{len(stored):,} rows"),
+    ]
+    dropped = len(nyt) - len(stored)
+    zoom_start = nyt[0].date - dt.timedelta(days=2)
+    zoom_end = nyt[0].date + dt.timedelta(days=7)
+    return timeline(
+        title="Which dates each source covers, and which the join keeps",
+        desc=(
+            f"NYT us.csv covers {nyt[0].date} to {nyt[-1].date}, the JHU US rows {jhu[0].date} to "
+            f"{jhu[-1].date}. The inner join keeps the {len(stored)} dates in both, "
+            f"{stored[0].date} to {stored[-1].date}, and drops {dropped} NYT-only dates: the "
+            f"first day, {nyt[0].date}, one day before JHU starts, and every day after "
+            f"{jhu[-1].date}."
+        ),
+        lanes=[
+            Lane(
+                f"Whole files: {dropped} NYT-only dates are dropped",
+                nyt[0].date,
+                nyt[-1].date,
+                [Bar(label, start, end, colour, text) for label, start, end, colour, text in spans],
+            ),
+            Lane(
+                f"The first days: NYT starts on {nyt[0].date}, one day before JHU",
+                zoom_start,
+                zoom_end,
+                [
+                    Bar(label, start, end, colour, f"from {day_label(start, year=False)}")
+                    for label, start, end, colour, _ in spans
+                ],
+            ),
+        ],
+    )
+
+
+def recovered() -> str:
+    published = data.jhu_rows()
+    stored = data.national()
+    last_reported = max(r.date for r in stored if r.recovered is not None)
+    value = next(r.recovered for r in stored if r.date == last_reported)
+    assert value is not None
+    first_null = last_reported + dt.timedelta(days=1)
+    nulls = sum(1 for r in stored if r.recovered is None)
+    return panel_chart(
+        title="JHU's US recoveries: published as 0 from 2020-12-14, stored as null",
+        desc=(
+            f"Line chart of cumulative US recoveries. The JHU file rises to {value:,} on "
+            f"{last_reported}, then publishes 0 from {first_null} to {published[-1].date}. "
+            f"covid-etl stores those zeros as null ({nulls} of {len(stored)} rows), so its line "
+            f"ends on {last_reported} instead of falling to 0."
+        ),
+        start=published[0].date,
+        end=published[-1].date,
+        panels=[
+            Panel(
+                "Cumulative recoveries, US",
+                [
+                    Series(
+                        "stored recovered (null after 13 Dec 2020)",
+                        [(r.date, r.recovered) for r in stored],
+                        BLUE,
+                        width=4,
+                    ),
+                    Series(
+                        "JHU Recovered as published",
+                        [(r.date, r.recovered) for r in published],
+                        VERMILLION,
+                        dashed=True,
+                    ),
+                ],
+                [
+                    Note(last_reported, value, f"{day_label(last_reported)}: {value:,}", "end"),
+                    Note(
+                        first_null,
+                        0,
+                        f"{day_label(first_null)}: 0 published, null stored",
+                        "start",
+                        dy=-10,
+                    ),
+                ],
+                height=240,
+            )
+        ],
+    )
+
+
+def revisions() -> str:
+    old, new = "2021-06-15", "2021-06-16"
+    result = data.revision(old, new)
+    changes, delta = result.changes, result.cases_delta
+    inserted = changes.inserted[0].date
+    start = min(delta) - dt.timedelta(days=4)
+    biggest = max(delta, key=lambda day: delta[day])
+    return panel_chart(
+        title=f"What the {new} NYT file changed in the past",
+        desc=(
+            f"Bar chart: the {len(changes.updated)} earlier days whose cases the {new} version "
+            f"of us.csv revised, by how many cases ({min(delta.values())} to "
+            f"{max(delta.values())}); loading it over the {old} version inserts "
+            f"{len(changes.inserted)} row and updates {len(changes.updated)}, "
+            f"{changes.unchanged} unchanged."
+        ),
+        start=start,
+        end=inserted,
+        panels=[
+            Panel(
+                f"Cases added to past days by the {new} file; the dot on "
+                f"{day_label(inserted, year=False)} is the new day ({len(changes.inserted)} "
+                f"inserted, {len(changes.updated)} updated)",
+                [Series("revised day (updated)", sorted(delta.items()), BLUE, kind="bars")],
+                [
+                    Note(
+                        biggest,
+                        delta[biggest],
+                        f"{day_label(biggest)}: +{delta[biggest]}",
+                        "end",
+                        dy=-6,
+                    ),
+                    Note(inserted, 0, ""),
+                ],
+            )
+        ],
+    )
+
+
+def states_vs_national() -> str:
+    summed = data.states_summed()
+    national = {r.date: r for r in data.nyt_rows()}
+    days = list(summed)
+    last = days[-1]
+    cases = [(d, national[d].cases - summed[d].cases) for d in days]
+    deaths = [(d, national[d].deaths - summed[d].deaths) for d in days]
+    equal = sum(1 for d in days if national[d][1:] == tuple(summed[d]))
+    gap = dict(cases)[last]
+    return panel_chart(
+        title="National file minus the sum of the states",
+        desc=(
+            f"Two line charts, {days[0]} to {last}: NYT us.csv minus the sum of NYT "
+            f"us-states.csv over every jurisdiction, for cases and deaths. They agree on {equal} "
+            f"of {len(days)} days; on {last} the national file has {national[last].cases:,} "
+            f"cases, the states add up to {summed[last].cases:,} ({gap:,} fewer). The states file "
+            f"is the version of {last}; the national file is a later one, with later revisions."
+        ),
+        start=days[0],
+        end=last,
+        panels=[
+            Panel(
+                "Cases: national minus states",
+                [Series("cases", cases, BLUE)],
+                [Note(last, gap, f"{day_label(last)}: {gap:+,}", "end")],
+                height=170,
+            ),
+            Panel(
+                "Deaths: national minus states",
+                [Series("deaths", deaths, VERMILLION)],
+                [
+                    Note(
+                        last,
+                        dict(deaths)[last],
+                        f"{day_label(last)}: {dict(deaths)[last]:+,}",
+                        "end",
+                    )
+                ],
+                height=170,
+            ),
+        ],
+    )
+
+
+FIGURES: dict[str, Callable[[], str]] = {
+    "national-cumulative.svg": national_cumulative,
+    "join-window.svg": join_window,
+    "recovered.svg": recovered,
+    "revisions.svg": revisions,
+    "states-vs-national.svg": states_vs_national,
+}
+
+
+def write_all(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, draw in FIGURES.items():
+        path = out / name
+        path.write_bytes(draw().encode("utf-8"))
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="directory (default docs/figures)")
+    args = parser.parse_args(argv)
+    for path in write_all(args.out):
+        print(f"{path.stat().st_size:>7,} bytes  {path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
