@@ -41,6 +41,8 @@ def test_last_run_panel_says_what_changed_and_marks_revised_days(
     watched = open_page(browser, revised, viewport={"width": 1280, "height": 900})
     load_dashboard(watched)
     page = watched.page
+    # The charts are drawn before the change log arrives; the panel says when it has.
+    page.wait_for_function("() => document.body.dataset.revised !== undefined", timeout=15_000)
     assert page.inner_text("#last-changes").strip() == (
         "1 day(s) added, 16 past day(s) revised; largest: cases on 2021-06-15 +91"
     )

@@ -841,9 +841,6 @@
         prepare(records);
         renderStatus();
         renderHeadlines();
-        return loadLastChanges().then(renderLastChanges);
-      })
-      .then(function () {
         Array.prototype.forEach.call(
           document.querySelectorAll(".controls button, .controls input"),
           function (c) {
@@ -854,6 +851,12 @@
         buildCharts();
         observeResize();
         document.dispatchEvent(new CustomEvent("dashboard:national-ready"));
+        // The last run's changes need the summary's run id: a second round trip, which the
+        // charts do not wait for. The revised days are marked on the daily chart once known.
+        return loadLastChanges().then(function (changes) {
+          renderLastChanges(changes);
+          if (state.revised.length && state.charts.daily) state.charts.daily.redraw(false);
+        });
       })
       .catch(function (err) {
         showError(err && err.message ? err.message : String(err));
