@@ -28,6 +28,7 @@ from tests.helpers.data import (
 )
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_rows
+from tests.helpers.schema import store_at_schema_version
 from tests.helpers.servers import Response, SmtpSink, SourceServer
 from tests.helpers.stalled import stalled_run
 
@@ -372,20 +373,15 @@ def test_s3_publishes_the_original_change_log_of_the_latest_changing_run(
 
 
 # The S3 store runs the SQLite store's migrations on its local copy: the SQLite case covers it.
-@on_sqlite_and_postgres  # S3 holds the SQLite database: the SQLite case covers its migration
+@on_sqlite_and_postgres
 def test_schema_6_keeps_every_change_entry_and_still_refuses_an_unknown_kind(
     database_url: str, tmp_path: Path
 ) -> None:
     """Version 6 rewrites the change log's kind check (SQLite rebuilds the table for it)."""
-    old = open_store(database_url)
-    old.migrations = old.migrations[:5]  # type: ignore[attr-defined]  # the schema before it
-    try:
-        old.migrate()
-        run_etl(states_settings(database_url, states_file(tmp_path / "cut.csv", "2021-06-30")),
-                store=old)  # fmt: skip
+    with store_at_schema_version(database_url, 5) as old:
+        cut = states_file(tmp_path / "cut.csv", "2021-06-30")
+        run_etl(states_settings(database_url, cut), store=old)
         before = old.changes()
-    finally:
-        old.close()
     assert len(before) == 816 + STATE_ROWS_THROUGH_2021_06_30
     store = open_store(database_url)
     try:
@@ -416,12 +412,8 @@ def test_schema_6_keeps_every_change_entry_and_still_refuses_an_unknown_kind(
 def test_a_database_from_before_the_change_log_upgrades_and_logs_the_next_run(
     database_url: str, source_server: SourceServer
 ) -> None:
-    old = open_store(database_url)
-    old.migrations = old.migrations[:4]  # type: ignore[attr-defined]  # the schema before it
-    try:
-        old.migrate()
-    finally:
-        old.close()
+    with store_at_schema_version(database_url, 4):
+        pass  # the schema before the change log
     first = run_etl(fast_settings(database_url, **day(source_server, "2021-06-15"))).run
     assert first.status is RunStatus.SUCCEEDED
     store = open_store(database_url)

@@ -32,7 +32,7 @@ from tests.helpers.backends import with_writer_lock
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_csv
-from tests.helpers.schema import record_run_at_schema_version
+from tests.helpers.schema import record_run_at_schema_version, store_at_schema_version
 from tests.helpers.servers import Response, SourceServer, WebhookSink
 from tests.helpers.stalled import stalled_run
 
@@ -682,14 +682,11 @@ def test_the_documented_grants_are_enough_for_every_command(
             pg.throwaway_database(postgres_server) as owner_url,
             pg.throwaway_database(postgres_server) as copy_url,
         ):
-            as_role = {url: owner_url_as(url, role, password) for url in (owner_url, copy_url)}
-            old = open_store(owner_url)
-            old.migrations = old.migrations[:5]  # type: ignore[attr-defined]
-            old.migrate()
-            old.close()
-            migrated = open_store(copy_url)
-            migrated.migrate()
-            migrated.close()
+            as_role = {url: with_user(url, role, password) for url in (owner_url, copy_url)}
+            # The owner migrates one database to an older schema, the other to the current one.
+            latest = len(PostgresStore.migrations)
+            with store_at_schema_version(owner_url, 5), store_at_schema_version(copy_url, latest):
+                pass
             for url in (owner_url, copy_url):
                 grant(url, role)
 
@@ -736,7 +733,7 @@ def test_the_documented_grants_are_enough_for_every_command(
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
-def owner_url_as(url: str, role: str, password: str) -> str:
+def with_user(url: str, role: str, password: str) -> str:
     """``url`` with another user and password."""
     from urllib.parse import urlsplit, urlunsplit
 

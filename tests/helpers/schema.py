@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from covid_etl.models import utcnow
 from covid_etl.store import open_store
+
+
+@contextmanager
+def store_at_schema_version(database_url: str, version: int) -> Iterator[Any]:
+    """The store migrated only up to ``version``, as that version of covid-etl left it; its
+    migrations stop there for as long as it is open."""
+    old = open_store(database_url)
+    old.migrations = old.migrations[:version]  # type: ignore[attr-defined]
+    try:
+        old.migrate()
+        yield old
+    finally:
+        old.close()
 
 
 def record_run_at_schema_version(database_url: str, version: int) -> None:
     """Migrate the store only up to ``version`` and record one succeeded run with the columns
     every version has, as the code of that version would have."""
-    old = open_store(database_url)
-    old.migrations = old.migrations[:version]  # type: ignore[attr-defined]
-    try:
-        old.migrate()
-        with old._transaction() as cur:  # type: ignore[attr-defined]
-            cur.execute(
-                old._sql(  # type: ignore[attr-defined]
-                    "INSERT INTO runs (trigger, environment, status, started_at) "
-                    "VALUES ('manual', 'testing', 'succeeded', ?)"
-                ),
-                (old._ts_in(utcnow()),),  # type: ignore[attr-defined]
-            )
-    finally:
-        old.close()
+    with store_at_schema_version(database_url, version) as old, old._transaction() as cur:
+        cur.execute(
+            old._sql(
+                "INSERT INTO runs (trigger, environment, status, started_at) "
+                "VALUES ('manual', 'testing', 'succeeded', ?)"
+            ),
+            (old._ts_in(utcnow()),),
+        )
