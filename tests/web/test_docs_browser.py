@@ -80,10 +80,19 @@ def visit(browser: Any, site_url: str, path: str) -> Visit:
             route.abort()
 
     context.route("**/*", route)
-    page.on("console", lambda m: m.type == "error" and seen.console_errors.append(m.text))
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            seen.console_errors.append(message.text)
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400:
+            seen.failed.append(f"{response.status} {response.url}")
+
+    page.on("console", on_console)
     page.on("pageerror", lambda e: seen.console_errors.append(str(e)))
     page.on("requestfailed", lambda r: seen.failed.append(r.url))
-    page.on("response", lambda r: r.status >= 400 and seen.failed.append(f"{r.status} {r.url}"))
+    page.on("response", on_response)
     page.goto(f"{site_url}/{path}", wait_until="networkidle")
     return seen
 
