@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def changelog_page() -> str:
     """The repository's CHANGELOG.md, so the site's changelog is never a copy to keep in step."""
-    return (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    from .repo_links import site_links
+
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    return site_links(text, source="CHANGELOG.md", page="docs/changelog.md")
 
 
 GENERATED: dict[str, Callable[[], str]] = {

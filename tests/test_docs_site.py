@@ -16,6 +16,7 @@ from covid_etl.cli import app
 from covid_etl.settings import Settings
 from docs_gen import cli_reference, http_reference, settings_reference
 from docs_gen.pages import GENERATED, changelog_page, generated_pages
+from docs_gen.repo_links import site_links
 from tests.helpers.docs_site import ROOT, build_site, unexpected_lines
 
 DOCS = ROOT / "docs"
@@ -165,7 +166,8 @@ def test_http_reference_describes_types_in_words() -> None:
 
 
 def test_changelog_page_is_the_repository_changelog(pages: dict[str, str]) -> None:
-    assert pages["changelog.md"] == (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert pages["changelog.md"] == site_links(changelog, "CHANGELOG.md", "docs/changelog.md")
     assert changelog_page().startswith("# Changelog")
 
 
@@ -191,3 +193,34 @@ def test_built_site_fetches_nothing_from_another_origin(site: Path) -> None:
     assert not list(site.rglob("*.woff*")), "fonts come from the system, none are shipped"
     assert (site / "assets" / "vendor" / "mermaid" / "mermaid.min.js").is_file()
     assert (site / "assets" / "vendor" / "mermaid" / "LICENSE").is_file()
+
+
+def test_link_to_a_repository_file_outside_docs_names_the_file_on_the_site() -> None:
+    page = "docs/write-up.md"
+    text = (
+        "See [the settings module](../src/covid_etl/settings.py#L1) and [`Makefile`](../Makefile)."
+    )
+    assert site_links(text, page, page) == (
+        "See the settings module (`src/covid_etl/settings.py`) and `Makefile`."
+    )
+
+
+def test_links_the_site_can_follow_or_must_report_are_left_alone() -> None:
+    page = "docs/write-up.md"
+    kept = [
+        "[data](data-contract.md#change-log)",  # a page of the site: MkDocs checks it
+        "[gone](../src/covid_etl/gone.py)",  # missing: the strict build reports it
+        "![figure](figures/x.svg)",  # an image
+        "[NYT](https://github.com/nytimes/covid-19-data)",
+        "[top](#quick-start)",
+        "```markdown\n[example](../README.md)\n```\n",  # inside a code block
+    ]
+    for text in kept:
+        assert site_links(text, page, page) == text
+
+
+def test_changelog_links_into_docs_point_at_the_site_pages() -> None:
+    text = "[the fault matrix](docs/reliability.md#sources) and [README](README.md)"
+    assert site_links(text, "CHANGELOG.md", "docs/changelog.md") == (
+        "[the fault matrix](reliability.md#sources) and README (`README.md`)"
+    )

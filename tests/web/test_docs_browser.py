@@ -139,7 +139,8 @@ def test_write_up_draws_its_mermaid_diagram_from_the_site(browser: Any, site_url
     assert all(width > 100 and height > 20 and nodes > 0 for width, height, nodes in boxes)
     figures = page.locator("article img")
     for index in range(figures.count()):  # the write-up's figures, each loaded and drawn
-        assert figures.nth(index).evaluate("img => img.complete && img.naturalWidth > 0")
+        drawn = "img => img.complete && img.getBoundingClientRect().width > 100"
+        assert figures.nth(index).evaluate(drawn), figures.nth(index).get_attribute("src")
     mermaid = [u for u in page.evaluate("() => performance.getEntries().map(e => e.name)")
                if "mermaid" in u]  # fmt: skip
     assert mermaid and all(u.startswith(site_url) for u in mermaid)
