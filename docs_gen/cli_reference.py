@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import click
 
 # A fixed width, so the page does not depend on the terminal the site was built in.
-HELP_WIDTH = 100
+HELP_WIDTH = 80
 
 
 def walk(

@@ -42,12 +42,9 @@ def setting_rows(settings_class: Any) -> list[SettingRow]:
 
 
 def settings_page(rows: list[SettingRow]) -> str:
-    from .markdown import code, generated_note, table
+    """One section per setting, so each has its own link (``#covid_etl_retries``)."""
+    from .markdown import code, generated_note
 
-    cells = [
-        (code(row.env), row.kind, code(row.default) if row.default else "(empty)", row.description)
-        for row in rows
-    ]
     lines = [
         "# Settings",
         "",
@@ -58,9 +55,17 @@ def settings_page(rows: list[SettingRow]) -> str:
         "or of the wrong form stops the command with exit code 2 and one line naming the "
         "variable and the form it accepts.",
         "",
-        *table(("Variable", "Value", "Default", "Description"), cells),
-        "",
     ]
+    for row in rows:
+        default = code(row.default) if row.default else "(empty)"
+        lines += [
+            f"## `{row.env}` {{#{row.env.lower()}}}",
+            "",
+            row.description,
+            "",
+            f"Value: {row.kind}. Default: {default}.",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -113,16 +113,14 @@ def test_cli_reference_help_does_not_depend_on_the_terminal(
 def test_settings_reference_has_every_setting_with_its_description(
     pages: dict[str, str],
 ) -> None:
-    rows = {
-        line.split("|")[1].strip(): line
-        for line in pages["reference/settings.md"].splitlines()
-        if line.startswith("| `COVID_ETL_")
-    }
+    page = pages["reference/settings.md"]
+    headings = re.findall(r"^## `(COVID_ETL_\w+)`", page, flags=re.MULTILINE)
     fields = dataclasses.fields(Settings)
-    assert sorted(rows) == sorted(f"`{f.metadata['env']}`" for f in fields)
+    assert headings == [f.metadata["env"] for f in fields]
     for f in fields:
-        row = rows[f"`{f.metadata['env']}`"]
-        assert " ".join(f.metadata["doc"].split()) in row
+        text = section(page, f"`{f.metadata['env']}`")
+        assert f.metadata["doc"] in text
+        assert f"{{#{f.metadata['env'].lower()}}}" in text
 
 
 def test_settings_reference_shows_defaults_as_they_are_written() -> None:
