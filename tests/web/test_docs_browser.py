@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,11 +31,16 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     built = build_site(site)
     assert built.returncode == 0, built.stderr
     assert unexpected_lines(built.stdout + built.stderr) == []
+    return site
+
+
+@pytest.fixture(scope="module")
+def site_url(site: Path) -> Iterator[str]:
     handler = functools.partial(QuietHandler, directory=str(site))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -168,3 +174,27 @@ def test_search_finds_a_setting_in_the_generated_reference(browser: Any, site_ur
     page.wait_for_selector(".md-search-result__item", timeout=10_000)
     assert "Settings" in page.locator(".md-search-result").inner_text()
     assert_clean(seen)
+
+
+def test_site_opened_from_the_file_system_searches_and_draws(browser: Any, site: Path) -> None:
+    """`make docs` then site/index.html in a browser, no server: the search runs in the theme's
+    worker shim, the diagram is drawn, and nothing is fetched from anywhere."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    elsewhere: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: None if r.url.startswith("file://") else elsewhere.append(r.url))
+    page.goto((site / "index.html").as_uri())
+    page.click("input.md-search__input")
+    page.keyboard.type("COVID_ETL_NOTIFY_RETRIES")
+    page.wait_for_selector(".md-search-result__item", timeout=10_000)
+    assert "COVID_ETL_NOTIFY_RETRIES" in page.locator(".md-search-result__item").first.inner_text()
+    page.goto((site / "write-up.html").as_uri())
+    page.wait_for_function(
+        "() => document.querySelector('.mermaid').getBoundingClientRect().height > 20",
+        timeout=15_000,
+    )
+    assert errors == []
+    assert elsewhere == []
