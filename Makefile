@@ -1,6 +1,7 @@
-# One command each: `make run` loads the data, `make test` runs lint, type check and tests,
-# `make bench` runs every benchmark and rewrites the figures under docs/, `make figures` and
-# `make screenshots` redraw the write-up's charts and dashboard captures (docs/write-up.md).
+# One command each: `make run` loads the data, `make test` runs lint, type check, tests and the
+# documentation site's build, `make docs` builds the site, `make bench` runs every benchmark and
+# rewrites the figures under docs/, `make figures` and `make screenshots` redraw the write-up's
+# charts and dashboard captures (docs/write-up.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint typecheck pytest figures screenshots bench bench-etl bench-states bench-postgres bench-api clean
+.PHONY: venv run test lint typecheck pytest docs docs-serve figures screenshots bench bench-etl bench-states bench-postgres bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,18 +29,30 @@ $(BENCH_STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/covid-etl run $(if $(OFFLINE),--offline,)
 
-## make test: lint, type check and the test suite
-test: lint typecheck pytest
+## make test: lint, type check, the test suite and the documentation site's build
+test: lint typecheck pytest docs
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench figures
-	$(BIN)/ruff format --check src tests bench figures
+	$(BIN)/ruff check src tests bench figures docs_gen
+	$(BIN)/ruff format --check src tests bench figures docs_gen
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The theme's notice about its own future is not a warning about this site.
+DOCS_ENV := NO_MKDOCS_2_WARNING=1
+
+## make docs: build the documentation site into site/ (strict: a broken link, a missing page or
+## any other warning fails the build); open site/index.html, no server needed
+docs: $(STAMP)
+	$(DOCS_ENV) $(BIN)/python -m mkdocs build --strict --clean
+
+## make docs-serve: preview the documentation site on http://127.0.0.1:8001/, rebuilt on change
+docs-serve: $(STAMP)
+	$(DOCS_ENV) $(BIN)/python -m mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
 ## make figures: redraw the write-up's charts (docs/figures/*.svg) from the data shipped in the
 ## repository; tests/test_figures.py fails when the committed files differ from what this draws
@@ -76,4 +89,4 @@ bench-api: $(STAMP)
 	$(BIN)/python bench/bench_api.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist site
