@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from covid_etl import parse
 from covid_etl.errors import MissingColumns, ParseError
-from covid_etl.parse import decode_csv, parse_jhu, parse_nyt
+from covid_etl.parse import csv_lines, decode_csv, parse_jhu, parse_nyt
 from tests.helpers.data import JHU_ALL_COUNTRIES, JHU_CURRENT, NYT_CURRENT, jhu_history
 
 # "Today" for the parser: fixed, after the last date in every fixture.
@@ -250,3 +255,38 @@ def test_parse_nyt_nul_byte_in_a_count_names_line_column_value() -> None:
     err = info.value
     assert (err.line, err.column, err.value) == (2, "cases", "1\x002")
     assert "count is not a non-negative integer" in str(err)
+
+
+# -- reading lines in slices ----------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet='ab,"\n\r\x0c\u2028é', max_size=60),
+    slice_size=st.integers(min_value=1, max_value=8),
+)
+def test_csv_lines_reads_what_stringio_reads(text: str, slice_size: int) -> None:
+    """Slices of a few characters cut after a newline, against StringIO over the whole text:
+    the same lines (CR, CRLF and LF endings, a CRLF next to a cut, characters that
+    str.splitlines would split on) and so the same csv rows and line numbers."""
+    original = parse.LINE_SLICE
+    parse.LINE_SLICE = slice_size
+    try:
+        lines = list(csv_lines(text))
+    finally:
+        parse.LINE_SLICE = original
+    assert lines == list(io.StringIO(text, newline=""))
+    assert "".join(lines) == text
+
+
+def test_csv_lines_on_the_real_states_file_gives_the_same_rows_and_line_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.helpers.data import STATES_REAL
+
+    monkeypatch.setattr(parse, "LINE_SLICE", 4096)  # about 240 slices
+    text = STATES_REAL.read_text()
+    ours, theirs = csv.reader(csv_lines(text)), csv.reader(io.StringIO(text, newline=""))
+    for row in theirs:
+        assert next(ours) == row and ours.line_num == theirs.line_num
+    assert next(ours, None) is None

@@ -18,14 +18,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gc
-import io
 from collections.abc import Sequence
 from itertools import pairwise
 from operator import itemgetter
 
 from .errors import ParseError
 from .models import StateRecord
-from .parse import _column_index, check_not_future, parse_count, parse_date
+from .parse import _column_index, check_not_future, csv_lines, parse_count, parse_date
 
 SOURCE = "states"
 STATES_COLUMNS = ("date", "state", "fips", "cases", "deaths")
@@ -51,7 +50,7 @@ def parse_states(text: str, *, today: dt.date, source: str = SOURCE) -> list[Sta
 def _parse(text: str, today: dt.date, source: str) -> list[StateRecord]:
     if not text.strip():
         raise ParseError("the file is empty", source=source, line=1)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(csv_lines(text))
     index = _column_index(next(reader), source, STATES_COLUMNS)
     i_date, i_name, i_fips, i_cases, i_deaths = (index[c] for c in STATES_COLUMNS)
     pick = itemgetter(i_date, i_name, i_fips, i_cases, i_deaths)
@@ -117,7 +116,7 @@ def _duplicate(text: str, i_date: int, i_fips: int, row: StateRecord, source: st
     """The error for a second row of one (date, fips), with the lines of both: the rows were
     sorted, so they are found again in the text (only on this failure path)."""
     day = row.date.isoformat()  # the raw value: dates are validated as ISO
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(csv_lines(text))
     lines = [
         reader.line_num
         for fields in reader

