@@ -56,6 +56,10 @@ def test_all_missing_columns_are_reported_together() -> None:
         ("2021-07-01,California,06,-1,0", "cases", "-1", "negative"),
         ("2021-07-01,California,06,1,1.0", "deaths", "1.0", "non-negative integer"),
         ("2021-07-01,California,06,,0", "cases", "", "non-negative integer"),
+        # Digits of other scripts pass str.isdigit() and int(): they are not the contract's.
+        ("2021-07-01,California,06,\u0661\u0662,0", "cases", "\u0661\u0662", "integer"),
+        ("2021-07-01,California,06,1,\uff13", "deaths", "\uff13", "integer"),
+        ("2021-07-01,S\u00e3o Tom\u00e9,72,\u0663,0", "cases", "\u0663", "integer"),
     ],
 )
 def test_a_bad_value_names_source_line_column_and_value(

@@ -59,6 +59,9 @@ def _parse(text: str, today: dt.date, source: str) -> list[StateRecord]:
     # Memory grows with the file (the NYT county file is 100 times this one): each distinct
     # date and fips is parsed once and shared by its rows, and duplicates are found after
     # sorting, where they are neighbours, rather than with a set of every (date, fips).
+    # isdigit() accepts other scripts' digits: a value must also be ASCII, which one scan of
+    # the whole text settles for every value of a plain file.
+    all_ascii = text.isascii()
     dates: dict[str, dt.date] = {}
     fips_codes: dict[str, str] = {}
     names: dict[str, tuple[str, int]] = {}
@@ -91,12 +94,12 @@ def _parse(text: str, today: dt.date, source: str) -> list[StateRecord]:
             known = _check_name(names, fips, raw_name, source, reader.line_num)
         cases = (
             int(raw_cases)
-            if raw_cases.isdigit() and raw_cases.isascii()
+            if raw_cases.isdigit() and (all_ascii or raw_cases.isascii())
             else parse_count(raw_cases, source=source, line=reader.line_num, column="cases")
         )
         deaths = (
             int(raw_deaths)
-            if raw_deaths.isdigit() and raw_deaths.isascii()
+            if raw_deaths.isdigit() and (all_ascii or raw_deaths.isascii())
             else parse_count(raw_deaths, source=source, line=reader.line_num, column="deaths")
         )
         append(new_row(StateRecord, (day, fips, known[0], cases, deaths)))
