@@ -53,7 +53,8 @@ def settings_page(rows: list[SettingRow]) -> str:
         "Every setting is an environment variable; the command line's options, where a command "
         "has one, win over it. Each value is checked before anything runs: a value out of range "
         "or of the wrong form stops the command with exit code 2 and one line naming the "
-        "variable and the form it accepts.",
+        "variable and the form it accepts. How settings are read and checked, and which parts "
+        "of a URL are kept secret, is told in [Configuration](../configuration.md).",
         "",
     ]
     for row in rows:

@@ -30,8 +30,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def app() -> None:
     """Daily ETL of US COVID-19 data: NYT cases and deaths joined with JHU recoveries.
 
-    Settings come from COVID_ETL_* environment variables (see the README); options given on
-    the command line win.
+    Settings come from COVID_ETL_* environment variables (see the settings reference); options
+    given on the command line win.
     """
 
 

@@ -3,7 +3,7 @@
 Two tools: :func:`mask_url` rewrites a URL for display, and :func:`redact` scrubs known secret
 strings out of arbitrary text (error messages from libraries often echo a URL back).
 
-What counts as a secret in a URL (README, "Secrets"):
+What counts as a secret in a URL (docs/configuration.md, "Secrets"):
 
 - the password, whatever its length (``postgresql://etl:***@db/covid``);
 - the value of a query parameter whose name ends in password, passwd, pass, pwd, secret, token,

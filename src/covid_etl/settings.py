@@ -170,9 +170,11 @@ class Settings:
     database_url: str = field(
         default=DEFAULT_DATABASE_URL,
         metadata=_doc(
-            "Store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
-            "postgresql://user:pass@host:port/db or s3://bucket/prefix (the AWS functions add "
-            "the run's environment to an S3 prefix).",
+            "Store URL: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, "
+            "`postgresql://user:pass@host:port/db` or `s3://bucket/prefix` (one SQLite database "
+            "object, `prefix/covid-etl.db`, plus the derived `prefix/acg-covid-data.csv` and "
+            "`prefix/CHANGE_LOG.csv`; the AWS functions add the run's environment to the "
+            "prefix).",
             "COVID_ETL_DATABASE_URL",
         ),
     )
@@ -190,8 +192,9 @@ class Settings:
     states_url: str = field(
         default=STATES_URL,
         metadata=_doc(
-            "NYT us-states.csv (per-state series): an http(s) URL, a local file path, or off to "
-            "load the national series only.",
+            "NYT us-states.csv (per-state series): an http(s) URL, a local file path, or `off` "
+            "to load the national series only. Fetched like the other sources (timeouts, "
+            "deadline, retries, size cap, checksum, conditional requests).",
             "COVID_ETL_STATES_URL",
             _parse_states_url,
         ),
@@ -223,7 +226,7 @@ class Settings:
     connect_timeout: float = field(
         default=10.0,
         metadata=_doc(
-            "Seconds to wait for a source's TCP/TLS connection.",
+            "Seconds to wait for a source's TCP/TLS connection (more than 0, at most 86400).",
             "COVID_ETL_CONNECT_TIMEOUT",
             _seconds(zero_ok=False, example="10"),
         ),
@@ -231,7 +234,7 @@ class Settings:
     read_timeout: float = field(
         default=30.0,
         metadata=_doc(
-            "Seconds to wait for each read from a source.",
+            "Seconds to wait for each read from a source (more than 0, at most 86400).",
             "COVID_ETL_READ_TIMEOUT",
             _seconds(zero_ok=False, example="30"),
         ),
@@ -239,7 +242,9 @@ class Settings:
     deadline: float = field(
         default=300.0,
         metadata=_doc(
-            "Overall seconds allowed for downloading one source, retries included.",
+            "Overall seconds allowed for downloading one source: connect, headers, body, "
+            "retries and the sleeps between them, however slowly the server sends (more than 0, "
+            "at most 86400).",
             "COVID_ETL_DEADLINE",
             _seconds(zero_ok=False, example="300"),
         ),
@@ -247,7 +252,8 @@ class Settings:
     max_bytes: int = field(
         default=64 * 1024 * 1024,
         metadata=_doc(
-            "Largest accepted source body in bytes.",
+            "Largest accepted source body in bytes (64 MiB by default; a whole number, 1 or "
+            "more), counted after gzip/deflate decoding.",
             "COVID_ETL_MAX_BYTES",
             _whole_number(minimum=1, unit="bytes", example="67108864"),
         ),
@@ -255,7 +261,8 @@ class Settings:
     retries: int = field(
         default=4,
         metadata=_doc(
-            "Retries after a transient download failure (timeout, connection error, 429, 5xx).",
+            "Retries after a transient download failure (timeout, connection error, 429, 5xx); "
+            "a whole number, 0 or more.",
             "COVID_ETL_RETRIES",
             _whole_number(minimum=0, unit="retries", example="4"),
         ),
@@ -263,7 +270,7 @@ class Settings:
     retry_backoff: float = field(
         default=1.0,
         metadata=_doc(
-            "Base seconds of the exponential backoff between retries (jitter added).",
+            "Base seconds of the exponential backoff between retries (jitter added); 0 to 86400.",
             "COVID_ETL_RETRY_BACKOFF",
             _seconds(zero_ok=True, example="1"),
         ),
@@ -272,7 +279,7 @@ class Settings:
         default=60.0,
         metadata=_doc(
             "Seconds a run waits for another run (or another program holding the SQLite "
-            "file's lock) before failing.",
+            "file's lock) before failing; 0 (fail at once) to 86400.",
             "COVID_ETL_LOCK_TIMEOUT",
             _seconds(zero_ok=True, example="60"),
         ),
@@ -280,7 +287,8 @@ class Settings:
     notify_retries: int = field(
         default=2,
         metadata=_doc(
-            "Retries of a failing notification channel before it is left pending.",
+            "Retries of a failing notification channel before it is left pending; a whole "
+            "number, 0 or more.",
             "COVID_ETL_NOTIFY_RETRIES",
             _whole_number(minimum=0, unit="retries", example="2"),
         ),
@@ -288,7 +296,8 @@ class Settings:
     sns_topic_arn: str = field(
         default="",
         metadata=_doc(
-            "AWS only: SNS topic the notify function publishes run notifications to.",
+            "AWS only: SNS topic the notify function publishes run notifications to (set by "
+            "`template.yaml`).",
             "COVID_ETL_SNS_TOPIC_ARN",
         ),
     )
@@ -296,7 +305,8 @@ class Settings:
         default=60.0,
         metadata=_doc(
             "AWS API function: seconds its cached copy of the S3 database object is used before "
-            "it asks S3 whether a newer commit exists (0: on every request).",
+            "it asks S3 (`If-None-Match`) whether a newer commit exists, so a new commit is "
+            "served within this interval (0: on every request).",
             "COVID_ETL_S3_REVALIDATE",
             _seconds(zero_ok=True, example="60"),
         ),
@@ -304,7 +314,8 @@ class Settings:
     log_format: str = field(
         default="text",
         metadata=_doc(
-            "Log format on stderr: text or json.",
+            "Log format on stderr: `text` or `json` (also the web server's own lines under "
+            "`covid-etl serve`).",
             "COVID_ETL_LOG_FORMAT",
             _parse_choice("text", "json"),
         ),
@@ -312,7 +323,7 @@ class Settings:
     log_level: str = field(
         default="WARNING",
         metadata=_doc(
-            "Log level: DEBUG, INFO, WARNING or ERROR.",
+            "Log level: `DEBUG`, `INFO`, `WARNING` or `ERROR`.",
             "COVID_ETL_LOG_LEVEL",
             _parse_choice("DEBUG", "INFO", "WARNING", "ERROR"),
         ),
@@ -320,7 +331,7 @@ class Settings:
     schedule: str = field(
         default="0 21 * * *",
         metadata=_doc(
-            "When `covid-etl serve` runs the ETL: a five-field cron expression in UTC, or off.",
+            "When `covid-etl serve` runs the ETL: a five-field cron expression in UTC, or `off`.",
             "COVID_ETL_SCHEDULE",
             _parse_schedule,
         ),
@@ -331,14 +342,17 @@ class Settings:
     )
     port: int = field(
         default=8000,
-        metadata=_doc("Port `covid-etl serve` listens on.", "COVID_ETL_PORT", _parse_port),
+        metadata=_doc(
+            "Port `covid-etl serve` listens on (1-65535).", "COVID_ETL_PORT", _parse_port
+        ),
     )
     max_run_age: str = field(
         default="26h",
         metadata=_doc(
             "Longest time without a successful run before the deployment counts as stale "
-            "(`covid-etl check`, `/healthz`, `serve`'s stale notice): a number and a unit s, m, "
-            "h or d (90m, 26h, 2d), or off.",
+            "(`covid-etl check`, `/healthz`, `serve`'s stale notice): a number and a unit `s`, "
+            "`m`, `h` or `d` (`90m`, `26h`, `2d`; more than 0, at most `365d`), or `off`. Old "
+            "*data* never makes the deployment stale.",
             "COVID_ETL_MAX_RUN_AGE",
             _parse_run_age,
         ),
@@ -347,7 +361,9 @@ class Settings:
         default="",
         metadata=_doc(
             "Optional http(s) URL that gets one GET after each successful run (a push monitor "
-            "such as healthchecks.io, Cronitor or Uptime Kuma); empty for none.",
+            "such as healthchecks.io, Cronitor or Uptime Kuma); empty for none. 5 s timeout; a "
+            "failure is logged and never fails the run. Its path segments are treated as "
+            "secrets.",
             "COVID_ETL_HEARTBEAT_URL",
             _parse_heartbeat_url,
         ),
@@ -391,7 +407,7 @@ check_parsers(Settings)
 
 
 def setting_docs() -> list[tuple[str, str, str]]:
-    """(environment variable, default, description) for every setting: the README's table."""
+    """(environment variable, default, description) for every setting."""
     rows = []
     for f in dataclasses.fields(Settings):
         default = f.default
