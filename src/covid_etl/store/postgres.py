@@ -135,9 +135,7 @@ class PostgresStore(SqlStore):
     """Store in a PostgreSQL database."""
 
     paramstyle = "format"
-    state_values_sql = (
-        "jsonb_build_object('name', ?::text, 'cases', ?::bigint, 'deaths', ?::bigint)"
-    )
+    state_values_sql = "jsonb_build_object('name', name, 'cases', cases, 'deaths', deaths)"
     migrations = MIGRATIONS
     schema_table_ddl = (
         "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -62,8 +62,8 @@ class SqlStore:
     paramstyle = "qmark"
     # Each migration is a list of statements; index i upgrades schema version i to i + 1.
     migrations: Sequence[Sequence[str]] = ()
-    # A state row's change-log values (name, cases, deaths) as a JSON object built in SQL.
-    state_values_sql = "json_object('name', ?, 'cases', ?, 'deaths', ?)"
+    # A states row's change-log values (name, cases, deaths) as a JSON object built in SQL.
+    state_values_sql = "json_object('name', name, 'cases', cases, 'deaths', deaths)"
     # The bookkeeping table is created outside the numbered migrations, in the backend's types.
     schema_table_ddl = (
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -228,11 +228,14 @@ class SqlStore:
             for batch in chunks(changes, 500):
                 self._write_records(cur, run.id, batch)
             # The per-state series is written in the same transaction: both or neither. A new
-            # row's change-log entry holds just the row's values, so the database builds it
-            # from the row (no Python object per entry: a county-sized load has millions).
+            # row's change-log entry holds just the row's values, so the database builds the
+            # entries from the rows once they are written (no Python object per entry: a
+            # county-sized load has millions). The new rows go first: until the revised ones
+            # follow, this run's rows are exactly the new ones.
             for state_batch in chunks(states_inserted, 5000):
                 self._write_states(cur, run.id, state_batch)
-                self._write_inserted_state_entries(cur, run.id, state_batch)
+            if states_inserted:
+                self._log_inserted_states(cur, run.id)
             for state_batch in chunks(states_updated, 5000):
                 self._write_states(cur, run.id, state_batch)
             for keys in chunks(states_removed, 5000):
@@ -272,18 +275,18 @@ class SqlStore:
             ],
         )  # fmt: skip
 
-    def _write_inserted_state_entries(
-        self, cur: Any, run_id: int, rows: Sequence[StateRecord]
-    ) -> None:
-        """The ``inserted`` change-log entries of new per-state rows; the values are the same
-        mapping :func:`covid_etl.changelog.state_values` gives, built by the database."""
-        date_in = functools.cache(self._date_in)
-        cur.executemany(
+    def _log_inserted_states(self, cur: Any, run_id: int) -> None:
+        """An ``inserted`` entry for each per-state row this run wrote so far (its new rows),
+        with the values :func:`covid_etl.changelog.state_values` gives, built by the database.
+        In (series, date) order, the change log's key order: each entry is appended after the
+        previous one instead of into one of 55 places (a third faster on a large load)."""
+        cur.execute(
             self._sql(
                 f"INSERT INTO changes ({CHANGE_COLUMNS}) "
-                f"VALUES (?, ?, ?, 'inserted', NULL, {self.state_values_sql})"
+                f"SELECT ?, fips, date, 'inserted', NULL, {self.state_values_sql} "
+                "FROM states WHERE run_id = ? ORDER BY fips, date"
             ),
-            [(run_id, r.fips, date_in(r.date), r.name, r.cases, r.deaths) for r in rows],
+            (run_id, run_id),
         )
 
     def _json_or_null(self, value: Any) -> Any:
