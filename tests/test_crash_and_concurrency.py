@@ -150,7 +150,7 @@ def test_lock_timeout_while_holder_is_mid_load_fails_cleanly(
 
 
 def test_25_random_sigkills_never_lose_or_mix_data_and_the_next_run_recovers(
-    sqlite_url: str,
+    sqlite_url: str, tmp_path: Path
 ) -> None:
     # Runs alternate between two real datasets; each is killed at a random moment of its life
     # (start-up, download, parse, load, commit, notify). After every kill the table holds one
@@ -159,22 +159,30 @@ def test_25_random_sigkills_never_lose_or_mix_data_and_the_next_run_recovers(
     old = (nyt_history("2021-06-15"), jhu_history("2021-06-15"))
     new = (NYT_CURRENT, JHU_CURRENT)
     states = {(): "empty", tuple(expected_rows(*old)): "old", tuple(expected_rows(*new)): "new"}
-    rng = random.Random(25)
-    seen = set()
-    store = open_store(sqlite_url)
-    store.migrate()  # so the table can be read even after a kill before the first migration
-    store.close()
-    for kill in range(25):
-        nyt, jhu = old if kill % 2 else new
-        env = cli_env(sqlite_url, COVID_ETL_NYT_URL=str(nyt), COVID_ETL_JHU_URL=str(jhu))
-        proc = subprocess.Popen(
+
+    def start(database_url: str, nyt: Path, jhu: Path) -> subprocess.Popen[bytes]:
+        env = cli_env(database_url, COVID_ETL_NYT_URL=str(nyt), COVID_ETL_JHU_URL=str(jhu))
+        return subprocess.Popen(
             [sys.executable, "-m", "covid_etl.cli", "run", "--json"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.0, 0.3))
+
+    # Kill moments span a whole run as long as it takes on this machine now (a loaded machine
+    # starts Python slower): the duration of an initial load into a scratch database.
+    began = time.monotonic()
+    assert start(f"sqlite:///{tmp_path / 'scratch.db'}", *new).wait(timeout=60) == 0
+    window = 1.2 * (time.monotonic() - began)
+    rng = random.Random(25)
+    seen = set()
+    store = open_store(sqlite_url)
+    store.migrate()  # so the table can be read even after a kill before the first migration
+    store.close()
+    for kill in range(25):
+        proc = start(sqlite_url, *(old if kill % 2 else new))
+        time.sleep(rng.uniform(0.0, window))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         state = tuple(rows(sqlite_url))
