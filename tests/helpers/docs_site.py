@@ -37,3 +37,12 @@ def unexpected_lines(output: str) -> list[str]:
         for line in output.splitlines()
         if line.strip() and not line.startswith(CLEAN_BUILD_LINES)
     ]
+
+
+def built_site(site_dir: Path) -> Path:
+    """``site_dir`` with the site built into it: the build succeeded and printed nothing but
+    its usual lines."""
+    built = build_site(site_dir)
+    assert built.returncode == 0, built.stderr
+    assert unexpected_lines(built.stdout + built.stderr) == []
+    return site_dir

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.docs_site import build_site, unexpected_lines
+from tests.helpers.docs_site import built_site
 from tests.helpers.screenshots import ARTIFACTS
 from tests.web import test_dashboard_browser as dashboard
 
@@ -32,11 +32,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = tmp_path_factory.mktemp("site")
-    built = build_site(site)
-    assert built.returncode == 0, built.stderr
-    assert unexpected_lines(built.stdout + built.stderr) == []
-    return site
+    return built_site(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="module")

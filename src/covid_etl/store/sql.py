@@ -82,6 +82,10 @@ class SqlStore:
     def writer_lock(self, timeout: float) -> AbstractContextManager[None]:
         raise NotImplementedError
 
+    def _loading(self) -> AbstractContextManager[None]:
+        """Hook: connection settings for the duration of a run's load transaction."""
+        return contextlib.nullcontext()
+
     def _lock_schema(self, cur: Any) -> None:
         """Hook: serialise concurrent migrations inside the migration transaction (SQLite's
         ``BEGIN IMMEDIATE`` already does)."""
@@ -219,7 +223,7 @@ class SqlStore:
         states_removed: Sequence[StateKey] = (),
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
-        with self._transaction() as cur:
+        with self._loading(), self._transaction() as cur:
             # The change log is written with the changes it describes: both or neither. In
             # primary-key order, so each insert lands next to the previous one in the B-tree.
             ordered = sorted(change_log, key=lambda e: (e.series, e.date))

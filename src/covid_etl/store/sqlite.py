@@ -12,14 +12,13 @@ never written to.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import fcntl
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,6 @@ from ..errors import (
     StoreError,
     StoreUnavailable,
 )
-from ..models import ChangeEntry, Record, RunRecord, StateRecord
-from .base import PendingChannel, StateKey
 from .sql import (
     CHANGE_COLUMNS,
     CHANGE_KIND_CHECK,
@@ -204,18 +201,8 @@ class SqliteStore(SqlStore):
             raise self._translate(exc, "cannot open") from exc
         return conn
 
-    def finish_run(
-        self,
-        run: RunRecord,
-        changes: Sequence[Record],
-        channels: Sequence[PendingChannel],
-        removed: Sequence[dt.date] = (),
-        *,
-        states_inserted: Sequence[StateRecord] = (),
-        states_updated: Sequence[StateRecord] = (),
-        states_removed: Sequence[StateKey] = (),
-        change_log: Sequence[ChangeEntry] = (),
-    ) -> None:
+    @contextmanager
+    def _loading(self) -> Iterator[None]:
         # The load gets up to LOAD_CACHE_KIB of page cache (SQLite's default is 2 MiB): a large
         # load otherwise spills and re-reads its own pages through the WAL (a 2.7M-row states
         # load: 7.4 s of system time down to 2 s). Only the load: reads keep the default.
@@ -225,11 +212,7 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise self._translate(exc, "cannot write") from exc
         try:
-            super().finish_run(
-                run, changes, channels, removed, states_inserted=states_inserted,
-                states_updated=states_updated, states_removed=states_removed,
-                change_log=change_log,
-            )  # fmt: skip
+            yield
         finally:
             with contextlib.suppress(sqlite3.Error):  # a broken connection reports itself
                 conn.execute(f"PRAGMA cache_size = {DEFAULT_CACHE_SIZE}")
