@@ -20,6 +20,7 @@ from covid_etl.models import (
     SourceMeta,
     Stage,
     Trigger,
+    utcnow,
 )
 from covid_etl.store import open_store
 from covid_etl.store.base import History, HistoryStore, PendingChannel, Store, latest_record
@@ -433,3 +434,27 @@ def test_history_dump_and_restore_keep_ids(store: HistoryStore, other_url: str) 
             target.restore_history(History(runs=[], records=[], notifications=[]))
     finally:
         target.close()
+
+
+def test_sqlite_load_gets_a_large_page_cache_and_gives_it_back(sqlite_url: str) -> None:
+    """The load transaction runs with a 64 MiB page cache (a large load otherwise re-reads its
+    own pages through the WAL); reads afterwards keep the connection's own, so a later
+    quick_check or API read does not fill 64 MiB."""
+    from covid_etl.store.sqlite import LOAD_CACHE_KIB
+
+    store: Any = open_store(sqlite_url)
+    try:
+        store.migrate()
+        conn = store._connection()
+        before = conn.execute("PRAGMA cache_size").fetchone()[0]
+        run = store.create_run(Trigger.MANUAL, "testing", utcnow())
+        run.status = RunStatus.SUCCEEDED
+        seen: list[str] = []
+        conn.set_trace_callback(seen.append)
+        store.finish_run(run, [Record(dt.date(2021, 1, 1), 1, 0, None)], [])
+        conn.set_trace_callback(None)
+        assert f"PRAGMA cache_size = -{LOAD_CACHE_KIB}" in seen
+        assert seen.index(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}") < seen.index("BEGIN IMMEDIATE")
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == before
+    finally:
+        store.close()

@@ -10,11 +10,10 @@ server never wait for each other.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -23,9 +22,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg.types.json import Jsonb
 
 from ..errors import RunInProgress, StoreError, StoreUnavailable
-from ..models import ChangeEntry, Record, RunRecord, StateRecord
 from ..redact import mask_url, redact, secrets_in_url
-from .base import PendingChannel, StateKey
 from .sql import CHANGE_KIND_CHECK, EVENT_ID_MIGRATION, SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
@@ -298,18 +295,8 @@ class PostgresStore(SqlStore):
             # Ending the session releases the lock; an explicit unlock would add nothing.
             conn.close()
 
-    def finish_run(
-        self,
-        run: RunRecord,
-        changes: Sequence[Record],
-        channels: Sequence[PendingChannel],
-        removed: Sequence[dt.date] = (),
-        *,
-        states_inserted: Sequence[StateRecord] = (),
-        states_updated: Sequence[StateRecord] = (),
-        states_removed: Sequence[StateKey] = (),
-        change_log: Sequence[ChangeEntry] = (),
-    ) -> None:
+    @contextmanager
+    def _loading(self) -> Iterator[None]:
         # Unlike a flock, an advisory lock can be lost while we still run: if the server dropped
         # the session holding it, another run may already hold it. Check just before writing.
         lock_conn = self._lock_conn
@@ -321,10 +308,7 @@ class PostgresStore(SqlStore):
                     f"lost the writer lock: the session holding it on PostgreSQL at "
                     f"{self.where} ended ({self._reason(exc)}); nothing was written"
                 ) from None
-        super().finish_run(
-            run, changes, channels, removed, states_inserted=states_inserted,
-            states_updated=states_updated, states_removed=states_removed, change_log=change_log,
-        )  # fmt: skip
+        yield
 
     def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
         try:

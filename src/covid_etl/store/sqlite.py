@@ -140,9 +140,8 @@ MIGRATIONS = (
 SQLITE_READONLY, SQLITE_BUSY, SQLITE_LOCKED = 8, 5, 6
 SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 10, 11, 13, 14, 26
 
-# Page cache of the load transaction, and SQLite's default that other work keeps.
+# Page cache of the load transaction; other work keeps the connection's own.
 LOAD_CACHE_KIB = 64 * 1024
-DEFAULT_CACHE_SIZE = -2000
 # Used only when a caller does not pass the configured COVID_ETL_LOCK_TIMEOUT (same default).
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -208,6 +207,7 @@ class SqliteStore(SqlStore):
         # load: 7.4 s of system time down to 2 s). Only the load: reads keep the default.
         conn = self._connection()
         try:
+            before = int(conn.execute("PRAGMA cache_size").fetchone()[0])
             conn.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
         except sqlite3.Error as exc:
             raise self._translate(exc, "cannot write") from exc
@@ -215,7 +215,7 @@ class SqliteStore(SqlStore):
             yield
         finally:
             with contextlib.suppress(sqlite3.Error):  # a broken connection reports itself
-                conn.execute(f"PRAGMA cache_size = {DEFAULT_CACHE_SIZE}")
+                conn.execute(f"PRAGMA cache_size = {before}")
 
     def migrate(self) -> None:
         self._ensure_intact()
