@@ -82,6 +82,20 @@ def load(con: sqlite3.Connection, inserted: pd.DataFrame, updated: pd.DataFrame)
             changes.to_sql(TABLE, con, if_exists="append", index=False)
 
 
+class Phases:
+    """Seconds per named phase of the job, each from the end of the one before; the first is
+    the import of pandas."""
+
+    def __init__(self, import_seconds: float) -> None:
+        self.seconds: dict[str, float] = {"import pandas": import_seconds}
+        self._mark = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._mark
+        self._mark = now
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="SQLite file (created if missing)")
@@ -89,14 +103,8 @@ def main() -> None:
     parser.add_argument("--jhu-url", required=True)
     args = parser.parse_args()
 
-    phases: dict[str, float] = {"import pandas": _IMPORTED - _STARTED}
-    mark = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        phases[name] = now - mark
-        mark = now
+    phases = Phases(_IMPORTED - _STARTED)
+    lap = phases.lap
 
     nyt, jhu = extract(args.nyt_url, args.jhu_url)
     lap("download + read_csv")
@@ -118,7 +126,7 @@ def main() -> None:
         "updated": len(updated),
         "unchanged": len(joined) - len(inserted) - len(updated),
         "data_through": joined["date"].iloc[-1],
-        "phases": phases,
+        "phases": phases.seconds,
     }
     print(json.dumps(summary))
 

@@ -164,14 +164,8 @@ def main() -> None:
     parser.add_argument("--jhu-url", required=True)
     parser.add_argument("--states-url", required=True)
     args = parser.parse_args()
-    phases: dict[str, float] = {"import pandas": _IMPORTED - _STARTED}
-    mark = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        phases[name] = now - mark
-        mark = now
+    phases = national.Phases(_IMPORTED - _STARTED)
+    lap = phases.lap
 
     nyt, jhu = national.extract(args.nyt_url, args.jhu_url)
     joined = national.transform(nyt, jhu)
@@ -204,7 +198,7 @@ def main() -> None:
                     "data_through": typed["date"].max(),
                     "decreasing_states": decreasing,
                 },
-                "phases": phases,
+                "phases": phases.seconds,
             }
         )
     )

@@ -24,7 +24,7 @@ from covid_etl.store import open_store
 from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
 from tests.helpers.env import cli_env
-from tests.helpers.schema import record_run_at_schema_version
+from tests.helpers.schema import record_run_at_schema_version, upgraded_store
 from tests.helpers.servers import WebhookSink
 
 # Two ranges and a single day, all inside the joined series (2020-01-22 .. 2022-04-16).
@@ -173,11 +173,6 @@ def test_aws_event_accept_removals_must_be_a_boolean() -> None:
 @on_sqlite_and_postgres
 def test_runs_recorded_before_the_removed_columns_read_as_zero_removed(database_url: str) -> None:
     record_run_at_schema_version(database_url, 1)  # the schema before it
-    store = open_store(database_url)
-    try:
-        store.migrate()
-        assert store.schema_version() == len(store.migrations)  # type: ignore[attr-defined]
+    with upgraded_store(database_url) as store:
         [upgraded] = store.list_runs()
         assert (upgraded.status, upgraded.removed, upgraded.removed_dates) == ("succeeded", 0, [])
-    finally:
-        store.close()

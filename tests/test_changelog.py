@@ -28,7 +28,7 @@ from tests.helpers.data import (
 )
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_rows
-from tests.helpers.schema import store_at_schema_version
+from tests.helpers.schema import store_at_schema_version, upgraded_store
 from tests.helpers.servers import Response, SmtpSink, SourceServer
 from tests.helpers.stalled import stalled_run
 
@@ -383,21 +383,15 @@ def test_schema_6_keeps_every_change_entry_and_still_refuses_an_unknown_kind(
         run_etl(states_settings(database_url, cut), store=old)
         before = old.changes()
     assert len(before) == 816 + STATE_ROWS_THROUGH_2021_06_30
-    store = open_store(database_url)
-    try:
-        store.migrate()
+    with upgraded_store(database_url) as store:
         assert store.schema_version() == 6
         assert store.changes() == before
         refused = pytest.raises(Exception, match=r"(?i)check constraint")
-        with refused, store._transaction() as cur:  # type: ignore[attr-defined]
+        with refused, store._transaction() as cur:
             cur.execute(
-                store._sql(  # type: ignore[attr-defined]
-                    "INSERT INTO changes (run_id, series, date, kind) VALUES (?, ?, ?, ?)"
-                ),
+                store._sql("INSERT INTO changes (run_id, series, date, kind) VALUES (?, ?, ?, ?)"),
                 (before[0].run_id, "06", "2021-07-09", "revised"),
             )
-    finally:
-        store.close()
     # The next run writes entries into the rebuilt table.
     full = run_etl(states_settings(database_url, states_file(tmp_path / "f.csv", "2021-07-08")))
     assert full.run.status is RunStatus.SUCCEEDED

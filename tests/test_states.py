@@ -22,7 +22,7 @@ from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL, serve_real
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference_states import decreasing_states, expected_states_csv
-from tests.helpers.schema import record_run_at_schema_version
+from tests.helpers.schema import record_run_at_schema_version, upgraded_store
 from tests.helpers.servers import SourceServer
 
 REAL_ROWS = 27_129
@@ -408,12 +408,7 @@ def test_export_states_is_sorted_by_date_then_fips(database_url: str) -> None:
 @on_sqlite_and_postgres
 def test_runs_recorded_before_the_states_migration_read_as_states_off(database_url: str) -> None:
     record_run_at_schema_version(database_url, 3)  # the schema before it
-    store = open_store(database_url)
-    try:
-        store.migrate()
-        assert store.schema_version() == len(store.migrations)  # type: ignore[attr-defined]
+    with upgraded_store(database_url) as store:
         [upgraded] = store.list_runs()
         assert upgraded.states is None
         assert store.state_records() == [] and store.states_data_through() is None
-    finally:
-        store.close()

@@ -23,6 +23,18 @@ def store_at_schema_version(database_url: str, version: int) -> Iterator[Any]:
         old.close()
 
 
+@contextmanager
+def upgraded_store(database_url: str) -> Iterator[Any]:
+    """The store as this covid-etl opens it: migrated, checked to be at the latest version."""
+    store = open_store(database_url)
+    try:
+        store.migrate()
+        assert store.schema_version() == len(store.migrations)  # type: ignore[attr-defined]
+        yield store
+    finally:
+        store.close()
+
+
 def record_run_at_schema_version(database_url: str, version: int) -> None:
     """Migrate the store only up to ``version`` and record one succeeded run with the columns
     every version has, as the code of that version would have."""
