@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import StateRecord
+from ..parse_states import fips_groups
 from ..population import load_population
 from ..state_figures import per_100k
 from ..store.base import Store
@@ -103,14 +104,12 @@ def derived_state_rows(
 
 
 def build_series(state: tuple[int, str], records: Sequence[StateRecord]) -> StatesSeries:
-    """Group the store's rows (fips then date order) into derived series per jurisdiction."""
+    """Group the store's rows (fips then date order, as ``Store.state_records`` gives them)
+    into derived series per jurisdiction, in fips order."""
     census = load_population()
-    groups: dict[str, list[StateRecord]] = {}
-    for record in records:
-        groups.setdefault(record.fips, []).append(record)
     by_fips: dict[str, Jurisdiction] = {}
-    for fips, rows in groups.items():
-        rows.sort(key=lambda r: r.date)
+    for rows in fips_groups(records):
+        fips = rows[0].fips
         known = census.get(fips)
         population = known.population if known is not None else None
         # The published name of the latest row: a fips keeps one name (the data contract).
@@ -119,7 +118,7 @@ def build_series(state: tuple[int, str], records: Sequence[StateRecord]) -> Stat
         )
     first = min((j.rows[0]["date"] for j in by_fips.values()), default=None)
     through = max((j.rows[-1]["date"] for j in by_fips.values()), default=None)
-    return StatesSeries(state, dict(sorted(by_fips.items())), first, through)
+    return StatesSeries(state, by_fips, first, through)
 
 
 def snapshot_entry(jurisdiction: Jurisdiction, on: str | None) -> dict[str, Any]:
