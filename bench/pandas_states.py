@@ -3,9 +3,8 @@ pandas: the national job of ``pandas_baseline.py``, then NYT ``us-states.csv``: 
 validate the same contract (ISO dates not after tomorrow, non-negative integer counts, two-digit
 fips, one row per (date, fips), one name per fips, decreases counted per state), diff against the
 stored table by (date, fips) and write the inserted and updated rows with to_sql, with what a run
-of covid-etl writes besides: the table's second index (by fips, which serves one state's series)
-and a change-log entry per written row (values before and after as JSON), in tables declared like
-covid-etl's (the same keys, indexes and checks; no run records).
+of covid-etl writes besides: a change-log entry per written row (values before and after as
+JSON), in tables declared like covid-etl's (the same keys, indexes and checks; no run records).
 
     python bench/pandas_states.py --db out.db --nyt-url URL --jhu-url URL --states-url URL
 
@@ -87,7 +86,7 @@ def diff(incoming: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, pd
     return both[inserted.to_numpy()], both[updated.to_numpy()]
 
 
-# covid-etl's states and changes tables (store/sqlite.py, schema 6), without the runs table
+# covid-etl's states and changes tables (store/sqlite.py, schema 7), without the runs table
 # they reference: the run is the constant RUN.
 SCHEMA = (
     f"""CREATE TABLE {TABLE} (
@@ -96,9 +95,8 @@ SCHEMA = (
         state TEXT NOT NULL,
         cases INTEGER NOT NULL CHECK (cases >= 0),
         deaths INTEGER NOT NULL CHECK (deaths >= 0),
-        PRIMARY KEY (date, fips)
+        PRIMARY KEY (fips, date)
     ) WITHOUT ROWID""",
-    f"CREATE INDEX states_by_fips ON {TABLE} (fips, date)",
     """CREATE TABLE changes (
         run_id INTEGER NOT NULL,
         series TEXT NOT NULL,

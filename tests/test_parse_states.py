@@ -28,8 +28,10 @@ def test_real_file_parses_to_27129_rows_of_55_jurisdictions() -> None:
     rows = parse(STATES_REAL.read_text())
     assert len(rows) == 27_129
     assert len({r.fips for r in rows}) == 55
-    assert rows[0] == StateRecord(dt.date(2020, 1, 21), "53", "Washington", 1, 0)
-    assert [r.date for r in rows] == sorted(r.date for r in rows)
+    # In the stored table's key order: by fips, then by date.
+    assert rows[0] == StateRecord(dt.date(2020, 3, 13), "01", "Alabama", 6, 0)
+    assert [(r.fips, r.date) for r in rows] == sorted((r.fips, r.date) for r in rows)
+    assert min(r.date for r in rows) == dt.date(2020, 1, 21)
     # The national series is not the sum of the states (national 33,843,194 on that day).
     assert sum(r.cases for r in rows if r.date == dt.date(2021, 7, 8)) == 33_769_600
 

@@ -10,11 +10,12 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from covid_etl.export import sorted_by_date, write_states_csv
-from covid_etl.models import RunRecord, RunStatus, Stage
+from covid_etl.models import RunRecord, RunStatus, Stage, Trigger, utcnow
 from covid_etl.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
@@ -22,7 +23,11 @@ from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL, serve_real
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference_states import decreasing_states, expected_states_csv
-from tests.helpers.schema import record_run_at_schema_version, upgraded_store
+from tests.helpers.schema import (
+    record_run_at_schema_version,
+    store_at_schema_version,
+    upgraded_store,
+)
 from tests.helpers.servers import SourceServer
 
 REAL_ROWS = 27_129
@@ -412,3 +417,77 @@ def test_runs_recorded_before_the_states_migration_read_as_states_off(database_u
         [upgraded] = store.list_runs()
         assert upgraded.states is None
         assert store.state_records() == [] and store.states_data_through() is None
+
+
+def states_key_and_indexes(store: Any) -> tuple[list[str], list[str]]:
+    """The per-state table's key columns, in order, and its indexes besides the key."""
+    if store.paramstyle == "qmark":  # SQLite
+        key = "SELECT name FROM pragma_table_info('states') WHERE pk > 0 ORDER BY pk"
+        indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'states'"
+    else:
+        key = (
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = ANY (i.indkey) WHERE i.indrelid = 'states'::regclass "
+            "AND i.indisprimary ORDER BY array_position(i.indkey::int[], a.attnum::int)"
+        )
+        indexes = (
+            "SELECT i.indexrelid::regclass::text FROM pg_index i "
+            "WHERE i.indrelid = 'states'::regclass AND NOT i.indisprimary"
+        )
+    return [r[0] for r in store._read(key, ())], [r[0] for r in store._read(indexes, ())]
+
+
+# The S3 store runs the SQLite store's migrations on its local copy: the SQLite case covers it.
+@on_sqlite_and_postgres
+def test_schema_7_keys_the_states_by_fips_then_date_and_keeps_every_row(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Version 7 re-keys the per-state table by (fips, date), the only B-tree it keeps (the
+    (fips, date) index of version 4 goes): the rows, the runs that wrote them and what the
+    store answers about them stay the same, and the next runs read and write the new table."""
+    with store_at_schema_version(database_url, 6) as old:
+        assert states_key_and_indexes(old) == (["date", "fips"], ["states_by_fips"])
+        first = run_etl(settings_for(database_url, cut_at(tmp_path / "cut.csv", "2021-06-30")),
+                        store=old).run  # fmt: skip
+        before = old.dump_history().states
+        answers = (old.stored_state_fips(), old.count_states(), old.states_data_through())
+    assert first.status is RunStatus.SUCCEEDED and len(before) == REAL_ROWS - 440
+    with upgraded_store(database_url) as store:
+        assert states_key_and_indexes(store) == (["fips", "date"], [])
+        assert store.dump_history().states == sorted(before, key=lambda s: (s.row.fips, s.row.date))
+        assert (store.stored_state_fips(), store.count_states(), store.states_data_through()) == (
+            answers
+        )
+        assert len(answers[0]) == 55 and str(answers[2]) == "2021-06-30"
+    # The next runs insert the new days, then revise a past one, into the re-keyed table.
+    full = run_etl(settings_for(database_url, STATES_REAL)).run
+    assert states_of(full) == (440, 0, REAL_ROWS - 440, "2021-07-08")
+    lines = real_lines()
+    lines[-1] = _raise_cases(lines[-1])
+    revised = run_etl(settings_for(database_url, write_lines(tmp_path / "r.csv", lines))).run
+    assert states_of(revised) == (0, 1, REAL_ROWS - 1, "2021-07-08")
+    with upgraded_store(database_url) as store:
+        stored = {(r.fips, r.date.isoformat()): r.cases for r in store.state_records()}
+    day, _, fips, cases, _ = lines[-1].split(",")
+    assert len(stored) == REAL_ROWS and stored[(fips, day)] == int(cases)
+
+
+def _raise_cases(line: str) -> str:
+    cells = line.split(",")
+    cells[3] = str(int(cells[3]) + 1000)
+    return ",".join(cells)
+
+
+def test_a_new_row_whose_key_is_stored_is_refused_not_overwritten(sqlite_url: str) -> None:
+    """New rows are written with a plain INSERT: should the diff ever call a stored key new,
+    the load fails and rolls back instead of silently replacing the stored row."""
+    assert run_etl(settings_for(sqlite_url, STATES_REAL)).succeeded
+    with upgraded_store(sqlite_url) as store:
+        stored = store.state_records("06")[-1]
+        history = store.dump_history()
+        run = store.create_run(Trigger.MANUAL, "testing", utcnow())
+        twin = stored._replace(cases=stored.cases + 1)
+        with pytest.raises(Exception, match=r"(?i)unique|primary key"):
+            store.finish_run(run, [], [], states_inserted=[twin])
+        assert store.state_records("06")[-1] == stored
+        assert store.dump_history().states == history.states

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -238,15 +239,13 @@ def _locked_run(
 def _state_writes(states: StateChanges | None) -> dict[str, Any]:
     if states is None or not (states.inserted or states.updated or states.removed):
         return {}
-    from operator import itemgetter
-
-    # In primary-key order (date, fips): each insert lands next to the previous one in the
-    # table's B-tree instead of all over it (twice as fast on a large load). The rows come by
-    # date already (initial load) or by fips, so a stable sort on the date alone suffices.
-    by_date = itemgetter(0)
+    # In the table's key order (fips, date): each insert lands next to the previous one in the
+    # B-tree instead of all over it. The rows come in date order within each fips, and nearly
+    # always in fips order already (one pass), so a stable sort on the fips alone suffices.
+    by_fips = itemgetter(1)
     return {
-        "states_inserted": sorted(states.inserted, key=by_date),
-        "states_updated": sorted(states.updated, key=by_date),
+        "states_inserted": sorted(states.inserted, key=by_fips),
+        "states_updated": sorted(states.updated, key=by_fips),
         "states_removed": states.removed,
     }
 
@@ -342,7 +341,7 @@ def _diff_states(
         updated=len(changes.updated),
         unchanged=changes.unchanged,
         removed=len(changes.removed),
-        data_through=rows[-1].date,  # parse_states sorts by date
+        data_through=max(map(itemgetter(0), rows)),
     )
     if changes.removed:
         log.info("removing %d stored per-state row(s) the source dropped", len(changes.removed))

@@ -75,8 +75,9 @@ def diff_states_by_fips(
     """:func:`diff_states` one jurisdiction at a time: ``stored_rows(fips)`` gives that
     jurisdiction's stored rows, so only one jurisdiction's rows are held besides the incoming
     ones (the stored table of a large file would otherwise double the memory of a run).
-    ``incoming`` is sorted by date; with nothing stored (the initial load) it is returned as the
-    inserted rows in that order, otherwise the rows come one jurisdiction after the other."""
+    ``incoming`` is in date order within each fips; with nothing stored (the initial load) it is
+    returned as the inserted rows in its order, otherwise the rows come one jurisdiction after
+    the other, each in date order."""
     from .parse_states import fips_groups
 
     stored_fips = list(stored_fips)

@@ -34,6 +34,8 @@ from .sql import (
     CHANGE_COLUMNS,
     CHANGE_KIND_CHECK,
     EVENT_ID_MIGRATION,
+    STATES_COLUMNS,
+    STATES_KEY,
     SqlStore,
     cursor_transaction,
 )
@@ -132,6 +134,22 @@ MIGRATIONS = (
         "DROP TABLE changes",
         "ALTER TABLE changes_v6 RENAME TO changes",
         "CREATE INDEX changes_by_series ON changes (series, date)",
+    ),
+    # 7: the per-state series keyed by (fips, date), its only B-tree (see STATES_KEY in sql.py).
+    (
+        f"""CREATE TABLE states_v7 (
+            date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            fips TEXT NOT NULL CHECK (fips GLOB '[0-9][0-9]'),
+            name TEXT NOT NULL,
+            cases INTEGER NOT NULL CHECK (cases >= 0),
+            deaths INTEGER NOT NULL CHECK (deaths >= 0),
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            PRIMARY KEY ({STATES_KEY})
+        ) WITHOUT ROWID""",
+        f"INSERT INTO states_v7 ({STATES_COLUMNS}) SELECT {STATES_COLUMNS} FROM states "
+        f"ORDER BY {STATES_KEY}",
+        "DROP TABLE states",  # and its index states_by_fips, which the new key replaces
+        "ALTER TABLE states_v7 RENAME TO states",
     ),
 )
 
