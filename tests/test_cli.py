@@ -18,6 +18,7 @@ from covid_etl.cli import app
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
 from tests.helpers.env import cli_env
 from tests.helpers.reference import expected_csv, expected_rows
+from tests.helpers.servers import free_port
 
 runner = CliRunner()
 RUN_JSON_KEYS = {
@@ -225,3 +226,43 @@ def test_run_json_has_null_run_id_when_the_run_could_not_be_recorded(tmp_path: P
     assert result.exit_code == 1
     out = json.loads(result.stdout)
     assert out["run_id"] is None and out["failed_stage"] == "open"
+
+
+# Runs the console entry point with the work of `run` and `serve` replaced by a report of whether
+# Python's cyclic garbage collector is on at that moment.
+COLLECTOR_PROBE = """
+import gc, sys
+import covid_etl.pipeline, uvicorn
+from covid_etl.cli import main
+
+def report(*args, **kwargs):
+    print("collector on" if gc.isenabled() else "collector off", flush=True)
+    raise SystemExit(0)
+
+covid_etl.pipeline.run_etl = report
+uvicorn.Server.run = report
+sys.argv = ["covid-etl", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "state"),
+    [(["run", "--offline", "--json"], "off"), (["serve", "--no-schedule", "--port", "PORT"], "on")],
+    ids=["run", "serve"],
+)
+def test_one_shot_commands_run_without_the_cyclic_collector_and_serve_keeps_it(
+    sqlite_url: str, argv: list[str], state: str
+) -> None:
+    """A command that exits when done needs no cycle collection (its allocations end with the
+    process); `serve` lives on and must collect them."""
+    argv = [str(free_port()) if arg == "PORT" else arg for arg in argv]
+    proc = subprocess.run(
+        [sys.executable, "-c", COLLECTOR_PROBE, *argv],
+        env=cli_env(sqlite_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == f"collector {state}"

@@ -340,7 +340,10 @@ class SqlStore:
         date_in = functools.cache(self._date_in)
         cur.executemany(
             self._sql(f"INSERT INTO states ({STATES_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?){replace}"),
-            [(date_in(r.date), r.fips, r.name, r.cases, r.deaths, run_id) for r in rows],
+            [
+                (date_in(day), fips, name, cases, deaths, run_id)
+                for day, fips, name, cases, deaths in rows
+            ],
         )
 
     def get_run(self, run_id: int) -> RunRecord | None:
