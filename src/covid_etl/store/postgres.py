@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from ..errors import RunInProgress, StoreError, StoreUnavailable
 from ..redact import mask_url, redact, secrets_in_url
-from .sql import CHANGE_KIND_CHECK, EVENT_ID_MIGRATION, STATES_KEY, SqlStore
+from .sql import CHANGE_KIND_CHECK, EVENT_ID_MIGRATION, SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
 # opens the same database must agree on them.
@@ -114,10 +114,10 @@ MIGRATIONS = (
         "ALTER TABLE changes DROP CONSTRAINT changes_kind_check",
         f"ALTER TABLE changes ADD CONSTRAINT changes_kind_check {CHANGE_KIND_CHECK}",
     ),
-    # 7: the per-state series keyed by (fips, date), its only index (see STATES_KEY in sql.py).
+    # 7: the per-state series keyed by (fips, date), its only index (why: STATES_KEY in sql.py).
     (
         "ALTER TABLE states DROP CONSTRAINT states_pkey",
-        f"ALTER TABLE states ADD CONSTRAINT states_pkey PRIMARY KEY ({STATES_KEY})",
+        "ALTER TABLE states ADD CONSTRAINT states_pkey PRIMARY KEY (fips, date)",
         "DROP INDEX states_by_fips",
     ),
 )

@@ -34,8 +34,6 @@ from .sql import (
     CHANGE_COLUMNS,
     CHANGE_KIND_CHECK,
     EVENT_ID_MIGRATION,
-    STATES_COLUMNS,
-    STATES_KEY,
     SqlStore,
     cursor_transaction,
 )
@@ -135,19 +133,20 @@ MIGRATIONS = (
         "ALTER TABLE changes_v6 RENAME TO changes",
         "CREATE INDEX changes_by_series ON changes (series, date)",
     ),
-    # 7: the per-state series keyed by (fips, date), its only B-tree (see STATES_KEY in sql.py).
+    # 7: the per-state series keyed by (fips, date), its only B-tree (why: STATES_KEY in sql.py).
+    # Spelled out, like every migration: what version 7 is must not change with the code.
     (
-        f"""CREATE TABLE states_v7 (
+        """CREATE TABLE states_v7 (
             date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
             fips TEXT NOT NULL CHECK (fips GLOB '[0-9][0-9]'),
             name TEXT NOT NULL,
             cases INTEGER NOT NULL CHECK (cases >= 0),
             deaths INTEGER NOT NULL CHECK (deaths >= 0),
             run_id INTEGER NOT NULL REFERENCES runs (id),
-            PRIMARY KEY ({STATES_KEY})
+            PRIMARY KEY (fips, date)
         ) WITHOUT ROWID""",
-        f"INSERT INTO states_v7 ({STATES_COLUMNS}) SELECT {STATES_COLUMNS} FROM states "
-        f"ORDER BY {STATES_KEY}",
+        "INSERT INTO states_v7 (date, fips, name, cases, deaths, run_id) "
+        "SELECT date, fips, name, cases, deaths, run_id FROM states ORDER BY fips, date",
         "DROP TABLE states",  # and its index states_by_fips, which the new key replaces
         "ALTER TABLE states_v7 RENAME TO states",
     ),
