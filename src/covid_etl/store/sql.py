@@ -43,8 +43,6 @@ CHANGE_COLUMNS = "run_id, series, date, kind, old_values, new_values"
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
 )
-# Schema version 2, the same statements on SQLite and PostgreSQL: a run remembers the event that
-# started it, and at most one succeeded run per event can be committed (failed ones may retry).
 # The change log's kinds as a CHECK. Spelled with OR rather than ``kind IN (...)``: SQLite
 # evaluates an IN list in a CHECK slowly enough to make it a third of the cost of writing an
 # entry (0.45 s per 271,000 entries, bench/states.py at 10x); schema version 6 rewrites it.
@@ -56,15 +54,20 @@ CHANGE_KIND_CHECK = "CHECK (kind = 'inserted' OR kind = 'updated' OR kind = 'rem
 # (JURISDICTIONS) instead of scanning the table.
 STATES_KEY = "fips, date"
 STATES_COLUMNS = "date, fips, name, cases, deaths, run_id"
-# The stored fips codes, found by seeking from one to the next along the key (a loose index
-# scan, the same on SQLite and PostgreSQL): 56 seeks, however long the series are.
+# The stored fips codes as the table ``jurisdictions``, found by seeking from one to the next
+# along the key (a loose index scan, the same on SQLite and PostgreSQL): 56 seeks, however long
+# the series are. The seeking ends on the NULL after the last code, which ``jurisdictions``
+# leaves out.
 JURISDICTIONS = (
-    "WITH RECURSIVE jurisdictions (fips) AS ("
+    "WITH RECURSIVE seek (fips) AS ("
     "SELECT MIN(fips) FROM states "
     "UNION ALL "
-    "SELECT (SELECT MIN(fips) FROM states WHERE states.fips > jurisdictions.fips) "
-    "FROM jurisdictions WHERE jurisdictions.fips IS NOT NULL) "
+    "SELECT (SELECT MIN(fips) FROM states WHERE states.fips > seek.fips) "
+    "FROM seek WHERE seek.fips IS NOT NULL), "
+    "jurisdictions (fips) AS (SELECT fips FROM seek WHERE fips IS NOT NULL) "
 )
+# Schema version 2, the same statements on SQLite and PostgreSQL: a run remembers the event that
+# started it, and at most one succeeded run per event can be committed (failed ones may retry).
 EVENT_ID_MIGRATION = (
     "ALTER TABLE runs ADD COLUMN event_id TEXT",
     "CREATE UNIQUE INDEX runs_one_success_per_event ON runs (event_id) WHERE status = 'succeeded'",
@@ -428,7 +431,7 @@ class SqlStore:
     # -- per-state series -----------------------------------------------------------------------
 
     def stored_state_fips(self) -> list[str]:
-        query = JURISDICTIONS + "SELECT fips FROM jurisdictions WHERE fips IS NOT NULL ORDER BY 1"
+        query = JURISDICTIONS + "SELECT fips FROM jurisdictions ORDER BY fips"
         return [row[0] for row in self._read(query, ())]
 
     def state_records(self, fips: str | None = None) -> list[StateRecord]:
@@ -450,8 +453,7 @@ class SqlStore:
         # The latest date of each state, by a seek each, then the latest of those.
         query = JURISDICTIONS + (
             "SELECT MAX(last) FROM (SELECT (SELECT MAX(date) FROM states "
-            "WHERE states.fips = jurisdictions.fips) AS last FROM jurisdictions "
-            "WHERE jurisdictions.fips IS NOT NULL) AS per_state"
+            "WHERE states.fips = jurisdictions.fips) AS last FROM jurisdictions) AS per_state"
         )
         return self._date_out(self._read(query, ())[0][0])
 
