@@ -55,7 +55,7 @@ PAIRS = {RECORDS: DATASETTE, STATES: DATASETTE_STATES, STATE: DATASETTE_STATE}
 
 
 def load_store(directory: Path) -> tuple[str, Path]:
-    from covid_etl.pipeline import run_etl
+    from covid_etl.run.pipeline import run_etl
     from covid_etl.settings import Settings
 
     path = directory / "covid.db"

@@ -34,7 +34,7 @@ def files(day: str | None) -> dict[str, str]:
 
 
 def run(url: str, day: str | None, tmp: Path, *, cold: bool) -> tuple[str, S3Traffic]:
-    from covid_etl.pipeline import run_etl
+    from covid_etl.run.pipeline import run_etl
     from covid_etl.settings import Settings
 
     if cold:  # a new container: nothing cached

@@ -248,7 +248,7 @@ def parts_alone(real_text: str, repeat: int) -> dict[str, float]:
     with their change log (``Store.finish_run`` on a fresh SQLite store, as a run calls it).
     The collector is off, as in ``covid-etl run``."""
     from covid_etl.models import Trigger, utcnow
-    from covid_etl.parse_states import parse_states
+    from covid_etl.sources.nyt_states import parse_states
     from covid_etl.store import open_store
 
     today = dt.datetime.now(dt.UTC).date()

@@ -34,7 +34,7 @@ def cli_page(root: click.Command, name: str) -> str:
     lines = [
         "# Command line",
         "",
-        generated_note("each command's `--help` (`src/covid_etl/cli.py`)"),
+        generated_note("each command's `--help` (`src/covid_etl/cli/__init__.py`)"),
         "",
         "Every command reads its settings from `COVID_ETL_*` environment variables "
         "([settings](settings.md)); an option given on the command line wins. Exit codes: 0 "

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from covid_etl.models import JhuRow, NytRow, Record, StateRecord
-from covid_etl.parse import parse_jhu, parse_nyt
-from covid_etl.parse_states import parse_states
-from covid_etl.transform import Changes, diff_records, join_sources
+from covid_etl.series.national import Changes, diff_records, join_sources
+from covid_etl.sources.csv import parse_jhu, parse_nyt
+from covid_etl.sources.nyt_states import parse_states
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DATA = ROOT / "src" / "covid_etl" / "data"

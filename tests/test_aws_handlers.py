@@ -30,7 +30,7 @@ from moto import mock_aws
 from covid_etl.aws import handlers
 from covid_etl.aws.events import destination_record, invoke_locally
 from covid_etl.aws.sns import MAX_SUBJECT, sns_subject
-from covid_etl.export import write_csv
+from covid_etl.publish.export import write_csv
 from covid_etl.store import open_store
 from tests.helpers.aws import (
     BUCKET,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from covid_etl.changelog import change_lines
 from covid_etl.models import ChangeEntry, RunStatus
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
+from covid_etl.series.changelog import change_lines
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
 from covid_etl.store.copy import copy_store

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from covid_etl.models import RunStatus
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from covid_etl.store import open_store
 from tests.helpers.backends import on_s3, with_writer_lock
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real

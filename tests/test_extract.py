@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from covid_etl.cli import app
 from covid_etl.errors import TerminalFetchError, TransientFetchError
-from covid_etl.extract import (
+from covid_etl.sources.fetch import (
     FetchPolicy,
     backoff_delay,
     fetch_source,
@@ -204,7 +204,7 @@ def test_production_client_verifies_tls_certificates(tmp_path: Path) -> None:
     import ssl
     import subprocess
 
-    from covid_etl.extract import open_http_client
+    from covid_etl.sources.fetch import open_http_client
 
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
@@ -236,7 +236,7 @@ def test_production_client_verifies_tls_certificates(tmp_path: Path) -> None:
 
 
 def test_production_client_fetches_plain_http(source_server: SourceServer) -> None:
-    from covid_etl.extract import open_http_client
+    from covid_etl.sources.fetch import open_http_client
 
     url = source_server.serve("/us.csv", BODY)
     with open_http_client() as client:

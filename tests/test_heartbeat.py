@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from covid_etl.errors import ConfigError
-from covid_etl.heartbeat import send_heartbeat
 from covid_etl.models import RunStatus
-from covid_etl.pipeline import run_etl
+from covid_etl.monitor.heartbeat import send_heartbeat
+from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import settings_from_env
 from tests.helpers.env import fast_settings
 from tests.helpers.servers import Response, SourceServer, free_port
@@ -53,10 +53,10 @@ def test_dead_heartbeat_url_does_not_fail_the_run_and_is_logged(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}{PING}"
-    with caplog.at_level(logging.WARNING, logger="covid_etl.heartbeat"):
+    with caplog.at_level(logging.WARNING, logger="covid_etl.monitor.heartbeat"):
         result = run_etl(fast_settings(sqlite_url, offline=True, heartbeat_url=dead))
     assert result.succeeded
-    (record,) = [r for r in caplog.records if r.name == "covid_etl.heartbeat"]
+    (record,) = [r for r in caplog.records if r.name == "covid_etl.monitor.heartbeat"]
     assert record.getMessage().startswith("heartbeat to 127.0.0.1 failed: ")
     assert TOKEN not in record.getMessage()
 
@@ -65,7 +65,7 @@ def test_heartbeat_answering_an_error_is_logged_not_raised(
     source_server: SourceServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     source_server.script(PING, [Response(status=503, body=b"down")])
-    with caplog.at_level(logging.WARNING, logger="covid_etl.heartbeat"):
+    with caplog.at_level(logging.WARNING, logger="covid_etl.monitor.heartbeat"):
         assert send_heartbeat(source_server.url(PING)) is False
     (record,) = caplog.records
     assert "503" in record.getMessage() and TOKEN not in record.getMessage()

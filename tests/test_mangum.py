@@ -26,7 +26,7 @@ from moto import mock_aws  # noqa: E402
 
 from covid_etl.aws import handlers  # noqa: E402
 from covid_etl.aws.api import build_app  # noqa: E402
-from covid_etl.pipeline import run_etl  # noqa: E402
+from covid_etl.run.pipeline import run_etl  # noqa: E402
 from covid_etl.settings import settings_from_env  # noqa: E402
 from tests.helpers.aws import BUCKET, fake_credentials  # noqa: E402
 from tests.helpers.data import serve_real  # noqa: E402

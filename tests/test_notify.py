@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from covid_etl.models import DeliveryStatus, RunStatus
 from covid_etl.notify.channels import channel_key
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from covid_etl.store import open_store
 from tests.helpers.data import jhu_history, nyt_history, serve_real
 from tests.helpers.env import fast_settings

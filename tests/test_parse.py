@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from covid_etl import parse
 from covid_etl.errors import MissingColumns, ParseError
-from covid_etl.parse import csv_lines, decode_csv, parse_jhu, parse_nyt
+from covid_etl.sources import csv as parse
+from covid_etl.sources.csv import csv_lines, decode_csv, parse_jhu, parse_nyt
 from tests.helpers.data import JHU_ALL_COUNTRIES, JHU_CURRENT, NYT_CURRENT, jhu_history
 
 # "Today" for the parser: fixed, after the last date in every fixture.
@@ -223,7 +223,7 @@ def test_parse_jhu_future_date_on_a_us_row_names_line_column_value() -> None:
 
 
 def test_check_not_future_is_reusable_for_any_source() -> None:
-    from covid_etl.parse import check_not_future
+    from covid_etl.sources.csv import check_not_future
 
     assert check_not_future(TODAY, today=TODAY, source="x", line=2, column="d") == TODAY
     with pytest.raises(ParseError, match=r"^x CSV: date is in the future.*line 9, column 'd'"):

@@ -9,11 +9,11 @@ import pytest
 from covid_etl.errors import HistoryShrinks, MissingColumns, ParseError
 from covid_etl.models import RunRecord, RunStatus, StateRecord, StatesCounts, Trigger
 from covid_etl.notify.render import render
-from covid_etl.parse_states import decrease_warnings, parse_states
-from covid_etl.population import load_population, parse_population, population_of
-from covid_etl.state_figures import per_100k
-from covid_etl.summary import run_summary_json
-from covid_etl.transform_states import diff_states, diff_states_by_fips
+from covid_etl.run.summary import run_summary_json
+from covid_etl.series.population import load_population, parse_population, population_of
+from covid_etl.series.state_figures import per_100k
+from covid_etl.series.states import diff_states, diff_states_by_fips
+from covid_etl.sources.nyt_states import decrease_warnings, parse_states
 from tests.helpers.data import POPULATION_REAL, STATES_REAL
 
 TODAY = dt.date(2021, 7, 9)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from covid_etl.export import write_csv
 from covid_etl.models import RunStatus, Stage, Trigger
-from covid_etl.pipeline import run_etl
+from covid_etl.publish.export import write_csv
+from covid_etl.run.pipeline import run_etl
 from covid_etl.store import open_store
 from tests.helpers.data import (
     JHU_ALL_COUNTRIES,

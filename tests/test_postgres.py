@@ -18,9 +18,9 @@ import psycopg
 import pytest
 
 from covid_etl.errors import RunInProgress, StoreError, StoreUnavailable
-from covid_etl.export import write_csv, write_json
 from covid_etl.models import Record, RunRecord, RunStatus, Trigger, utcnow
-from covid_etl.pipeline import run_etl
+from covid_etl.publish.export import write_csv, write_json
+from covid_etl.run.pipeline import run_etl
 from covid_etl.store import open_store
 from covid_etl.store.base import History, HistoryStore, StoredRecord
 from covid_etl.store.copy import copy_store

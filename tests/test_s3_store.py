@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from covid_etl.aws.events import store_url_for
 from covid_etl.models import RunStatus, Stage
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import check_database_url, open_store
 from covid_etl.store.s3 import S3Store

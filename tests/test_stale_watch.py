@@ -9,9 +9,9 @@ import sys
 import time
 
 from covid_etl.models import RunStatus
-from covid_etl.pipeline import run_etl
-from covid_etl.stale_watch import Episodes, NoticeKind, check_interval, notice_message
-from covid_etl.staleness import RunFacts, assess
+from covid_etl.monitor.staleness import RunFacts, assess
+from covid_etl.monitor.watch import Episodes, NoticeKind, check_interval, notice_message
+from covid_etl.run.pipeline import run_etl
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.serve import serving
 from tests.helpers.servers import WebhookSink

@@ -19,9 +19,9 @@ from click.testing import CliRunner, Result
 from covid_etl.cli import app
 from covid_etl.errors import ConfigError
 from covid_etl.models import RunStatus, utcnow
-from covid_etl.pipeline import run_etl
+from covid_etl.monitor.staleness import RunFacts, assess
+from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import run_age_seconds, settings_from_env
-from covid_etl.staleness import RunFacts, assess
 from covid_etl.store import open_store
 from tests.helpers.env import cli_env, fast_settings
 

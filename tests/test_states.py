@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from covid_etl.export import sorted_by_date, write_states_csv
 from covid_etl.models import RunRecord, RunStatus, Stage, Trigger, utcnow
-from covid_etl.pipeline import run_etl
+from covid_etl.publish.export import sorted_by_date, write_states_csv
+from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
 from tests.helpers.backends import on_sqlite_and_postgres

@@ -22,10 +22,10 @@ from covid_etl.models import (
     Trigger,
     utcnow,
 )
+from covid_etl.series.national import diff_records
 from covid_etl.store import open_store
 from covid_etl.store.base import History, HistoryStore, PendingChannel, Store, latest_record
 from covid_etl.store.sql import SqlStore
-from covid_etl.transform import diff_records
 from tests.helpers import postgres as pg
 from tests.helpers.backends import with_writer_lock
 

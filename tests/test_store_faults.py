@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from covid_etl.cli import app
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from covid_etl.store import open_store
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real
 from tests.helpers.env import cli_env, fast_settings

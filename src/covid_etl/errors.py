@@ -34,8 +34,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import RunRecord
-    from .notify.render import Message
+    from covid_etl.models import RunRecord
+    from covid_etl.notify.render import Message
 
 # The error recorded on a run found still "running" by the next run: one text on every backend.
 INTERRUPTED_ERROR = "the run stopped before finishing (process killed or crashed)"

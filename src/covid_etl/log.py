@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .redact import redact
+from covid_etl.redact import redact
 
 # Not extra fields: uvicorn attaches an ANSI-coloured copy of each message as color_message.
 _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {

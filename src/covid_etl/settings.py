@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from covid_etl.errors import ConfigError
 
 NYT_URL = "https://raw.githubusercontent.com/nytimes/covid-19-data/master/us.csv"
 JHU_URL = (
@@ -95,7 +95,7 @@ def _parse_port(value: str) -> int:
 
 
 def _parse_schedule(value: str) -> str:
-    from .cron import parse_cron
+    from covid_etl.cron import parse_cron
 
     if value.strip().lower() == SCHEDULE_OFF:
         return SCHEDULE_OFF
@@ -383,13 +383,13 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Strings that must never be shown: passwords and tokens inside configured URLs."""
-        from .redact import secrets_in_url
+        from covid_etl.redact import secrets_in_url
 
         found: list[str] = []
         for url in (self.database_url, self.nyt_url, self.jhu_url, self.states_url, *self.notify):
             found.extend(secrets_in_url(url))
         if self.heartbeat_url:
-            from .heartbeat import secrets_in_heartbeat_url
+            from covid_etl.monitor.heartbeat import secrets_in_heartbeat_url
 
             found.extend(secrets_in_heartbeat_url(self.heartbeat_url))
         return found

@@ -17,8 +17,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from covid_etl.models import Record
-from covid_etl.web import derive
-from covid_etl.web.derive import LEGACY_COLUMNS, legacy_rows
+from covid_etl.series import derive
+from covid_etl.series.derive import LEGACY_COLUMNS, legacy_rows
 
 NAN = float("nan")
 _INT_PREFIX = re.compile(r"^[+-]?[0-9]+")

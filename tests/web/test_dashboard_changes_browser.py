@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from tests.helpers.data import jhu_history, nyt_history, serve_real
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.screenshots import ARTIFACTS

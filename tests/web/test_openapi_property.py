@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL

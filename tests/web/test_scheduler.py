@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from covid_etl.models import RunRecord, Trigger, utcnow
-from covid_etl.scheduler import Scheduler, cron_scheduler
+from covid_etl.run.scheduler import Scheduler, cron_scheduler
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.web.app import create_app

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from covid_etl.models import RunStatus, Trigger
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from covid_etl.store import open_store
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.serve import free_port

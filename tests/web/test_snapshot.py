@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from covid_etl.models import Record
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.store.base import Store

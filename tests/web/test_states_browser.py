@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from covid_etl.pipeline import run_etl
+from covid_etl.run.pipeline import run_etl
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.screenshots import ARTIFACTS, save_screenshot

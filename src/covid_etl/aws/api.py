@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..settings import Settings
-from ..store import open_store
-from .events import store_url_for
+from covid_etl.aws.events import store_url_for
+from covid_etl.settings import Settings
+from covid_etl.store import open_store
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def build_app(settings: Settings) -> FastAPI:
     """The FastAPI app over the environment's store (``s3://bucket`` -> ``s3://bucket/<env>``)."""
-    from ..web.app import create_app  # FastAPI: imported by the API function only
+    from covid_etl.web.app import create_app  # FastAPI: imported by the API function only
 
     # No scheduler is passed: the ETL function loads the data.
     url = store_url_for(settings.database_url, settings.environment)

@@ -13,16 +13,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import DuplicateEvent, EtlError, RunFailed
-from ..models import ChangeEntry, Record, RunRecord, RunStatus, utcnow
-from ..notify.render import Message, render
-from ..pipeline import run_etl
-from ..settings import Settings, settings_from_env
-from ..store import open_store
-from ..store.base import Store, latest_record
-from ..summary import run_summary_json
-from .events import Invocation, store_url_for
-from .metrics import emit_run_metrics
+from covid_etl.aws.events import Invocation, store_url_for
+from covid_etl.aws.metrics import emit_run_metrics
+from covid_etl.errors import DuplicateEvent, EtlError, RunFailed
+from covid_etl.models import ChangeEntry, Record, RunRecord, RunStatus, utcnow
+from covid_etl.notify.render import Message, render
+from covid_etl.run.pipeline import run_etl
+from covid_etl.run.summary import run_summary_json
+from covid_etl.settings import Settings, settings_from_env
+from covid_etl.store import open_store
+from covid_etl.store.base import Store, latest_record
 
 log = logging.getLogger(__name__)
 

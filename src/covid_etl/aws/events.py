@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, RunFailed
-from ..models import RunRecord, RunStatus, Trigger, utcnow
-from ..notify.render import render
+from covid_etl.errors import ConfigError, RunFailed
+from covid_etl.models import RunRecord, RunStatus, Trigger, utcnow
+from covid_etl.notify.render import render
 
 DEFAULT_ENVIRONMENT = "production"
 # The environment becomes an S3 key prefix and an SNS attribute: keep it a plain word.

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..log import configure_logging
-from ..settings import Settings, settings_from_env
-from .etl import run_invocation
-from .events import notice_from_record, parse_invocation
+from covid_etl.aws.etl import run_invocation
+from covid_etl.aws.events import notice_from_record, parse_invocation
+from covid_etl.log import configure_logging
+from covid_etl.settings import Settings, settings_from_env
 
 _configured = False
 _api: Any = None
@@ -39,8 +39,8 @@ def etl_handler(event: Any, context: Any) -> dict[str, Any]:
 
 def notify_handler(event: Any, context: Any) -> dict[str, Any]:
     """Publish the destination record's outcome to the topic, once."""
-    from ..errors import ConfigError
-    from .sns import publish, sns_subject
+    from covid_etl.aws.sns import publish, sns_subject
+    from covid_etl.errors import ConfigError
 
     settings = _settings()
     if not settings.sns_topic_arn:
@@ -63,7 +63,7 @@ def api_handler(event: Any, context: Any) -> Any:
     """Serve API Gateway events with the FastAPI app, built once per container."""
     global _api
     if _api is None:
-        from .api import build_api
+        from covid_etl.aws.api import build_api
 
         _api = build_api(_settings())
     return _api(event, context)

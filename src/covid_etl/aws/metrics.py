@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from ..models import RunRecord
+from covid_etl.models import RunRecord
 
 NAMESPACE = "covid-etl"
 DIMENSIONS = ("Environment", "Status")

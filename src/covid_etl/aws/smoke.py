@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import SmokeFailed
+from covid_etl.errors import SmokeFailed
 
 ENVIRONMENT = "testing"
 _COUNT = re.compile(r"^\s+(inserted|updated|unchanged): (\d+)$", re.MULTILINE)
@@ -99,8 +99,8 @@ def _function_env(args: argparse.Namespace, name: str | None) -> dict[str, str]:
 
 
 def _run_in_process(args: argparse.Namespace, target: Target, event: dict[str, Any]) -> None:
-    from . import handlers
-    from .events import destination_record, invoke_locally
+    from covid_etl.aws import handlers
+    from covid_etl.aws.events import destination_record, invoke_locally
 
     # The deployed function's configuration wins; the options fill in what it lacks.
     overrides: dict[str, str] = {}
@@ -190,8 +190,8 @@ def stored_rows(args: argparse.Namespace, bucket: str | None) -> int | None:
     """Rows in testing/covid-etl.db; None when the store is not this bucket (PostgreSQL)."""
     if not bucket:
         return None
-    from ..errors import EtlError
-    from ..store.s3 import S3Store
+    from covid_etl.errors import EtlError
+    from covid_etl.store.s3 import S3Store
 
     store = S3Store(bucket, ENVIRONMENT, client=_client("s3", args))
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import Notice
+from covid_etl.aws.events import Notice
 
 # SNS subjects: at most 100 characters, printable ASCII, no line breaks.
 MAX_SUBJECT = 100

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError, DeliveryError
-from ..models import DeliveryStatus, utcnow
-from ..redact import mask_url
-from ..store.base import PendingChannel, Store, latest_record
-from .render import Message, render
+from covid_etl.errors import ConfigError, DeliveryError
+from covid_etl.models import DeliveryStatus, utcnow
+from covid_etl.notify.render import Message, render
+from covid_etl.redact import mask_url
+from covid_etl.store.base import PendingChannel, Store, latest_record
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def deliver_pending(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeliveryReport:
     """Deliver every pending notification whose channel is still configured."""
-    from ..redact import redact
+    from covid_etl.redact import redact
 
     by_key = {channel_key(u): u for u in urls}
     delivered = undelivered = 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..models import ChangeEntry, Record, RunRecord, RunStatus
-from ..transform import join_ranges
+from covid_etl.models import ChangeEntry, Record, RunRecord, RunStatus
+from covid_etl.series.national import join_ranges
 
 # Removed dates spelled out in a message; the run record keeps them all.
 SHOWN_RANGES = 10
@@ -90,7 +90,7 @@ def success_body(run: RunRecord, latest: Record | None, changes: Sequence[Change
 def _changes(changes: Sequence[ChangeEntry]) -> list[str]:
     if not changes:
         return []
-    from ..changelog import change_lines
+    from covid_etl.series.changelog import change_lines
 
     return ["", "What changed:", *(f"  {line}" for line in change_lines(changes))]
 

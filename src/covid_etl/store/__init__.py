@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
-from ..redact import mask_url
+from covid_etl.errors import ConfigError
+from covid_etl.redact import mask_url
 
 if TYPE_CHECKING:  # the interface is for type checkers; backends do not inherit from it
-    from .base import Store
+    from covid_etl.store.base import Store
 
 __all__ = ["check_database_url", "missing_database", "open_store"]
 
@@ -82,7 +82,7 @@ def missing_database(url: str) -> str | None:
     """
     if url_scheme(url) not in SQLITE_SCHEMES:
         return None
-    from .sqlite import SqliteStore
+    from covid_etl.store.sqlite import SqliteStore
 
     path = SqliteStore.from_url(url).path
     return None if path.exists() else str(path)
@@ -99,13 +99,13 @@ def open_store(
     """
     scheme = url_scheme(url)
     if scheme in SQLITE_SCHEMES:
-        from .sqlite import DEFAULT_LOCK_TIMEOUT, SqliteStore
+        from covid_etl.store.sqlite import DEFAULT_LOCK_TIMEOUT, SqliteStore
 
         timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
         return SqliteStore.from_url(url, lock_timeout=timeout)
     if scheme in POSTGRES_SCHEMES:
         try:
-            from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
+            from covid_etl.store.postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
         except ImportError as exc:
             raise ConfigError(
                 f"PostgreSQL support is not installed ({exc}); install covid-etl[postgres]"
@@ -114,7 +114,7 @@ def open_store(
         return store
     if scheme in S3_SCHEMES:
         # boto3 is imported by the S3 store only when it first talks to S3.
-        from .s3 import S3Store
+        from covid_etl.store.s3 import S3Store
 
         if s3_revalidate is None:
             return S3Store.from_url(url)

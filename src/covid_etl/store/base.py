@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol, TypeVar
 
-from ..models import (
+from covid_etl.models import (
     ChangeEntry,
     DeliveryStatus,
     Record,

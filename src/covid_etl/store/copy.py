@@ -13,9 +13,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import cast
 
-from ..errors import ConfigError, EtlError, StoreError, describe
-from . import open_store
-from .base import HistoryStore, Store
+from covid_etl.errors import ConfigError, EtlError, StoreError, describe
+from covid_etl.store import open_store
+from covid_etl.store.base import HistoryStore, Store
 
 
 @dataclass(frozen=True, slots=True)

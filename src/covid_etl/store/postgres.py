@@ -21,9 +21,9 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg.types.json import Jsonb
 
-from ..errors import RunInProgress, StoreError, StoreUnavailable
-from ..redact import mask_url, redact, secrets_in_url
-from .sql import CHANGE_KIND_CHECK, EVENT_ID_MIGRATION, SqlStore
+from covid_etl.errors import RunInProgress, StoreError, StoreUnavailable
+from covid_etl.redact import mask_url, redact, secrets_in_url
+from covid_etl.store.sql import CHANGE_KIND_CHECK, EVENT_ID_MIGRATION, SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
 # opens the same database must agree on them.

@@ -44,10 +44,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..errors import StoreConflict, StoreUnavailable
-from ..models import ChangeEntry, DeliveryStatus, Record, RunRecord, StateRecord, Trigger
-from .base import History, NotificationRow, PendingChannel, StateKey
-from .sqlite import SqliteStore
+from covid_etl.errors import StoreConflict, StoreUnavailable
+from covid_etl.models import ChangeEntry, DeliveryStatus, Record, RunRecord, StateRecord, Trigger
+from covid_etl.store.base import History, NotificationRow, PendingChannel, StateKey
+from covid_etl.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ class S3Store:
     def _publish_csv(self, copy: SqliteStore) -> None:
         """Write the ``/covid_data`` table as CSV for consumers of the original file. Derived
         output: a failure is logged and never turns the committed run into a failed one."""
-        from ..web.service import DataService  # the rows /covid_data serves, computed once
+        from covid_etl.web.service import DataService  # the rows /covid_data serves, computed once
 
         try:
             service = DataService(self.url_for_display, [], store=copy)
@@ -265,7 +265,7 @@ class S3Store:
         """Write the original design's ``CHANGE_LOG.csv`` (date, status_update) for the latest
         run that changed the national series, from the change log. Derived output, like the
         table's CSV: a failure is logged and the commit stands."""
-        from ..changelog import NATIONAL, legacy_change_log_csv
+        from covid_etl.series.changelog import NATIONAL, legacy_change_log_csv
 
         try:
             run_id = copy.last_changed_run_id(NATIONAL)

@@ -13,8 +13,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from ..errors import INTERRUPTED_ERROR, DuplicateEvent, StoreError
-from ..models import (
+from covid_etl.errors import INTERRUPTED_ERROR, DuplicateEvent, StoreError
+from covid_etl.models import (
     RUN_FIELDS,
     ChangeEntry,
     DeliveryStatus,
@@ -24,7 +24,7 @@ from ..models import (
     StateRecord,
     Trigger,
 )
-from .base import (
+from covid_etl.store.base import (
     History,
     NotificationRow,
     PendingChannel,
@@ -300,7 +300,7 @@ class SqlStore:
 
     def _log_inserted_states(self, cur: Any, run_id: int) -> None:
         """An ``inserted`` entry for each per-state row this run wrote so far (its new rows),
-        with the values :func:`covid_etl.changelog.state_values` gives, built by the database.
+        with the values ``series.changelog.state_values`` gives, built by the database.
         In (series, date) order, the change log's key order: each entry is appended after the
         previous one instead of into one of 55 places (a third faster on a large load)."""
         cur.execute(

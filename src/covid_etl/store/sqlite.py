@@ -23,14 +23,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import (
+from covid_etl.errors import (
     DatabaseCorrupt,
     DatabaseLocked,
     RunInProgress,
     StoreError,
     StoreUnavailable,
 )
-from .sql import (
+from covid_etl.store.sql import (
     CHANGE_COLUMNS,
     CHANGE_KIND_CHECK,
     EVENT_ID_MIGRATION,

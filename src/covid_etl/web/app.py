@@ -17,19 +17,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
-from .. import __version__
-from ..models import utcnow
-from ..scheduler import Scheduler
-from ..settings import Settings
-from ..store.base import Store
-from .cache import ResponseCache
-from .context import WebContext
-from .errors import install_error_handlers
-from .fastpath import FastPathMiddleware
-from .metrics import install_metrics
-from .middleware import ApiHeadersMiddleware
-from .routes import changes, compat, pages, records, runs, states
-from .states import StatesData
+from covid_etl import __version__
+from covid_etl.models import utcnow
+from covid_etl.run.scheduler import Scheduler
+from covid_etl.settings import Settings
+from covid_etl.store.base import Store
+from covid_etl.web.cache import ResponseCache
+from covid_etl.web.context import WebContext
+from covid_etl.web.errors import install_error_handlers
+from covid_etl.web.fastpath import FastPathMiddleware
+from covid_etl.web.metrics import install_metrics
+from covid_etl.web.middleware import ApiHeadersMiddleware
+from covid_etl.web.routes import changes, compat, pages, records, runs, states
+from covid_etl.web.states import StatesData
 
 # Responses that depend only on the store state (and the day): served by the fast path.
 CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data", "/api/v1/states")
@@ -46,7 +46,7 @@ def create_app(
 ) -> FastAPI:
     """The API over ``store`` (default: ``settings.database_url``, opened on first use). A
     ``scheduler``, if given, runs in a background thread for the app's lifespan."""
-    from .service import DataService
+    from covid_etl.web.service import DataService
 
     service = DataService(settings.database_url, settings.secrets(), clock=clock, store=store)
     context = WebContext(

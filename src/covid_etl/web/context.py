@@ -13,15 +13,15 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from .cache import Rendered, ResponseCache
-from .fastpath import negotiate, raw_key
-from .schemas import ErrorBody
-from .shared_read import SharedRead
+from covid_etl.web.cache import Rendered, ResponseCache
+from covid_etl.web.fastpath import negotiate, raw_key
+from covid_etl.web.schemas import ErrorBody
+from covid_etl.web.shared_read import SharedRead
 
 if TYPE_CHECKING:
-    from ..scheduler import Scheduler
-    from ..staleness import Health
-    from .service import DataService
+    from covid_etl.monitor.staleness import Health
+    from covid_etl.run.scheduler import Scheduler
+    from covid_etl.web.service import DataService
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Invalid parameter"},
@@ -50,7 +50,7 @@ class WebContext:
 
     def staleness(self) -> Health:
         """The staleness verdict now (reads the store: call it from a worker thread)."""
-        from ..staleness import assess, read_facts
+        from covid_etl.monitor.staleness import assess, read_facts
 
         return assess(read_facts(self.service.store), self.clock(), self.max_run_age)
 

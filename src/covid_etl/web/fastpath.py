@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
-from .cache import Rendered, ResponseCache
-from .middleware import ASGIApp, Receive, Scope, Send
+from covid_etl.web.cache import Rendered, ResponseCache
+from covid_etl.web.middleware import ASGIApp, Receive, Scope, Send
 
 # Clients may keep a copy but must revalidate each time: the ETag makes that a cheap 304, and a
 # new run shows up at once instead of after a max-age.

@@ -37,17 +37,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from ..models import RunRecord, RunStatus
-from .context import ERRORS, WebContext
-from .errors import ApiError
-from .schemas import ErrorBody
+from covid_etl.models import RunRecord, RunStatus
+from covid_etl.web.context import ERRORS, WebContext
+from covid_etl.web.errors import ApiError
+from covid_etl.web.schemas import ErrorBody
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from ..staleness import Health
-    from ..store.base import Store
+    from covid_etl.monitor.staleness import Health
+    from covid_etl.store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .errors import error_body
+from covid_etl.web.errors import error_body
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request
 
-from .context import ERRORS, NOT_MODIFIED
-from .errors import invalid_parameter
+from covid_etl.web.context import ERRORS, NOT_MODIFIED
+from covid_etl.web.errors import invalid_parameter
 
 MAX_LIMIT = 100_000
 MAX_OFFSET = 1_000_000

@@ -9,8 +9,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .cache import Rendered
-from .derive import RECORD_FIELDS
+from covid_etl.series.derive import RECORD_FIELDS
+from covid_etl.web.cache import Rendered
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv; charset=utf-8"

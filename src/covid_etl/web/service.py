@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import RunRecord, RunStatus, utcnow
-from ..redact import redact
-from ..store import open_store
-from ..store.base import Store
-from .derive import derived_rows, legacy_rows, legacy_timestamp
+from covid_etl.models import RunRecord, RunStatus, utcnow
+from covid_etl.redact import redact
+from covid_etl.series.derive import derived_rows, legacy_rows, legacy_timestamp
+from covid_etl.store import open_store
+from covid_etl.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +206,6 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 
 
 def _record_of(row: dict[str, Any]) -> Any:
-    from ..models import Record
+    from covid_etl.models import Record
 
     return Record(dt.date.fromisoformat(row["date"]), row["cases"], row["deaths"], row["recovered"])

@@ -1,7 +1,7 @@
 """What the states endpoints serve: each jurisdiction's stored series with derived columns and
 per-100k figures, built from the store interface alone and kept per store state.
 
-Derived columns use the national code (:mod:`covid_etl.web.derive`) over a jurisdiction's *full*
+Derived columns use the national code (:mod:`covid_etl.series.derive`) over a jurisdiction's *full*
 series, so a window or a snapshot date never changes a value. Per-100k figures divide by the
 shipped census estimate; a jurisdiction without one (Guam, the Northern Mariana Islands, the
 Virgin Islands) gets null there, never 0.
@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import StateRecord
-from ..parse_states import fips_groups
-from ..population import load_population
-from ..state_figures import per_100k
-from ..store.base import Store
-from .derive import day_over_day, trailing_average
+from covid_etl.models import StateRecord
+from covid_etl.series.derive import day_over_day, trailing_average
+from covid_etl.series.population import load_population
+from covid_etl.series.state_figures import per_100k
+from covid_etl.sources.nyt_states import fips_groups
+from covid_etl.store.base import Store
 
 STATE_RECORD_FIELDS = (
     "date",

@@ -9,14 +9,23 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from ...changelog import to_csv, valid_series
-from ...store.base import Store
-from ..cache import Rendered
-from ..context import cached, current_state, web_context
-from ..errors import ApiError, invalid_parameter
-from ..params import End, Format, Limit, Offset, Start, date_window, json_or_csv, response_format
-from ..render import CSV_TYPE, render_json
-from ..schemas import ChangesPage, ErrorBody
+from covid_etl.series.changelog import to_csv, valid_series
+from covid_etl.store.base import Store
+from covid_etl.web.cache import Rendered
+from covid_etl.web.context import cached, current_state, web_context
+from covid_etl.web.errors import ApiError, invalid_parameter
+from covid_etl.web.params import (
+    End,
+    Format,
+    Limit,
+    Offset,
+    Start,
+    date_window,
+    json_or_csv,
+    response_format,
+)
+from covid_etl.web.render import CSV_TYPE, render_json
+from covid_etl.web.schemas import ChangesPage, ErrorBody
 
 SERIES_PATTERN = "^(national|[0-9]{2})$"
 

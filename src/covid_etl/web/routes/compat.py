@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
-from ..render import render_json
-from ..schemas import LegacyData
+from covid_etl.web.context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
+from covid_etl.web.render import render_json
+from covid_etl.web.schemas import LegacyData
 
 router = APIRouter()
 

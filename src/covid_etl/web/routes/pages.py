@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from ..docs import DOCS_HTML, DOCS_INIT_JS
+from covid_etl.web.docs import DOCS_HTML, DOCS_INIT_JS
 
 STATIC_DIR = Path(__file__).parents[1] / "static"
 

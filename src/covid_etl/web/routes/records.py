@@ -5,11 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..cache import Rendered
-from ..context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
-from ..params import End, Format, Limit, Offset, Start, date_window, json_or_csv, response_format
-from ..render import render_csv, render_json
-from ..schemas import RecordsPage, Summary
+from covid_etl.web.cache import Rendered
+from covid_etl.web.context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
+from covid_etl.web.params import (
+    End,
+    Format,
+    Limit,
+    Offset,
+    Start,
+    date_window,
+    json_or_csv,
+    response_format,
+)
+from covid_etl.web.render import render_csv, render_json
+from covid_etl.web.schemas import RecordsPage, Summary
 
 router = APIRouter()
 

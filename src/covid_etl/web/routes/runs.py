@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..context import ERRORS, NOT_MODIFIED, send, web_context
-from ..errors import ApiError
-from ..render import render_json
-from ..schemas import ErrorBody, Health, RunsPage
+from covid_etl.web.context import ERRORS, NOT_MODIFIED, send, web_context
+from covid_etl.web.errors import ApiError
+from covid_etl.web.render import render_json
+from covid_etl.web.schemas import ErrorBody, Health, RunsPage
 
 log = logging.getLogger(__name__)
 

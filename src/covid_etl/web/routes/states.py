@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..cache import Rendered
-from ..context import cached, current_state
-from ..errors import ApiError, invalid_parameter
-from ..params import (
+from covid_etl.web.cache import Rendered
+from covid_etl.web.context import cached, current_state
+from covid_etl.web.errors import ApiError, invalid_parameter
+from covid_etl.web.params import (
     DATE_QUERY,
     End,
     Format,
@@ -25,9 +25,9 @@ from ..params import (
     json_or_csv,
     response_format,
 )
-from ..render import render_csv, render_json
-from ..schemas import ErrorBody, StateRecordsPage, StatesSnapshot
-from ..states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, StatesData, window_page
+from covid_etl.web.render import render_csv, render_json
+from covid_etl.web.schemas import ErrorBody, StateRecordsPage, StatesSnapshot
+from covid_etl.web.states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, StatesData, window_page
 
 PREFIX = "/api/v1/states"
 _FIPS = re.compile(r"^[0-9]{2}$")

@@ -22,9 +22,15 @@ from collections.abc import Sequence
 from itertools import compress, groupby, islice, pairwise
 from operator import itemgetter, lt
 
-from .errors import ParseError
-from .models import StateRecord
-from .parse import _column_index, check_not_future, csv_lines, parse_count, parse_date
+from covid_etl.errors import ParseError
+from covid_etl.models import StateRecord
+from covid_etl.sources.csv import (
+    _column_index,
+    check_not_future,
+    csv_lines,
+    parse_count,
+    parse_date,
+)
 
 SOURCE = "states"
 STATES_COLUMNS = ("date", "state", "fips", "cases", "deaths")

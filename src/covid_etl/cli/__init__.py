@@ -17,10 +17,10 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from .errors import ConfigError, EtlError
-from .settings import Settings, settings_from_env
-from .summary import run_summary_json
+from covid_etl import __version__
+from covid_etl.errors import ConfigError, EtlError
+from covid_etl.run.summary import run_summary_json
+from covid_etl.settings import Settings, settings_from_env
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -42,15 +42,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment plus CLI overrides; configure logging once."""
-    from .log import configure_logging
-    from .store import check_database_url
+    from covid_etl.log import configure_logging
+    from covid_etl.store import check_database_url
 
     try:
         settings = settings_from_env(os.environ, **overrides)
         url_name = "COVID_ETL_DATABASE_URL" if overrides.get("database_url") is None else None
         check_database_url(settings.database_url, url_name or "--database-url")
         if settings.notify:
-            from .notify.channels import check_channels
+            from covid_etl.notify.channels import check_channels
 
             check_channels(settings.notify)
     except ConfigError as exc:
@@ -91,8 +91,8 @@ def run(
 
     Exit code 0 when the run succeeded (also with 0 changes), 1 when it failed.
     """
-    from .models import Trigger
-    from .pipeline import run_etl
+    from covid_etl.models import Trigger
+    from covid_etl.run.pipeline import run_etl
 
     settings = load_settings(
         offline=offline or None, nyt_url=nyt_url, jhu_url=jhu_url, database_url=database_url
@@ -108,7 +108,7 @@ def run(
     if as_json:
         click.echo(json.dumps(run_summary_json(result.run)))
     else:
-        from .console import print_run
+        from covid_etl.cli.console import print_run
 
         print_run(
             result.run,
@@ -124,21 +124,21 @@ def _leave_run_failure_to_the_summary() -> None:
     would show it twice on the terminal."""
     import logging
 
-    from .pipeline import RUN_FAILED_TAG
+    from covid_etl.run.pipeline import RUN_FAILED_TAG
 
-    logging.getLogger("covid_etl.pipeline").addFilter(
+    logging.getLogger("covid_etl.run.pipeline").addFilter(
         lambda record: not getattr(record, RUN_FAILED_TAG, False)
     )
 
 
 def _unreachable(result: Any) -> bool:
-    from .extract import source_unreachable
+    from covid_etl.sources.fetch import source_unreachable
 
     return result.failure is not None and source_unreachable(result.failure.cause)
 
 
 def _progress_printer() -> Any:
-    from .console import SlowDownloadProgress
+    from covid_etl.cli.console import SlowDownloadProgress
 
     return SlowDownloadProgress()
 
@@ -165,7 +165,7 @@ def runs(as_json: bool, limit: int, database_url: str | None) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in history], indent=2))
     else:
-        from .console import print_runs
+        from covid_etl.cli.console import print_runs
 
         print_runs(history)
 
@@ -181,8 +181,8 @@ def check(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
     unreadable, 2 bad configuration. --json prints the facts: the last successful run's id,
     time and age, the last run's status, and the data-through date.
     """
-    from .models import utcnow
-    from .staleness import assess
+    from covid_etl.models import utcnow
+    from covid_etl.monitor.staleness import assess
 
     settings = load_settings(database_url=database_url)
     # Tests hand in their own clock through click's context object instead of sleeping.
@@ -200,9 +200,9 @@ def check(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
 
 def _check_facts(settings: Settings) -> Any:
     """Read the run facts without creating a database where none is (raises EtlError)."""
-    from .errors import StoreUnavailable
-    from .staleness import read_facts
-    from .store import missing_database, open_store
+    from covid_etl.errors import StoreUnavailable
+    from covid_etl.monitor.staleness import read_facts
+    from covid_etl.store import missing_database, open_store
 
     if (path := missing_database(settings.database_url)) is not None:
         raise StoreUnavailable(f"no database at {path}; run `covid-etl run` first")
@@ -235,8 +235,8 @@ def serve(
     database_url: str | None,
 ) -> None:
     """Serve the API and dashboard, and run the ETL on a schedule."""
-    from .cron import parse_cron
-    from .settings import SCHEDULE_OFF
+    from covid_etl.cron import parse_cron
+    from covid_etl.settings import SCHEDULE_OFF
 
     if schedule is not None and no_schedule:
         fail("use either --schedule or --no-schedule")
@@ -258,8 +258,8 @@ def serve(
     listening = _listen_socket(settings.host, settings.port)
     import uvicorn
 
-    from .scheduler import cron_scheduler
-    from .web.app import create_app
+    from covid_etl.run.scheduler import cron_scheduler
+    from covid_etl.web.app import create_app
 
     click.echo(
         f"Serving on http://{settings.host}:{settings.port}/ "
@@ -279,7 +279,7 @@ def serve(
         access_log=settings.log_level == "DEBUG",
         server_header=False,
     )
-    from .stale_watch import StaleWatcher
+    from covid_etl.monitor.watch import StaleWatcher
 
     watcher = StaleWatcher(settings)  # the stale / recovered notices, on serve's own clock
     watcher.start()
@@ -335,7 +335,7 @@ def _listen_socket(host: str, port: int) -> Any:
 @DATABASE_URL_OPTION
 def export(fmt: str, output: str | None, states: bool, database_url: str | None) -> None:
     """Export the stored table (date,cases,deaths,recovered), sorted by date."""
-    from . import export as exporting
+    from covid_etl.publish import export as exporting
 
     writer: Any
     with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
@@ -372,7 +372,7 @@ def changes(run_id: int | None, series: str | None, fmt: str, database_url: str 
 
     RUN_ID defaults to the latest run that changed data.
     """
-    from .changelog import to_csv, valid_series
+    from covid_etl.series.changelog import to_csv, valid_series
 
     if series is not None and not valid_series(series):
         fail(f"--series {series!r}: expected `national` or a two-digit FIPS code such as 36")
@@ -389,7 +389,7 @@ def changes(run_id: int | None, series: str | None, fmt: str, database_url: str 
     elif fmt == "csv":
         click.echo(to_csv(entries), nl=False)
     else:
-        from .console import print_changes
+        from covid_etl.cli.console import print_changes
 
         print_changes(run_id, entries)
 
@@ -419,9 +419,9 @@ def db_copy(from_url: str, to_url: str) -> None:
     Run ids are kept. A target that already holds runs or data is refused: the copy never
     merges or overwrites. It is one transaction, so a failed copy can simply be run again.
     """
-    from .redact import redact, secrets_in_url
-    from .store import check_database_url
-    from .store.copy import copy_store
+    from covid_etl.redact import redact, secrets_in_url
+    from covid_etl.store import check_database_url
+    from covid_etl.store.copy import copy_store
 
     settings = load_settings()
     secrets = [*settings.secrets(), *secrets_in_url(from_url), *secrets_in_url(to_url)]
@@ -444,7 +444,7 @@ def db_copy(from_url: str, to_url: str) -> None:
 def _opened_store(settings: Settings, *, must_exist: bool = False) -> Iterator[Any]:
     """The configured store, migrated, closed when the command is done. An unusable store (or,
     with ``must_exist``, a SQLite file that does not exist) is one line and exit code 1."""
-    from .store import missing_database, open_store
+    from covid_etl.store import missing_database, open_store
 
     if must_exist and (path := missing_database(settings.database_url)) is not None:
         fail(f"no database at {path}; run `covid-etl run` first", EXIT_FAILED)
@@ -479,7 +479,3 @@ def main() -> None:
         # the store, the HTTP client and output files are closed explicitly, and log handlers
         # are flushed by logging's own exit hook.
         gc.freeze()
-
-
-if __name__ == "__main__":
-    main()

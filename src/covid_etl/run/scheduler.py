@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .errors import EtlError, RunInProgress
-from .models import RunRecord, Trigger, utcnow
-from .settings import Settings
+from covid_etl.errors import EtlError, RunInProgress
+from covid_etl.models import RunRecord, Trigger, utcnow
+from covid_etl.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +139,14 @@ class Scheduler:
         log.warning("scheduled run skipped: %s", reason)
 
     def _run_pipeline(self) -> Any:
-        from .pipeline import run_etl
+        from covid_etl.run.pipeline import run_etl
 
         return run_etl(self.settings, trigger=Trigger.SCHEDULE)
 
     def _lock_held_elsewhere(self) -> bool:
         """Probe the writer lock without waiting. The pipeline takes it again for the run; if
         someone slips in between, the run waits for them instead of overlapping."""
-        from .store import open_store
+        from covid_etl.store import open_store
 
         try:
             store = open_store(self.settings.database_url)
@@ -163,7 +163,7 @@ class Scheduler:
             store.close()
 
     def _latest_run(self) -> RunRecord | None:
-        from .store import open_store
+        from covid_etl.store import open_store
 
         store = open_store(self.settings.database_url)
         try:
@@ -185,7 +185,7 @@ class Scheduler:
 
 def cron_scheduler(settings: Settings, expression: str, **kwargs: Any) -> Scheduler:
     """A scheduler firing on a five-field UTC cron expression."""
-    from .cron import parse_cron
+    from covid_etl.cron import parse_cron
 
     cron = parse_cron(expression)
     return Scheduler(settings, cron.next_after, description=f"{expression} (UTC)", **kwargs)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..models import Record
+from covid_etl.models import Record
 
 WINDOW = 7
 

@@ -12,9 +12,9 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .errors import HistoryShrinks
-from .models import StateRecord
-from .transform import format_ranges
+from covid_etl.errors import HistoryShrinks
+from covid_etl.models import StateRecord
+from covid_etl.series.national import format_ranges
 
 StateKey = tuple[dt.date, str]
 # Jurisdictions spelled out in a shrink message; the rest are counted.
@@ -78,7 +78,7 @@ def diff_states_by_fips(
     ``incoming`` is in date order within each fips; with nothing stored (the initial load) it is
     returned as the inserted rows in its order, otherwise the rows come one jurisdiction after
     the other, each in date order."""
-    from .parse_states import fips_groups
+    from covid_etl.sources.nyt_states import fips_groups
 
     stored_fips = list(stored_fips)
     if not stored_fips:

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .models import ChangeEntry, Record, StateRecord
+from covid_etl.models import ChangeEntry, Record, StateRecord
 
 NATIONAL = "national"
 INSERTED, UPDATED, REMOVED = "inserted", "updated", "removed"
@@ -148,7 +148,7 @@ def valid_series(value: str) -> bool:
 def summary_lines(entries: Sequence[ChangeEntry], limit: int = 10) -> list[str]:
     """Per series and kind: how many rows, and their dates as ranges, at most ``limit`` ranges
     spelled out (``national: 1 inserted (2021-06-16), 8 updated (2021-06-08..2021-06-15)``)."""
-    from .transform import format_ranges
+    from covid_etl.series.national import format_ranges
 
     groups: dict[tuple[str, str], list[dt.date]] = {}
     for entry in entries:
@@ -226,7 +226,7 @@ def change_lines(entries: Sequence[ChangeEntry]) -> list[str]:
     """What a run changed, for a notification: per series and kind, the days as ranges (up to
     ten, then how many more) and, for revisions of the national series, the largest change
     (``revised 16 past days (...); largest change: cases on 2021-06-15 +91``)."""
-    from .transform_states import describe_keys
+    from covid_etl.series.states import describe_keys
 
     national = [e for e in entries if e.series == NATIONAL]
     states = [e for e in entries if e.series != NATIONAL]
@@ -264,7 +264,7 @@ def national_sentence(entries: Sequence[ChangeEntry]) -> str:
 
 def shown_dates(dates: Sequence[dt.date], limit: int = SHOWN_RANGES) -> str:
     """Sorted dates as ranges, at most ``limit`` of them, then ``and N more`` days."""
-    from .transform import date_ranges
+    from covid_etl.series.national import date_ranges
 
     ranges = date_ranges(dates)
     if len(ranges) <= limit:

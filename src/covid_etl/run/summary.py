@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import RunRecord, RunStatus
+from covid_etl.models import RunRecord, RunStatus
 
 # The run's own fields in the summary, after its id and outcome, in the documented order.
 _SUMMARY_FIELDS = (

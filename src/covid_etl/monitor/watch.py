@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .errors import EtlError
-from .models import utcnow
-from .notify.render import Message
-from .redact import redact
-from .settings import Settings
-from .staleness import Health, assess, read_facts
+from covid_etl.errors import EtlError
+from covid_etl.models import utcnow
+from covid_etl.monitor.staleness import Health, assess, read_facts
+from covid_etl.notify.render import Message
+from covid_etl.redact import redact
+from covid_etl.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class StaleWatcher:
 
     def check_once(self) -> list[Notice]:
         """Read the store, update the episode, send what it calls for."""
-        from .store import open_store
+        from covid_etl.store import open_store
 
         try:
             store = open_store(self.settings.database_url, lock_timeout=self.settings.lock_timeout)
@@ -180,7 +180,7 @@ def deliver_notice(
 
 
 def _send_with_apprise(url: str, message: Message) -> None:
-    from .notify.channels import send_apprise
+    from covid_etl.notify.channels import send_apprise
 
     send_apprise(url, message)
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import TextIO
 
-from .models import Record, StateRecord
+from covid_etl.models import Record, StateRecord
 
 EXPORT_COLUMNS = ("date", "cases", "deaths", "recovered")
 STATES_EXPORT_COLUMNS = ("date", "fips", "state", "cases", "deaths")

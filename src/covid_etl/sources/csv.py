@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterator, Sequence
 from itertools import chain
 
-from .errors import MissingColumns, ParseError, source_label
-from .models import JhuRow, NytRow
+from covid_etl.errors import MissingColumns, ParseError, source_label
+from covid_etl.models import JhuRow, NytRow
 
 NYT_COLUMNS = ("date", "cases", "deaths")
 JHU_DATE, JHU_COUNTRY, JHU_PROVINCE, JHU_RECOVERED = (

@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .redact import redact, secrets_in_url
+from covid_etl.redact import redact, secrets_in_url
 
 if TYPE_CHECKING:
     import httpx

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .models import RunRecord, RunStatus
+from covid_etl.models import RunRecord, RunStatus
 
 
 def _console(stderr: bool = False) -> Any:
@@ -49,7 +49,7 @@ def print_run(
         if data_known:
             stored = f"data still through {through}" if run.data_through else "no data stored yet"
         else:
-            from .notify.render import UNKNOWN_DATA
+            from covid_etl.notify.render import UNKNOWN_DATA
 
             stored = UNKNOWN_DATA
         out.print(f"Database unchanged; {stored}.")
@@ -82,7 +82,7 @@ def states_summary(run: RunRecord) -> str:
 def _removed(run: RunRecord) -> str:
     if not run.removed:
         return ""
-    from .transform import join_ranges
+    from covid_etl.series.national import join_ranges
 
     return f", {run.removed} removed ({join_ranges(run.removed_dates, 10)})"
 
@@ -156,7 +156,7 @@ def print_changes(run_id: int, entries: Sequence[Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from .changelog import display_rows, summary_lines, value_change
+    from covid_etl.series.changelog import display_rows, summary_lines, value_change
 
     out = _console()
     if not entries:

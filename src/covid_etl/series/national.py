@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .errors import EmptyJoin, HistoryShrinks
-from .models import JhuRow, NytRow, Record
+from covid_etl.errors import EmptyJoin, HistoryShrinks
+from covid_etl.models import JhuRow, NytRow, Record
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from covid_etl.errors import (
     DatabaseCorrupt,
     DatabaseLocked,
     EtlError,
@@ -27,8 +27,7 @@ from .errors import (
     StoreError,
     describe,
 )
-from .extract import Fetched, FetchPolicy, fetch_sources, snapshot_path, unchanged_since
-from .models import (
+from covid_etl.models import (
     Record,
     RunRecord,
     RunStatus,
@@ -38,19 +37,26 @@ from .models import (
     Trigger,
     utcnow,
 )
-from .redact import mask_url, redact
-from .settings import Settings
-from .store import open_store
+from covid_etl.redact import mask_url, redact
+from covid_etl.settings import Settings
+from covid_etl.sources.fetch import (
+    Fetched,
+    FetchPolicy,
+    fetch_sources,
+    snapshot_path,
+    unchanged_since,
+)
+from covid_etl.store import open_store
 
 if TYPE_CHECKING:
     import httpx
 
-    from .extract import ProgressCallback
-    from .models import ChangeEntry, StateRecord
-    from .notify.channels import DeliveryReport, Sender
-    from .notify.render import Message
-    from .store.base import PendingChannel, Store
-    from .transform_states import StateChanges
+    from covid_etl.models import ChangeEntry, StateRecord
+    from covid_etl.notify.channels import DeliveryReport, Sender
+    from covid_etl.notify.render import Message
+    from covid_etl.series.states import StateChanges
+    from covid_etl.sources.fetch import ProgressCallback
+    from covid_etl.store.base import PendingChannel, Store
 
 # Parsing, joining and notifying are imported where they are used: a daily run whose sources
 # answer 304 Not Modified needs none of them, and start-up is most of such a run's time.
@@ -152,14 +158,14 @@ def run_etl(
 def _heartbeat(settings: Settings, result: RunResult) -> RunResult:
     """Ping the heartbeat URL after a successful run (never after a failed one)."""
     if result.succeeded and settings.heartbeat_url:
-        from .heartbeat import send_heartbeat
+        from covid_etl.monitor.heartbeat import send_heartbeat
 
         send_heartbeat(settings.heartbeat_url)
     return result
 
 
 def _send_with_apprise(url: str, message: Message) -> None:
-    from .notify.channels import send_apprise  # only when a channel is configured
+    from covid_etl.notify.channels import send_apprise  # only when a channel is configured
 
     send_apprise(url, message)
 
@@ -200,7 +206,7 @@ def _locked_run(
     run.finished_at = utcnow()
     channels: list[PendingChannel] = []
     if settings.notify:
-        from .notify.channels import pending_channels
+        from covid_etl.notify.channels import pending_channels
 
         channels = pending_channels(settings.notify)
     try:
@@ -278,9 +284,9 @@ def _execute(
             )
         log.info("sources unchanged since run #%d", last_ok.id)
         return [], [], None, []
-    from .changelog import national_entries, state_entries
-    from .parse import parse_jhu, parse_nyt
-    from .transform import date_ranges, diff_records, join_sources
+    from covid_etl.series.changelog import national_entries, state_entries
+    from covid_etl.series.national import date_ranges, diff_records, join_sources
+    from covid_etl.sources.csv import parse_jhu, parse_nyt
 
     with _stage(Stage.VALIDATE, run):
         bodies = {name: _body(name, f) for name, f in fetched.items()}
@@ -319,7 +325,7 @@ def _execute(
 def _parse_states(text: str | None) -> list[StateRecord] | None:
     if text is None:
         return None
-    from .parse_states import parse_states
+    from covid_etl.sources.nyt_states import parse_states
 
     return parse_states(text, today=utcnow().date())
 
@@ -329,8 +335,8 @@ def _diff_states(
 ) -> StateChanges:
     """The per-state series against the stored one; fills in ``run.states`` and its warnings.
     Never derived from, nor checked against, the national series: both are kept as published."""
-    from .parse_states import decrease_warnings
-    from .transform_states import diff_states_by_fips
+    from covid_etl.series.states import diff_states_by_fips
+    from covid_etl.sources.nyt_states import decrease_warnings
 
     with _stage(Stage.TRANSFORM, run):
         changes = diff_states_by_fips(
@@ -372,7 +378,7 @@ def _fetch_all(
 
 
 def _body(name: str, fetched: Fetched) -> str:
-    from .parse import decode_csv
+    from covid_etl.sources.csv import decode_csv
 
     assert fetched.body is not None  # 304s were re-fetched (extract) or short-circuited above
     return decode_csv(fetched.body, source=name, content_type=fetched.content_type)
@@ -421,7 +427,7 @@ def _deliver(
 ) -> DeliveryReport | None:
     if not settings.notify:
         return None
-    from .notify.channels import deliver_pending
+    from covid_etl.notify.channels import deliver_pending
 
     return deliver_pending(
         store,
@@ -497,7 +503,7 @@ def _read_data_through(run: RunRecord, store: Store) -> bool:
 
 
 def _send_direct(settings: Settings, run: RunRecord, send: Sender, data_known: bool) -> None:
-    from .notify.render import render
+    from covid_etl.notify.render import render
 
     message = render(run, None, data_known=data_known)
     failures = []

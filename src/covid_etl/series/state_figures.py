@@ -1,5 +1,5 @@
 """Per-capita figures of one jurisdiction's series (the daily values and 7-day averages are
-:mod:`covid_etl.web.derive`'s, shared with the national series).
+:mod:`covid_etl.series.derive`'s, shared with the national series).
 
 Per-capita values are None when the population is unknown (the territories), never 0.
 """

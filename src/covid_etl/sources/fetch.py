@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .errors import DeadlineReached, TerminalFetchError, TransientFetchError, source_label
-from .models import SourceMeta
-from .redact import mask_url
+from covid_etl.errors import DeadlineReached, TerminalFetchError, TransientFetchError, source_label
+from covid_etl.models import SourceMeta
+from covid_etl.redact import mask_url
 
 if TYPE_CHECKING:
     import httpx

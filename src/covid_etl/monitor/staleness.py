@@ -14,10 +14,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .models import RunRecord
+from covid_etl.models import RunRecord
 
 if TYPE_CHECKING:
-    from .store.base import Store
+    from covid_etl.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)
