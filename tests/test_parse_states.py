@@ -10,10 +10,15 @@ from covid_etl.errors import HistoryShrinks, MissingColumns, ParseError
 from covid_etl.models import RunRecord, RunStatus, StateRecord, StatesCounts, Trigger
 from covid_etl.notify.render import render
 from covid_etl.run.summary import run_summary_json
-from covid_etl.series.population import load_population, parse_population, population_of
-from covid_etl.series.state_figures import per_100k
-from covid_etl.series.states import diff_states, diff_states_by_fips
-from covid_etl.sources.nyt_states import decrease_warnings, parse_states
+from covid_etl.series.states import (
+    decrease_warnings,
+    diff_states,
+    diff_states_by_fips,
+    load_population,
+    parse_population,
+    per_100k,
+)
+from covid_etl.sources.nyt_states import parse_states
 from tests.helpers.data import POPULATION_REAL, STATES_REAL
 
 TODAY = dt.date(2021, 7, 9)
@@ -148,8 +153,8 @@ def test_population_has_52_estimates_and_no_estimate_for_three_territories() -> 
     assert len(known) == 52
     # The README's check: the 50 states and DC add up to the Vintage 2019 US estimate.
     assert sum(j.population for f, j in known.items() if f != "72") == 328_239_523  # type: ignore[misc]
-    assert population_of("06") == 39_512_223
-    assert [population_of(f) for f in ("66", "69", "78")] == [None, None, None]
+    assert table["06"].population == 39_512_223
+    assert [table[f].population for f in ("66", "69", "78")] == [None, None, None]
     states_fips = {r.split(",")[2] for r in STATES_REAL.read_text().splitlines()[1:]}
     assert states_fips == set(table)
 

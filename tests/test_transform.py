@@ -6,7 +6,8 @@ import pytest
 
 from covid_etl.errors import EmptyJoin, HistoryShrinks
 from covid_etl.models import JhuRow, NytRow, Record
-from covid_etl.series.national import diff_records, format_ranges, join_sources, normalize_recovered
+from covid_etl.ranges import format_ranges
+from covid_etl.series.national import diff_records, join_sources, normalize_recovered
 from covid_etl.sources.csv import parse_jhu, parse_nyt
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, REAL
 from tests.helpers.reference import expected_rows

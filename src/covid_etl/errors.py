@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from covid_etl.models import RunRecord
-    from covid_etl.notify.render import Message
 
 # The error recorded on a run found still "running" by the next run: one text on every backend.
 INTERRUPTED_ERROR = "the run stopped before finishing (process killed or crashed)"
@@ -185,12 +184,12 @@ class DuplicateEvent(EtlError):
 
 
 class RunFailed(EtlError):
-    """A failed AWS run. ``str()`` is the rendered subject, a blank line, then the rendered body;
-    ``summary`` is the run summary. Lambda reports the class name as the error type, and the
+    """A failed AWS run. ``str()`` is the rendered notification's subject, a blank line, then its
+    body; ``summary`` is the run summary. Lambda reports the class name as the error type, and the
     notify function recognises it by that name."""
 
-    def __init__(self, message: Message, summary: dict[str, Any]) -> None:
-        super().__init__(f"{message.subject}\n\n{message.body}")
+    def __init__(self, subject: str, body: str, summary: dict[str, Any]) -> None:
+        super().__init__(f"{subject}\n\n{body}")
         self.summary = summary
 
 

@@ -61,6 +61,10 @@ class Record(NamedTuple):
         return (self.cases, self.deaths, self.recovered)
 
 
+# A row of the per-state series is identified by its date and its two-digit FIPS code.
+StateKey = tuple[dt.date, str]
+
+
 class StateRecord(NamedTuple):
     """One row of the per-state series (NYT us-states.csv): cumulative figures of one
     jurisdiction (state, DC or territory, by its two-digit FIPS code) on one date."""

@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 _SECRET_KEY_ENDINGS = (
@@ -163,3 +163,18 @@ def _short_secret(secret: str) -> re.Pattern[str]:
         rf"|(?<=[/@]){value}(?=[/?#@\s]|$)"  # slack://A/B/C, discord://avatar@1/t
         rf"|(?<=//){value}(?=[/?#@:\s]|$)"
     )
+
+
+# The monitors put their check's token in the path (hc-ping.com/<uuid>, /api/push/<token>,
+# /p/<key>/<monitor>): any segment this long is treated as one.
+_HEARTBEAT_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{8,}$")
+
+
+def secrets_in_heartbeat_url(url: str) -> list[str]:
+    """What must not be shown of a heartbeat URL: its usual secrets plus token-like path
+    segments (whoever knows them can ping, and so hide an outage)."""
+    found = secrets_in_url(url)
+    for segment in urlsplit(url).path.split("/"):
+        if _HEARTBEAT_TOKEN.match(segment):
+            found.append(segment)
+    return found

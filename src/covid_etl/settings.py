@@ -383,14 +383,12 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Strings that must never be shown: passwords and tokens inside configured URLs."""
-        from covid_etl.redact import secrets_in_url
+        from covid_etl.redact import secrets_in_heartbeat_url, secrets_in_url
 
         found: list[str] = []
         for url in (self.database_url, self.nyt_url, self.jhu_url, self.states_url, *self.notify):
             found.extend(secrets_in_url(url))
         if self.heartbeat_url:
-            from covid_etl.monitor.heartbeat import secrets_in_heartbeat_url
-
             found.extend(secrets_in_heartbeat_url(self.heartbeat_url))
         return found
 

@@ -98,7 +98,7 @@ def run_invocation(
     if not duplicate:  # a redelivered event is not another run: it is not counted again
         emit_run_metrics(run, invocation.environment, utcnow())
     if run.status is not RunStatus.SUCCEEDED and not duplicate:
-        raise RunFailed(message, summary)
+        raise RunFailed(message.subject, message.body, summary)
     return summary
 
 

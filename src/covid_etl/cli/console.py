@@ -82,7 +82,7 @@ def states_summary(run: RunRecord) -> str:
 def _removed(run: RunRecord) -> str:
     if not run.removed:
         return ""
-    from covid_etl.series.national import join_ranges
+    from covid_etl.ranges import join_ranges
 
     return f", {run.removed} removed ({join_ranges(run.removed_dates, 10)})"
 

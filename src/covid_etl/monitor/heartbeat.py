@@ -9,11 +9,10 @@ timeout and its failure is logged, never turned into a failed run.
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from covid_etl.redact import redact, secrets_in_url
+from covid_etl.redact import redact, secrets_in_heartbeat_url
 
 if TYPE_CHECKING:
     import httpx
@@ -23,19 +22,6 @@ log = logging.getLogger(__name__)
 # Seconds for the whole ping: the run is already committed, and a monitor that does not answer
 # this quickly will not answer later either.
 HEARTBEAT_TIMEOUT = 5.0
-# The monitors put their check's token in the path (hc-ping.com/<uuid>, /api/push/<token>,
-# /p/<key>/<monitor>): any segment this long is treated as one.
-_TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]{8,}$")
-
-
-def secrets_in_heartbeat_url(url: str) -> list[str]:
-    """What must not be shown of a heartbeat URL: its usual secrets plus token-like path
-    segments (whoever knows them can ping, and so hide an outage)."""
-    found = secrets_in_url(url)
-    for segment in urlsplit(url).path.split("/"):
-        if _TOKEN_SEGMENT.match(segment):
-            found.append(segment)
-    return found
 
 
 def heartbeat_label(url: str) -> str:

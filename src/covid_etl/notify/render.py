@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from covid_etl.models import ChangeEntry, Record, RunRecord, RunStatus
-from covid_etl.series.national import join_ranges
+from covid_etl.ranges import SHOWN_RANGES, join_ranges
 
 # Removed dates spelled out in a message; the run record keeps them all.
-SHOWN_RANGES = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from covid_etl.models import (
     Trigger,
     utcnow,
 )
+from covid_etl.ranges import date_ranges
 from covid_etl.redact import mask_url, redact
 from covid_etl.settings import Settings
 from covid_etl.sources.fetch import (
@@ -285,7 +286,7 @@ def _execute(
         log.info("sources unchanged since run #%d", last_ok.id)
         return [], [], None, []
     from covid_etl.series.changelog import national_entries, state_entries
-    from covid_etl.series.national import date_ranges, diff_records, join_sources
+    from covid_etl.series.national import diff_records, join_sources
     from covid_etl.sources.csv import parse_jhu, parse_nyt
 
     with _stage(Stage.VALIDATE, run):
@@ -335,8 +336,7 @@ def _diff_states(
 ) -> StateChanges:
     """The per-state series against the stored one; fills in ``run.states`` and its warnings.
     Never derived from, nor checked against, the national series: both are kept as published."""
-    from covid_etl.series.states import diff_states_by_fips
-    from covid_etl.sources.nyt_states import decrease_warnings
+    from covid_etl.series.states import decrease_warnings, diff_states_by_fips
 
     with _stage(Stage.TRANSFORM, run):
         changes = diff_states_by_fips(

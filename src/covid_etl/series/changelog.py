@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from covid_etl.models import ChangeEntry, Record, StateRecord
+from covid_etl.ranges import describe_keys, format_ranges, shown_dates
 
 NATIONAL = "national"
 INSERTED, UPDATED, REMOVED = "inserted", "updated", "removed"
@@ -148,8 +149,6 @@ def valid_series(value: str) -> bool:
 def summary_lines(entries: Sequence[ChangeEntry], limit: int = 10) -> list[str]:
     """Per series and kind: how many rows, and their dates as ranges, at most ``limit`` ranges
     spelled out (``national: 1 inserted (2021-06-16), 8 updated (2021-06-08..2021-06-15)``)."""
-    from covid_etl.series.national import format_ranges
-
     groups: dict[tuple[str, str], list[dt.date]] = {}
     for entry in entries:
         groups.setdefault((entry.series, entry.kind), []).append(entry.date)
@@ -219,15 +218,11 @@ def display_rows(entries: Sequence[ChangeEntry]) -> list[tuple[str, str, str, Ch
 
 # -- notifications --------------------------------------------------------------------------------
 
-SHOWN_RANGES = 10
-
 
 def change_lines(entries: Sequence[ChangeEntry]) -> list[str]:
     """What a run changed, for a notification: per series and kind, the days as ranges (up to
     ten, then how many more) and, for revisions of the national series, the largest change
     (``revised 16 past days (...); largest change: cases on 2021-06-15 +91``)."""
-    from covid_etl.series.states import describe_keys
-
     national = [e for e in entries if e.series == NATIONAL]
     states = [e for e in entries if e.series != NATIONAL]
     lines = []
@@ -260,22 +255,3 @@ def national_sentence(entries: Sequence[ChangeEntry]) -> str:
         entry, figure, delta = largest
         sentence += f"; largest change: {figure} on {entry.date.isoformat()} {delta:+,}"
     return sentence
-
-
-def shown_dates(dates: Sequence[dt.date], limit: int = SHOWN_RANGES) -> str:
-    """Sorted dates as ranges, at most ``limit`` of them, then ``and N more`` days."""
-    from covid_etl.series.national import date_ranges
-
-    ranges = date_ranges(dates)
-    if len(ranges) <= limit:
-        return ", ".join(ranges)
-    shown = ranges[:limit]
-    covered = sum(_days_in(r) for r in shown)
-    return f"{', '.join(shown)} and {len(dates) - covered} more"
-
-
-def _days_in(text: str) -> int:
-    first, _, last = text.partition("..")
-    if not last:
-        return 1
-    return (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days + 1

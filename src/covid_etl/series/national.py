@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from covid_etl.errors import EmptyJoin, HistoryShrinks
 from covid_etl.models import JhuRow, NytRow, Record
+from covid_etl.ranges import format_ranges
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,29 +148,6 @@ def diff_records(
         else:
             unchanged += 1
     return Changes(inserted=inserted, updated=updated, unchanged=unchanged, removed=lost)
-
-
-def date_ranges(dates: Sequence[dt.date]) -> list[str]:
-    """Sorted dates as ``2020-01-21`` or ``2022-04-17..2023-01-24``, consecutive days collapsed."""
-    ranges: list[tuple[dt.date, dt.date]] = []
-    for day in dates:
-        if ranges and day - ranges[-1][1] == dt.timedelta(days=1):
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return [a.isoformat() if a == b else f"{a.isoformat()}..{b.isoformat()}" for a, b in ranges]
-
-
-def format_ranges(dates: Sequence[dt.date], limit: int = 4) -> str:
-    """``2020-01-21, 2022-04-17..2023-01-24`` — consecutive days collapsed into ranges."""
-    return join_ranges(date_ranges(dates), limit)
-
-
-def join_ranges(parts: Sequence[str], limit: int = 4) -> str:
-    """Ranges from :func:`date_ranges` as one line, at most ``limit`` of them spelled out."""
-    if len(parts) > limit:
-        parts = [*parts[:limit], f"and {len(parts) - limit} more range(s)"]
-    return ", ".join(parts)
 
 
 def _span(dates: Sequence[dt.date]) -> str:

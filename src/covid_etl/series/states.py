@@ -1,24 +1,30 @@
-"""Compare the incoming per-state series with the stored one. Pure.
+"""The per-state series (NYT ``us-states.csv``): rows keyed by (date, fips). Pure.
 
-Rows are keyed by (date, fips). The NYT revises the past, so every stored key is compared, not
-only new dates; only rows whose values differ are written. As for the national series, a run
-never deletes on its own: incoming data that lacks stored keys is refused unless the operator
-accepted the removals (``covid-etl run --accept-removals``).
+- The diff: the NYT revises the past, so every stored key is compared, not only new dates; only
+  rows whose values differ are written. As for the national series, a run never deletes on its
+  own: incoming data that lacks stored keys is refused unless the operator accepted the removals
+  (``covid-etl run --accept-removals``).
+- Warnings: a cumulative value that falls from one reported day to the next, one line per state.
+- Per-capita figures: the U.S. Census Bureau's Vintage 2019 estimates shipped with the package
+  (``data/state-population-2019.csv``: ``fips,state,population``). They cover the 50 states, DC
+  and Puerto Rico; Guam (66), the Northern Mariana Islands (69) and the U.S. Virgin Islands (78)
+  have no estimate in that vintage, so their per-capita figures are unknown (None), never 0.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import csv
+import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import compress, groupby, islice
+from operator import itemgetter, lt
+from typing import NamedTuple
 
 from covid_etl.errors import HistoryShrinks
-from covid_etl.models import StateRecord
-from covid_etl.series.national import format_ranges
-
-StateKey = tuple[dt.date, str]
-# Jurisdictions spelled out in a shrink message; the rest are counted.
-SHOWN_STATES = 5
+from covid_etl.models import StateKey, StateRecord
+from covid_etl.ranges import describe_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +84,6 @@ def diff_states_by_fips(
     ``incoming`` is in date order within each fips; with nothing stored (the initial load) it is
     returned as the inserted rows in its order, otherwise the rows come one jurisdiction after
     the other, each in date order."""
-    from covid_etl.sources.nyt_states import fips_groups
-
     stored_fips = list(stored_fips)
     if not stored_fips:
         return StateChanges(inserted=list(incoming), updated=[], unchanged=0)
@@ -118,18 +122,98 @@ def _shrinks(lost: Sequence[StateKey]) -> HistoryShrinks:
     )
 
 
-def describe_keys(keys: Iterable[StateKey]) -> str:
-    """``fips 06: 2021-07-01..2021-07-08; fips 36: 2021-07-08`` for a few jurisdictions."""
-    by_fips: dict[str, list[dt.date]] = {}
-    for day, fips in keys:
-        by_fips.setdefault(fips, []).append(day)
-    parts = [
-        f"fips {fips}: {format_ranges(sorted(days), limit=2)}"
-        for fips, days in sorted(by_fips.items())[:SHOWN_STATES]
-    ]
-    if len(by_fips) > SHOWN_STATES:
-        parts.append(f"and {len(by_fips) - SHOWN_STATES} more jurisdiction(s)")
-    return "; ".join(parts)
+# Decreases spelled out per state and column in a warning; the rest are counted.
+SHOWN_DECREASES = 3
 
 
-__all__ = ["StateChanges", "StateKey", "describe_keys", "diff_states", "diff_states_by_fips"]
+def decrease_warnings(rows: Sequence[StateRecord]) -> list[str]:
+    """One line per state whose cumulative cases or deaths fall from one reported day to the
+    next; ``rows`` in date order within each fips, as :func:`parse_states` returns them."""
+    warnings: list[str] = []
+    for group in fips_groups(rows):
+        parts = [
+            part
+            for column, i in (("cases", 3), ("deaths", 4))
+            if (part := _column_decreases(group, column, i))
+        ]
+        if parts:
+            state = group[0]
+            warnings.append(f"states: {state.name} ({state.fips}): cumulative " + "; ".join(parts))
+    return warnings
+
+
+def fips_groups(rows: Sequence[StateRecord]) -> list[list[StateRecord]]:
+    """One list per fips, in fips order, each in the order of ``rows`` (by date)."""
+    # A stable sort by fips keeps each state's rows in their order, and costs one pass over
+    # rows that are already in fips order (the parser's and the store's): C iterators only.
+    by_fips = itemgetter(1)
+    return [list(group) for _, group in groupby(sorted(rows, key=by_fips), key=by_fips)]
+
+
+def _column_decreases(series: Sequence[StateRecord], column: str, i: int) -> str:
+    values: list[int] = list(map(itemgetter(i), series))
+    # The positions k where values[k] < values[k - 1], found by C iterators alone: a
+    # county-sized file has millions of pairs and only a few hundred decreases.
+    falls = compress(range(1, len(values)), map(lt, islice(values, 1, None), values))
+    drops = [f"{series[k].date.isoformat()} ({values[k - 1]} -> {values[k]})" for k in falls]
+    if not drops:
+        return ""
+    shown = ", ".join(drops[:SHOWN_DECREASES])
+    more = f" and {len(drops) - SHOWN_DECREASES} more" if len(drops) > SHOWN_DECREASES else ""
+    return f"{column} decrease on {len(drops)} day(s): {shown}{more}"
+
+
+POPULATION_FILE = "state-population-2019.csv"
+
+
+# Jurisdictions of the NYT file without an estimate in the shipped vintage.
+TERRITORIES = {"66": "Guam", "69": "Northern Mariana Islands", "78": "Virgin Islands"}
+
+
+class Jurisdiction(NamedTuple):
+    """A state, DC or territory by FIPS code, with its population when one is known."""
+
+    fips: str
+    name: str
+    population: int | None
+
+
+def parse_population(text: str) -> dict[str, Jurisdiction]:
+    """``fips -> Jurisdiction`` from the census CSV text, plus the territories (population None)."""
+    table = {fips: Jurisdiction(fips, name, None) for fips, name in TERRITORIES.items()}
+    for row in csv.DictReader(io.StringIO(text)):
+        fips = row["fips"]
+        table[fips] = Jurisdiction(fips, row["state"], int(row["population"]))
+    return table
+
+
+@cache
+def load_population() -> dict[str, Jurisdiction]:
+    """The shipped table, read once per process."""
+    from importlib import resources
+
+    text = (resources.files("covid_etl") / "data" / POPULATION_FILE).read_text(encoding="utf-8")
+    return parse_population(text)
+
+
+PER = 100_000
+
+
+def per_100k(value: float | None, population: int | None) -> float | None:
+    """``value`` per 100,000 inhabitants; None when either is unknown (no population: not 0)."""
+    if value is None or not population:
+        return None
+    return value * PER / population
+
+
+__all__ = [
+    "Jurisdiction",
+    "StateChanges",
+    "decrease_warnings",
+    "diff_states",
+    "diff_states_by_fips",
+    "fips_groups",
+    "load_population",
+    "parse_population",
+    "per_100k",
+]

@@ -130,7 +130,7 @@ def parse_jhu(text: str, *, today: dt.date, source: str = "jhu") -> list[JhuRow]
     Rows of other countries are skipped without validation: we neither use nor vouch for them.
     """
     header, candidates = _rows_mentioning(text, source, US)
-    index = _column_index(header, source, JHU_COLUMNS)
+    index = column_index(header, source, JHU_COLUMNS)
     i_date, i_country, i_province, i_recovered = (index[c] for c in JHU_COLUMNS)
     width = max(index.values()) + 1
     rows: list[JhuRow] = []
@@ -273,7 +273,7 @@ def _open(text: str, source: str, required: Sequence[str]) -> tuple[csv.Reader, 
         raise ParseError("the file is empty", source=source, line=1)
     reader = csv.reader(csv_lines(text))
     header = _next_row(reader, source)
-    return reader, _column_index(header, source, required)
+    return reader, column_index(header, source, required)
 
 
 def _csv_problem(exc: csv.Error, source: str, line: int | None) -> ParseError:
@@ -310,7 +310,7 @@ def _split_line(line_text: str, source: str, line: int) -> list[str]:
         raise _csv_problem(exc, source, line) from exc
 
 
-def _column_index(header: list[str], source: str, required: Sequence[str]) -> dict[str, int]:
+def column_index(header: list[str], source: str, required: Sequence[str]) -> dict[str, int]:
     index = {name.strip(): i for i, name in enumerate(header)}
     missing = set(required) - index.keys()
     if missing:

@@ -18,15 +18,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gc
-from collections.abc import Sequence
-from itertools import compress, groupby, islice, pairwise
-from operator import itemgetter, lt
+from itertools import pairwise
+from operator import itemgetter
 
 from covid_etl.errors import ParseError
 from covid_etl.models import StateRecord
 from covid_etl.sources.csv import (
-    _column_index,
     check_not_future,
+    column_index,
     csv_lines,
     parse_count,
     parse_date,
@@ -34,8 +33,6 @@ from covid_etl.sources.csv import (
 
 SOURCE = "states"
 STATES_COLUMNS = ("date", "state", "fips", "cases", "deaths")
-# Decreases spelled out per state and column in a warning; the rest are counted.
-SHOWN_DECREASES = 3
 
 
 def parse_states(text: str, *, today: dt.date, source: str = SOURCE) -> list[StateRecord]:
@@ -57,7 +54,7 @@ def _parse(text: str, today: dt.date, source: str) -> list[StateRecord]:
     if not text.strip():
         raise ParseError("the file is empty", source=source, line=1)
     reader = csv.reader(csv_lines(text))
-    index = _column_index(next(reader), source, STATES_COLUMNS)
+    index = column_index(next(reader), source, STATES_COLUMNS)
     i_date, i_name, i_fips, i_cases, i_deaths = (index[c] for c in STATES_COLUMNS)
     pick = itemgetter(i_date, i_name, i_fips, i_cases, i_deaths)
     new_row = tuple.__new__  # StateRecord(...) without its Python-level __new__
@@ -170,47 +167,8 @@ def parse_fips(value: str, *, source: str, line: int) -> str:
     )
 
 
-def decrease_warnings(rows: Sequence[StateRecord]) -> list[str]:
-    """One line per state whose cumulative cases or deaths fall from one reported day to the
-    next; ``rows`` in date order within each fips, as :func:`parse_states` returns them."""
-    warnings: list[str] = []
-    for group in fips_groups(rows):
-        parts = [
-            part
-            for column, i in (("cases", 3), ("deaths", 4))
-            if (part := _column_decreases(group, column, i))
-        ]
-        if parts:
-            state = group[0]
-            warnings.append(f"states: {state.name} ({state.fips}): cumulative " + "; ".join(parts))
-    return warnings
-
-
-def fips_groups(rows: Sequence[StateRecord]) -> list[list[StateRecord]]:
-    """One list per fips, in fips order, each in the order of ``rows`` (by date)."""
-    # A stable sort by fips keeps each state's rows in their order, and costs one pass over
-    # rows that are already in fips order (the parser's and the store's): C iterators only.
-    by_fips = itemgetter(1)
-    return [list(group) for _, group in groupby(sorted(rows, key=by_fips), key=by_fips)]
-
-
-def _column_decreases(series: Sequence[StateRecord], column: str, i: int) -> str:
-    values: list[int] = list(map(itemgetter(i), series))
-    # The positions k where values[k] < values[k - 1], found by C iterators alone: a
-    # county-sized file has millions of pairs and only a few hundred decreases.
-    falls = compress(range(1, len(values)), map(lt, islice(values, 1, None), values))
-    drops = [f"{series[k].date.isoformat()} ({values[k - 1]} -> {values[k]})" for k in falls]
-    if not drops:
-        return ""
-    shown = ", ".join(drops[:SHOWN_DECREASES])
-    more = f" and {len(drops) - SHOWN_DECREASES} more" if len(drops) > SHOWN_DECREASES else ""
-    return f"{column} decrease on {len(drops)} day(s): {shown}{more}"
-
-
 __all__ = [
     "STATES_COLUMNS",
-    "decrease_warnings",
-    "fips_groups",
     "parse_fips",
     "parse_states",
 ]

@@ -22,13 +22,12 @@ from covid_etl.models import (
     Record,
     RunRecord,
     RunStatus,
+    StateKey,
     StateRecord,
     Trigger,
 )
 
 T = TypeVar("T")
-# A row of the per-state series is identified by its date and its two-digit FIPS code.
-StateKey = tuple[dt.date, str]
 
 
 class NotificationRow(NamedTuple):

@@ -45,8 +45,16 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from covid_etl.errors import StoreConflict, StoreUnavailable
-from covid_etl.models import ChangeEntry, DeliveryStatus, Record, RunRecord, StateRecord, Trigger
-from covid_etl.store.base import History, NotificationRow, PendingChannel, StateKey
+from covid_etl.models import (
+    ChangeEntry,
+    DeliveryStatus,
+    Record,
+    RunRecord,
+    StateKey,
+    StateRecord,
+    Trigger,
+)
+from covid_etl.store.base import History, NotificationRow, PendingChannel
 from covid_etl.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ from covid_etl.models import (
     Record,
     RunRecord,
     RunStatus,
+    StateKey,
     StateRecord,
     Trigger,
 )
@@ -28,7 +29,6 @@ from covid_etl.store.base import (
     History,
     NotificationRow,
     PendingChannel,
-    StateKey,
     StoredRecord,
     StoredState,
     chunks,

@@ -18,9 +18,7 @@ from typing import Any
 
 from covid_etl.models import StateRecord
 from covid_etl.series.derive import day_over_day, trailing_average
-from covid_etl.series.population import load_population
-from covid_etl.series.state_figures import per_100k
-from covid_etl.sources.nyt_states import fips_groups
+from covid_etl.series.states import fips_groups, load_population, per_100k
 from covid_etl.store.base import Store
 
 STATE_RECORD_FIELDS = (
