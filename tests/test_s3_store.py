@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from covid_etl.aws.events import store_url_for
 from covid_etl.models import RunStatus, Stage
+from covid_etl.publish.original import CSV_NAME
 from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import Settings
 from covid_etl.store import check_database_url, open_store
@@ -67,11 +68,11 @@ def test_object_layout_follows_the_prefix_and_the_environment() -> None:
     store = open_store("s3://bucket/some/prefix/")
     assert isinstance(store, S3Store)
     assert (store.bucket, store.key) == ("bucket", "some/prefix/covid-etl.db")
-    assert store.csv_key == "some/prefix/acg-covid-data.csv"
+    assert store.object_key(CSV_NAME) == "some/prefix/acg-covid-data.csv"
     assert S3Store.from_url("s3://bucket").key == "covid-etl.db"
     # The AWS functions get s3://<bucket> and add the run's environment.
     production = S3Store.from_url(store_url_for("s3://bucket", "production"))
-    assert (production.key, production.csv_key) == (
+    assert (production.key, production.object_key(CSV_NAME)) == (
         "production/covid-etl.db",
         "production/acg-covid-data.csv",
     )

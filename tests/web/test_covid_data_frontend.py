@@ -17,8 +17,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from covid_etl.models import Record
-from covid_etl.series import derive
-from covid_etl.series.derive import LEGACY_COLUMNS, legacy_rows
+from covid_etl.publish.original import LEGACY_COLUMNS, covid_data_rows, last_modified_text
 
 NAN = float("nan")
 _INT_PREFIX = re.compile(r"^[+-]?[0-9]+")
@@ -122,19 +121,19 @@ def test_covid_data_follows_the_original_values(client: TestClient) -> None:
     assert re.fullmatch(r"\d\d/\d\d/\d{4}, \d\d:\d\d:\d\d", body["last_modified_date"])
 
 
-def test_legacy_rows_is_a_pure_function_of_the_records() -> None:
+def test_covid_data_rows_is_a_pure_function_of_the_records() -> None:
     records = [
         Record(dt.date(2020, 3, 1), 1, 0, None),
         Record(dt.date(2020, 3, 2), 3, 1, 5),
         Record(dt.date(2020, 3, 5), 4, 2, None),  # a gap of 3 days; recoveries unreported
     ]
-    rows = legacy_rows(records)
+    rows = covid_data_rows(records)
     assert [r["date-diff"] for r in rows] == [0, 1, 3]
     assert [r["recoveries"] for r in rows] == [0, 5, 0]
     assert [r["recoveries-diff"] for r in rows] == [0, 5, -5]
     assert [r["cases-diff"] for r in rows] == [0, 2, 1]
     assert [r["recoveries-log"] for r in rows] == [0, math.log(5), 0]
     assert rows[0]["month"] == "March" and rows[0]["day_of_week"] == "Sunday"
-    assert legacy_rows(records) == rows  # same input, same output
+    assert covid_data_rows(records) == rows  # same input, same output
     moment = dt.datetime(2022, 4, 17, 23, 5, 9, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    assert derive.legacy_timestamp(moment) == "04/17/2022, 21:05:09"
+    assert last_modified_text(moment) == "04/17/2022, 21:05:09"

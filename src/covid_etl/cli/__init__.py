@@ -419,6 +419,7 @@ def db_copy(from_url: str, to_url: str) -> None:
     Run ids are kept. A target that already holds runs or data is refused: the copy never
     merges or overwrites. It is one transaction, so a failed copy can simply be run again.
     """
+    from covid_etl.publish.original import publish_original
     from covid_etl.redact import redact, secrets_in_url
     from covid_etl.store import check_database_url
     from covid_etl.store.copy import copy_store
@@ -428,7 +429,9 @@ def db_copy(from_url: str, to_url: str) -> None:
     try:
         check_database_url(from_url, "--from")
         check_database_url(to_url, "--to")
-        report = copy_store(from_url, to_url, lock_timeout=settings.lock_timeout)
+        report = copy_store(
+            from_url, to_url, lock_timeout=settings.lock_timeout, after_commit=publish_original
+        )
     except ConfigError as exc:
         fail(redact(exc.message, secrets), EXIT_USAGE)
     except EtlError as exc:

@@ -37,6 +37,7 @@ from covid_etl.models import (
     Trigger,
     utcnow,
 )
+from covid_etl.publish.original import publish_original
 from covid_etl.ranges import date_ranges
 from covid_etl.redact import mask_url, redact
 from covid_etl.settings import Settings
@@ -213,6 +214,7 @@ def _locked_run(
     try:
         state_writes = _state_writes(states) if failure is None else {}
         store.finish_run(run, changes, channels, removed, **state_writes, change_log=change_log)
+        national_changed = bool(changes or removed)
     except StoreConflict:
         raise  # nothing was written: run_etl starts over
     except Exception as exc:
@@ -221,8 +223,10 @@ def _locked_run(
         if run.status is not RunStatus.SUCCEEDED or isinstance(exc, DatabaseLocked):
             raise
         _mark_failed(run, StageFailed(Stage.LOAD, run.id, exc), secrets, store)
-        changes = []
+        changes, national_changed = [], False
         store.finish_run(run, [], channels)
+    if national_changed:  # the original system's files are the national series'
+        publish_original(store)
     log.info(
         "run #%d %s",
         run.id,

@@ -91,23 +91,6 @@ def largest_change(entries: Sequence[ChangeEntry]) -> tuple[ChangeEntry, str, in
     return best
 
 
-def legacy_change_log_csv(entries: Sequence[ChangeEntry]) -> bytes:
-    """The original system's CHANGE_LOG.csv: a ``date,status_update`` header, a row per date."""
-    lines = ["date,status_update", *(f"{day},{status}" for day, status in legacy_rows(entries))]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def legacy_rows(entries: Sequence[ChangeEntry]) -> list[tuple[str, str]]:
-    """The original system's CHANGE_LOG.csv rows for the national series: (date, status_update)
-    with ``NEW RECORD`` or ``UPDATED_RECORD`` (it had no removals)."""
-    labels = {INSERTED: "NEW RECORD", UPDATED: "UPDATED_RECORD"}
-    return [
-        (e.date.isoformat(), labels[e.kind])
-        for e in entries
-        if e.series == NATIONAL and e.kind in labels
-    ]
-
-
 # -- output shared by the CLI and the API ---------------------------------------------------------
 
 CSV_FIGURES = ("cases", "deaths", "recovered", "name")

@@ -7,8 +7,6 @@ window still gets its true day-over-day value instead of a null.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,41 +25,6 @@ RECORD_FIELDS = (
     "new_cases_7d_avg",
     "new_deaths_7d_avg",
 )
-
-LEGACY_COLUMNS = (
-    "date",
-    "cases",
-    "deaths",
-    "recoveries",
-    "date-diff",
-    "month",
-    "day_of_week",
-    "cases-diff",
-    "cases-log",
-    "deaths-diff",
-    "deaths-log",
-    "recoveries-diff",
-    "recoveries-log",
-)
-
-LEGACY_TIME_FORMAT = "%m/%d/%Y, %H:%M:%S"
-
-# English names whatever the process locale (strftime's %B and %A follow the locale).
-_MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def day_over_day(values: Sequence[int | None]) -> list[int | None]:
@@ -116,52 +79,3 @@ def derived_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
         }
         for i, r in enumerate(records)
     ]
-
-
-def legacy_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
-    """The original design's 13 columns, by the original's rules (docs/api.md): no null
-    anywhere, because its front-end parses every field and sums the diffs per month.
-
-    Unreported recoveries count as 0, as the original took JHU's 0 as data, so
-    ``recoveries-diff`` drops by the whole cumulative value on the first unreported day. This
-    is a compatibility view; the corrected series is :func:`derived_rows`.
-    """
-    rows: list[dict[str, Any]] = []
-    previous: tuple[dt.date, int, int, int] | None = None
-    for r in records:
-        recoveries = r.recovered if r.recovered is not None else 0
-        before_date, before_cases, before_deaths, before_recoveries = previous or (
-            r.date,
-            r.cases,
-            r.deaths,
-            recoveries,
-        )
-        rows.append(
-            {
-                "date": r.date.isoformat(),
-                "cases": r.cases,
-                "deaths": r.deaths,
-                "recoveries": recoveries,
-                "date-diff": (r.date - before_date).days,
-                "month": _MONTH_NAMES[r.date.month - 1],
-                "day_of_week": _DAY_NAMES[r.date.weekday()],
-                "cases-diff": r.cases - before_cases,
-                "cases-log": _log_or_zero(r.cases),
-                "deaths-diff": r.deaths - before_deaths,
-                "deaths-log": _log_or_zero(r.deaths),
-                "recoveries-diff": recoveries - before_recoveries,
-                "recoveries-log": _log_or_zero(recoveries),
-            }
-        )
-        previous = (r.date, r.cases, r.deaths, recoveries)
-    return rows
-
-
-def legacy_timestamp(moment: dt.datetime) -> str:
-    """The original's ``last_modified_date`` format, in UTC: ``04/17/2022, 21:05:09``."""
-    return moment.astimezone(dt.UTC).strftime(LEGACY_TIME_FORMAT)
-
-
-def _log_or_zero(value: int) -> float:
-    # The original wrote 0 where the logarithm is undefined.
-    return math.log(value) if value > 0 else 0.0

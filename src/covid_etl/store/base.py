@@ -12,9 +12,9 @@ pending notification per channel are committed together or not at all.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import NamedTuple, Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from covid_etl.models import (
     ChangeEntry,
@@ -212,6 +212,15 @@ class History(NamedTuple):
     notifications: list[NotificationRow]
     states: Sequence[StoredState] = ()
     changes: Sequence[ChangeEntry] = ()
+
+
+@runtime_checkable
+class FilePublisher(Protocol):
+    """A store with a public place beside the database for derived files (the S3 store's
+    prefix): the pipeline publishes the original system's files there after a commit."""
+
+    def publish_files(self, files: Mapping[str, bytes]) -> None:
+        """Write each ``name -> body``; a failure is logged, never raised."""
 
 
 class HistoryStore(Store, Protocol):

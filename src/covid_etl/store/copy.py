@@ -9,6 +9,7 @@ the target, so a failed copy leaves it empty and can simply be run again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import cast
@@ -30,24 +31,37 @@ class CopyReport:
     states: int = 0
 
 
-def copy_store(source_url: str, target_url: str, *, lock_timeout: float = 60.0) -> CopyReport:
+def copy_store(
+    source_url: str,
+    target_url: str,
+    *,
+    lock_timeout: float = 60.0,
+    after_commit: Callable[[Store], None] | None = None,
+) -> CopyReport:
     """Copy every run, row and notification from ``source_url`` into the empty ``target_url``.
 
     Both writer locks are held for the whole copy, so no run changes either side meanwhile.
+    ``after_commit(target)`` runs once the copy is committed and only when it moved national
+    rows, still under the locks (the command line publishes the original files with it).
     Raises ConfigError for unusable arguments and StoreError (RunInProgress, StoreUnavailable...)
     when a store refuses.
     """
     if source_url == target_url:
         raise ConfigError("--from and --to name the same database")
     try:
-        return _copy(source_url, target_url, lock_timeout)
+        return _copy(source_url, target_url, lock_timeout, after_commit)
     except EtlError:
         raise
     except Exception as exc:  # a backend's own error: still one sentence, never a traceback
         raise StoreError(f"db copy failed, the target is unchanged: {describe(exc)}") from exc
 
 
-def _copy(source_url: str, target_url: str, lock_timeout: float) -> CopyReport:
+def _copy(
+    source_url: str,
+    target_url: str,
+    lock_timeout: float,
+    after_commit: Callable[[Store], None] | None,
+) -> CopyReport:
     with ExitStack() as stack:
         source = _history_store(open_store(source_url), stack)
         target = _history_store(open_store(target_url), stack)
@@ -72,6 +86,8 @@ def _copy(source_url: str, target_url: str, lock_timeout: float) -> CopyReport:
         with source.writer_lock(lock_timeout), target.writer_lock(lock_timeout):
             history = source.dump_history()
             target.restore_history(history)
+            if after_commit is not None and history.records:
+                after_commit(target)
         return CopyReport(
             source=source.url_for_display,
             target=target.url_for_display,

@@ -18,19 +18,19 @@ once more). There is no lease: the conditional PUT alone makes two runs unable t
 and a lease would add requests to every run and could outlive a killed invocation.
 
 Writes made after the commit in the same run (notification delivery status) are committed when
-the run ends; writes outside a run commit at once. After a commit that changed data, the
-original design's table is published as ``prefix/acg-covid-data.csv`` (the ``/covid_data`` rows)
-and its ``prefix/CHANGE_LOG.csv`` (the dates the latest data-changing run added or revised, from
-the change log); both are derived output and never read back. Readers outside a run (the API)
-revalidate their copy at most every ``revalidate`` seconds.
+the run ends; writes outside a run commit at once. Readers outside a run (the API) revalidate
+their copy at most every ``revalidate`` seconds.
+
+:meth:`S3Store.publish_files` writes derived files beside the database (the pipeline hands it the
+original system's ``acg-covid-data.csv`` and ``CHANGE_LOG.csv`` after a commit that changed the
+national series); they are never read back. What to publish, and when, is not this module's
+decision.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import logging
 import os
 import shutil
@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,8 +62,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 OBJECT_NAME = "covid-etl.db"
-CSV_NAME = "acg-covid-data.csv"
-CHANGE_LOG_NAME = "CHANGE_LOG.csv"
 # Readers check for a newer commit before every read unless told otherwise (the API function
 # trades that for fewer requests: COVID_ETL_S3_REVALIDATE).
 DEFAULT_REVALIDATE = 0.0
@@ -83,9 +81,8 @@ class S3Store:
     ) -> None:
         self.bucket = bucket
         folder = prefix.strip("/")
-        self.key = f"{folder}/{OBJECT_NAME}" if folder else OBJECT_NAME
-        self.csv_key = f"{folder}/{CSV_NAME}" if folder else CSV_NAME
-        self.change_log_key = f"{folder}/{CHANGE_LOG_NAME}" if folder else CHANGE_LOG_NAME
+        self._folder = folder
+        self.key = self.object_key(OBJECT_NAME)
         self.url_for_display = f"s3://{bucket}/{self.key}"
         self.revalidate = revalidate
         self._client = client
@@ -106,6 +103,23 @@ class S3Store:
         if parts.scheme.lower() != "s3" or not parts.netloc:
             raise StoreUnavailable(f"bad S3 URL {url!r}: expected s3://bucket[/prefix]")
         return cls(parts.netloc, parts.path, revalidate=revalidate)
+
+    def object_key(self, name: str) -> str:
+        """The key of the object ``name`` beside the database, under the same prefix."""
+        return f"{self._folder}/{name}" if self._folder else name
+
+    def publish_files(self, files: Mapping[str, bytes]) -> None:
+        """Write derived CSV files beside the database (``prefix/<name>``) for the consumers of
+        the original system's files. Derived output, never read back: a failure is logged and
+        never turns a committed run into a failed one."""
+        for name, body in files.items():
+            key = self.object_key(name)
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType="text/csv; charset=utf-8"
+                )
+            except Exception as exc:  # derived output only; the commit stands
+                log.warning("could not publish s3://%s/%s: %s", self.bucket, key, exc)
 
     @property
     def migrations(self) -> Sequence[Sequence[str]]:
@@ -220,7 +234,7 @@ class S3Store:
             assert self._copy is not None
             return self._copy
 
-    def _commit(self, *, publish: bool) -> None:
+    def _commit(self) -> None:
         """One conditional PUT of the whole database: the commit point."""
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -248,46 +262,6 @@ class S3Store:
             self._remember(self._etag, body)
         except OSError as exc:  # committed all the same; the next run downloads it instead
             log.warning("could not cache %s locally: %s", self.url_for_display, exc)
-        if publish:
-            self._publish_csv(self._copy)
-            self._publish_change_log(self._copy)
-
-    def _publish_csv(self, copy: SqliteStore) -> None:
-        """Write the ``/covid_data`` table as CSV for consumers of the original file. Derived
-        output: a failure is logged and never turns the committed run into a failed one."""
-        from covid_etl.web.service import DataService  # the rows /covid_data serves, computed once
-
-        try:
-            service = DataService(self.url_for_display, [], store=copy)
-            rows = service.legacy(service.state())["data"]
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self.csv_key,
-                Body=legacy_csv(rows),
-                ContentType="text/csv; charset=utf-8",
-            )
-        except Exception as exc:  # derived output only; the commit stands
-            log.warning("could not publish s3://%s/%s: %s", self.bucket, self.csv_key, exc)
-
-    def _publish_change_log(self, copy: SqliteStore) -> None:
-        """Write the original design's ``CHANGE_LOG.csv`` (date, status_update) for the latest
-        run that changed the national series, from the change log. Derived output, like the
-        table's CSV: a failure is logged and the commit stands."""
-        from covid_etl.series.changelog import NATIONAL, legacy_change_log_csv
-
-        try:
-            run_id = copy.last_changed_run_id(NATIONAL)
-            if run_id is None:
-                return
-            body = legacy_change_log_csv(copy.changes(run_id=run_id, series=NATIONAL))
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self.change_log_key,
-                Body=body,
-                ContentType="text/csv; charset=utf-8",
-            )
-        except Exception as exc:  # derived output only; the commit stands
-            log.warning("could not publish s3://%s/%s: %s", self.bucket, self.change_log_key, exc)
 
     def _write(self, change: Callable[[SqliteStore], T]) -> T:
         """Apply a write to the working copy; outside a run it is committed at once."""
@@ -295,7 +269,7 @@ class S3Store:
             result = change(self._local())
             self._dirty = True
             if not self._in_run:
-                self._commit(publish=False)
+                self._commit()
             return result
 
     # -- schema and the run ---------------------------------------------------------------------
@@ -335,7 +309,7 @@ class S3Store:
 
     def _commit_after_run(self) -> None:
         try:
-            self._commit(publish=False)
+            self._commit()
         except StoreConflict as exc:
             # Only bookkeeping after the run's own commit (delivery status) is lost; the next
             # run retries any notification still pending.
@@ -380,8 +354,7 @@ class S3Store:
                 change_log=change_log,
             )
             self._dirty = True
-            # The published CSV is the national series: only its changes call for a new one.
-            self._commit(publish=bool(changes or removed))
+            self._commit()
 
     def update_notification(
         self,
@@ -400,7 +373,7 @@ class S3Store:
         with self._mutex:
             self._local().restore_history(history)
             self._dirty = True
-            self._commit(publish=bool(history.records))
+            self._commit()
 
     # -- reads: the SQLite store's, on the working copy -----------------------------------------
 
@@ -482,17 +455,6 @@ class S3Store:
         """Delete the working copy; the cached committed version stays for the next run."""
         with self._mutex:
             self._forget()
-
-
-def legacy_csv(rows: Sequence[dict[str, Any]]) -> bytes:
-    """The ``/covid_data`` rows as CSV: their columns in order, null as an empty cell."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if rows:
-        writer.writerow(rows[0].keys())
-    for row in rows:
-        writer.writerow("" if value is None else value for value in row.values())
-    return out.getvalue().encode()
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from covid_etl.models import RunRecord, RunStatus, utcnow
+from covid_etl.publish.original import covid_data_rows, last_modified_text
 from covid_etl.redact import redact
-from covid_etl.series.derive import derived_rows, legacy_rows, legacy_timestamp
+from covid_etl.series.derive import derived_rows
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
 
@@ -174,8 +175,8 @@ class DataService:
         series = self.series(state)
         changed = series.last_changed_at
         return {
-            "data": legacy_rows([_record_of(r) for r in series.rows]),
-            "last_modified_date": legacy_timestamp(changed) if changed is not None else None,
+            "data": covid_data_rows([_record_of(r) for r in series.rows]),
+            "last_modified_date": last_modified_text(changed) if changed is not None else None,
         }
 
     def close(self) -> None:
