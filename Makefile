@@ -32,9 +32,11 @@ run: $(STAMP)
 ## make test: lint, type check, the test suite and the documentation site's build
 test: lint typecheck pytest docs
 
+## make lint: ruff, and the package's layers (tests/test_layers.py: no upward import, no cycle)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench figures docs_gen
 	$(BIN)/ruff format --check src tests bench figures docs_gen
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_layers.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
