@@ -15,17 +15,12 @@ from pathlib import Path
 PACKAGE = "covid_etl"
 SOURCE = Path(__file__).parents[1] / "src" / PACKAGE
 
+# The modules directly in the package: what every layer may use, and which use nothing above.
+KERNEL = ("errors", "models", "settings", "redact", "log", "cron", "ranges")
 # Bottom to top. A module may import its own layer and the layers below it, never one above.
 # Names are module prefixes: ``covid_etl.store`` is the store package and all its modules.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "kernel",
-        tuple(
-            f"{PACKAGE}.{name}"
-            for name in ("errors", "models", "settings", "redact", "log", "cron", "ranges")
-        )
-        + (PACKAGE,),
-    ),
+    ("kernel", (PACKAGE, *(f"{PACKAGE}.{name}" for name in KERNEL))),
     ("sources", (f"{PACKAGE}.sources",)),
     ("series", (f"{PACKAGE}.series",)),
     ("store", (f"{PACKAGE}.store",)),
@@ -80,9 +75,9 @@ def layer_of(module: str, layers: tuple[tuple[str, tuple[str, ...]], ...] = LAYE
     best: tuple[int, int] | None = None  # (prefix length, layer index): the longest prefix wins
     for index, (_, prefixes) in enumerate(layers):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[0]:
-                    best = (len(prefix), index)
+            inside = module == prefix or module.startswith(prefix + ".")
+            if inside and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), index)
     if best is None:
         raise AssertionError(f"{module} is in no layer: add it to LAYERS")
     return best[1]
@@ -169,7 +164,5 @@ def test_the_checks_see_deferred_and_type_only_imports(tmp_path: Path) -> None:
     (root / "web" / "app.py").write_text("from covid_etl.store import sql\n")
     graph = import_graph(root)
     assert graph[f"{PACKAGE}.store.sql"] == {f"{PACKAGE}.web.app", f"{PACKAGE}.models"}
-    assert upward_imports(graph) == [
-        "covid_etl.store.sql (store) imports covid_etl.web.app (web)"
-    ]
+    assert upward_imports(graph) == ["covid_etl.store.sql (store) imports covid_etl.web.app (web)"]
     assert cycles(graph) == [[f"{PACKAGE}.store.sql", f"{PACKAGE}.web.app"]]
