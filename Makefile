@@ -57,7 +57,7 @@ docs-serve: $(STAMP)
 	$(DOCS_ENV) $(BIN)/python -m mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
 ## make figures: redraw the write-up's charts (docs/figures/*.svg) from the data shipped in the
-## repository; tests/test_figures.py fails when the committed files differ from what this draws
+## repository; tests/site/test_figures.py fails when the committed files differ from what this draws
 figures: $(STAMP)
 	$(BIN)/python -m figures.make
 

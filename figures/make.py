@@ -4,7 +4,7 @@
 
 Every number in a figure is computed here from the shipped files, through covid-etl's own parse,
 join and diff functions: what the figures show is what the contract produces.
-tests/test_figures.py regenerates them and fails when the committed files differ.
+tests/site/test_figures.py regenerates them and fails when the committed files differ.
 """
 
 from __future__ import annotations

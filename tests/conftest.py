@@ -6,9 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from covid_etl.redact import mask_url
+from covid_etl.run.pipeline import run_etl
+from covid_etl.settings import SCHEDULE_OFF
+from covid_etl.web.app import create_app
 from tests.helpers import postgres as pg
+from tests.helpers.env import fast_settings
 from tests.helpers.servers import SmtpSink, SourceServer, WebhookSink, running
 
 
@@ -115,3 +120,18 @@ def s3_url(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def database_url(request: pytest.FixtureRequest) -> str:
     """The store URL behaviour tests run against: every such test runs on each backend."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def loaded_url(database_url: str) -> str:
+    """``database_url`` after one offline run of the real snapshot."""
+    result = run_etl(fast_settings(database_url, offline=True))
+    assert result.succeeded, result.run.error
+    return database_url
+
+
+@pytest.fixture
+def client(loaded_url: str) -> Iterator[TestClient]:
+    app = create_app(fast_settings(loaded_url, schedule=SCHEDULE_OFF))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

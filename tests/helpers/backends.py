@@ -3,7 +3,7 @@
 SQLite and PostgreSQL hold a writer lock: a second run waits for the first, and a killed run is
 left "running" for the next one to mark interrupted. S3 takes no lock: a run works on a local
 copy and commits it with one conditional PUT, so a killed run leaves no trace and concurrent runs
-race, one commit winning (tests/test_crash_and_concurrency.py shows both).
+race, one commit winning (tests/run/test_crash_and_concurrency.py shows both).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tests that keep the documentation honest.
 
 The README is the short front door: the full lists of commands and settings live in the site's
-generated reference pages, which tests/test_docs_site.py checks against the code. Here: the
+generated reference pages, which tests/site/test_docs_site.py checks against the code. Here: the
 README stays short, names those pages, links to every docs page, and each link leads to a file
 that exists in the repository."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from covid_etl.settings import setting_docs
 from docs_gen.pages import GENERATED
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
 
 # Relative Markdown links ``[text](target)``; web addresses are not the repository's to check.

@@ -11,7 +11,7 @@ from covid_etl.series.national import diff_records, join_sources, normalize_reco
 from covid_etl.sources.csv import parse_jhu, parse_nyt
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, REAL
 from tests.helpers.reference import expected_rows
-from tests.test_parse import TODAY
+from tests.sources.test_csv import TODAY
 
 D = dt.date
 

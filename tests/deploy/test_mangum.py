@@ -33,7 +33,7 @@ from tests.helpers.data import serve_real  # noqa: E402
 from tests.helpers.env import fast_settings  # noqa: E402
 from tests.helpers.servers import SourceServer  # noqa: E402
 
-EVENTS = Path(__file__).parent / "events"
+EVENTS = Path(__file__).parents[1] / "events"
 REQUESTS = [
     ("/api/v1/records", "start=2022-04-01&limit=5", "identity"),
     ("/api/v1/records", "", "identity"),

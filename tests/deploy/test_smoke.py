@@ -27,7 +27,7 @@ from tests.helpers.aws import BUCKET, REGION, make_topic_and_queue
 from tests.helpers.data import serve_real
 from tests.helpers.servers import SourceServer
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 # moto's CloudFormation warns about each resource type it leaves out (test_template checks them).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 
@@ -122,7 +122,7 @@ def test_smoke_finds_everything_from_the_template_stack(
     at the loopback source host)."""
     from samtranslator.translator.transform import transform
 
-    from tests import test_template as tt
+    from tests.deploy import test_template as tt
 
     urls = serve_real(source_server)
     template = copy.deepcopy(tt._load_template())

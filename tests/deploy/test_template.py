@@ -31,7 +31,7 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 SAMCONFIG = ROOT / "samconfig.toml"

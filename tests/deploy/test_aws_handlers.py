@@ -43,8 +43,8 @@ from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, serve_real
 from tests.helpers.reference import expected_csv
 from tests.helpers.servers import SourceServer
 
-ROOT = Path(__file__).parents[1]
-EVENTS = Path(__file__).parent / "events"
+ROOT = Path(__file__).parents[2]
+EVENTS = Path(__file__).parents[1] / "events"
 ETL_ARN = "arn:aws:lambda:us-east-1:123456789012:function:covid-etl-EtlFunction"
 
 

@@ -29,7 +29,7 @@ from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.reference import expected_rows
 from tests.helpers.servers import SourceServer, WebhookSink, free_port
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 DAY1, DAY2 = "2021-06-15", "2021-06-16"
 NO_DATA_YET = "the database holds no data yet"
 runner = CliRunner()

@@ -30,7 +30,7 @@ from tests.helpers.reference import expected_rows
 from tests.helpers.servers import SourceServer, running
 from tests.helpers.stalled import stalled_run
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def run_at_once(

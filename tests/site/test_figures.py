@@ -27,7 +27,7 @@ from figures.charts import (
 from figures.make import FIGURES, write_all
 from figures.svg import Svg, num
 
-COMMITTED = Path(__file__).parents[1] / "docs" / "figures"
+COMMITTED = Path(__file__).parents[2] / "docs" / "figures"
 NS = {"svg": "http://www.w3.org/2000/svg"}
 
 

@@ -32,7 +32,7 @@ from tests.helpers.schema import store_at_schema_version, upgraded_store
 from tests.helpers.servers import Response, SmtpSink, SourceServer
 from tests.helpers.stalled import stalled_run
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 NYT_PATH = "/nytimes/covid-19-data/master/us.csv"
 STATE_ROWS_THROUGH_2021_06_30 = 27_129 - 440  # the real file without its last 8 days
 

@@ -180,7 +180,7 @@ def test_make_run_offline_loads_the_snapshot(tmp_path: Path) -> None:
     database = tmp_path / "make-run.db"
     proc = subprocess.run(
         ["make", "--no-print-directory", "run", "OFFLINE=1"],
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
         env=cli_env(f"sqlite:///{database}"),
         capture_output=True,
         text=True,

@@ -36,7 +36,7 @@ from tests.helpers.schema import record_run_at_schema_version, store_at_schema_v
 from tests.helpers.servers import Response, SourceServer, WebhookSink
 from tests.helpers.stalled import stalled_run
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 CLI = [sys.executable, "-m", "covid_etl.cli"]
 PASSWORD = "s3cret-pw-4711"
 
@@ -307,7 +307,8 @@ def test_real_data_gives_identical_counts_and_exports(
 
 
 @pytest.mark.slow
-@with_writer_lock  # on S3: tests/test_crash_and_concurrency.py::test_concurrent_s3_runs_commit_once
+# On S3: tests/run/test_crash_and_concurrency.py::test_concurrent_s3_runs_commit_once
+@with_writer_lock
 def test_five_concurrent_runs_load_once(database_url: str, source_server: SourceServer) -> None:
     urls = serve_real(source_server)
     env = cli_env(
@@ -517,7 +518,7 @@ def test_postgres_tests_skip_without_a_server_unless_required() -> None:
     }
     env.pop("COVID_ETL_REQUIRE_POSTGRES", None)
     args = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
-    args += ["tests/test_store.py::test_empty_store_reads"]
+    args += ["tests/store/test_store.py::test_empty_store_reads"]
     skipped = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert skipped.returncode == 0, skipped.stdout
     assert "2 passed, 1 skipped" in skipped.stdout  # SQLite and S3 ran, PostgreSQL skipped
