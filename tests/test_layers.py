@@ -16,7 +16,7 @@ PACKAGE = "covid_etl"
 SOURCE = Path(__file__).parents[1] / "src" / PACKAGE
 
 # The modules directly in the package: what every layer may use, and which use nothing above.
-KERNEL = ("errors", "models", "settings", "redact", "log", "cron", "ranges")
+KERNEL = ("errors", "models", "settings", "redact", "log", "cron", "ranges", "catalog")
 # Bottom to top. A module may import its own layer and the layers below it, never one above.
 # Names are module prefixes: ``covid_etl.store`` is the store package and all its modules.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (

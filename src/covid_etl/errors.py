@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from covid_etl.catalog import source_label
+
 if TYPE_CHECKING:
     from covid_etl.models import RunRecord
 
@@ -206,14 +208,6 @@ class StageFailed(EtlError):
         self.cause = cause
         run = f"run #{run_id}" if run_id is not None else "run"
         super().__init__(f"{run} failed at stage {stage}: {describe(cause)}")
-
-
-SOURCE_LABELS = {"nyt": "NYT", "jhu": "JHU", "states": "NYT states"}
-
-
-def source_label(source: str) -> str:
-    """Human name of a source key ("nyt" -> "NYT")."""
-    return SOURCE_LABELS.get(source, source)
 
 
 def describe(exc: BaseException) -> str:

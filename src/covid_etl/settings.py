@@ -10,16 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from covid_etl.catalog import JHU, NYT, NYT_STATES, OFF, SOURCES, Source
 from covid_etl.errors import ConfigError
 
-NYT_URL = "https://raw.githubusercontent.com/nytimes/covid-19-data/master/us.csv"
-JHU_URL = (
-    "https://raw.githubusercontent.com/datasets/covid-19/master/data/"
-    "time-series-19-covid-combined.csv"
-)
-STATES_URL = "https://raw.githubusercontent.com/nytimes/covid-19-data/master/us-states.csv"
 # COVID_ETL_STATES_URL=off keeps the national series only.
-STATES_OFF = "off"
+STATES_OFF = OFF
 DEFAULT_DATABASE_URL = "sqlite:///data/covid-etl.db"
 SCHEDULE_OFF = "off"
 
@@ -178,26 +173,13 @@ class Settings:
             "COVID_ETL_DATABASE_URL",
         ),
     )
-    nyt_url: str = field(
-        default=NYT_URL,
-        metadata=_doc("NYT us.csv: an http(s) URL or a local file path.", "COVID_ETL_NYT_URL"),
-    )
-    jhu_url: str = field(
-        default=JHU_URL,
-        metadata=_doc(
-            "JHU combined time series (datasets/covid-19): an http(s) URL or a local file path.",
-            "COVID_ETL_JHU_URL",
-        ),
-    )
+    # One field per source of the catalogue (covid_etl.catalog), which holds their defaults,
+    # variables and descriptions; test_every_source_has_its_url_setting keeps the two in step.
+    nyt_url: str = field(default=NYT.default_url, metadata=_doc(NYT.doc, NYT.env))
+    jhu_url: str = field(default=JHU.default_url, metadata=_doc(JHU.doc, JHU.env))
     states_url: str = field(
-        default=STATES_URL,
-        metadata=_doc(
-            "NYT us-states.csv (per-state series): an http(s) URL, a local file path, or `off` "
-            "to load the national series only. Fetched like the other sources (timeouts, "
-            "deadline, retries, size cap, checksum, conditional requests).",
-            "COVID_ETL_STATES_URL",
-            _parse_states_url,
-        ),
+        default=NYT_STATES.default_url,
+        metadata=_doc(NYT_STATES.doc, NYT_STATES.env, _parse_states_url),
     )
     notify: tuple[str, ...] = field(
         default=(),
@@ -373,6 +355,14 @@ class Settings:
     def states_enabled(self) -> bool:
         return self.states_url != STATES_OFF
 
+    def source_url(self, source: Source) -> str:
+        """The configured URL of a catalogue source (``off`` for a source switched off)."""
+        return str(getattr(self, source.setting))
+
+    def enabled_sources(self) -> tuple[Source, ...]:
+        """The catalogue's sources this configuration fetches, in fetch order."""
+        return tuple(s for s in SOURCES if not (s.optional and self.source_url(s) == OFF))
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
@@ -386,7 +376,8 @@ class Settings:
         from covid_etl.redact import secrets_in_heartbeat_url, secrets_in_url
 
         found: list[str] = []
-        for url in (self.database_url, self.nyt_url, self.jhu_url, self.states_url, *self.notify):
+        sources = (self.source_url(source) for source in SOURCES)
+        for url in (self.database_url, *sources, *self.notify):
             found.extend(secrets_in_url(url))
         if self.heartbeat_url:
             found.extend(secrets_in_heartbeat_url(self.heartbeat_url))

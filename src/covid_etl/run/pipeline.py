@@ -365,9 +365,7 @@ def _fetch_all(
     stored: list[SourceMeta],
     progress: ProgressCallback | None,
 ) -> dict[str, Fetched]:
-    urls = {"nyt": settings.nyt_url, "jhu": settings.jhu_url}
-    if settings.states_enabled:
-        urls["states"] = settings.states_url
+    urls = {source.name: settings.source_url(source) for source in settings.enabled_sources()}
     if settings.offline:
         urls = {name: snapshot_path(name) for name in urls}
     policy = FetchPolicy(

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from itertools import chain
 
-from covid_etl.errors import MissingColumns, ParseError, source_label
+from covid_etl.errors import MissingColumns, ParseError
 from covid_etl.models import JhuRow, NytRow
 
 NYT_COLUMNS = ("date", "cases", "deaths")
@@ -342,5 +342,4 @@ __all__ = [
     "parse_date",
     "parse_jhu",
     "parse_nyt",
-    "source_label",
 ]

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from covid_etl.errors import DeadlineReached, TerminalFetchError, TransientFetchError, source_label
+from covid_etl.catalog import BY_NAME, source_label
+from covid_etl.errors import DeadlineReached, TerminalFetchError, TransientFetchError
 from covid_etl.models import SourceMeta
 from covid_etl.redact import mask_url
 
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[str, int, int | None], None]
 
-SNAPSHOT_FILES = {
-    "nyt": "nyt-us.csv",
-    "jhu": "jhu-combined-us.csv",
-    "states": "nyt-us-states.csv",
-}
 USER_AGENT = "covid-etl (+https://github.com/covid-etl/covid-etl)"
 _CHUNK = 64 * 1024
 # Content codings we decode ourselves, a bounded piece at a time (see _inflate).
@@ -66,7 +62,7 @@ def snapshot_path(name: str) -> str:
     """Path of the bundled snapshot of a source (shipped inside the package)."""
     from importlib import resources  # only offline runs need it
 
-    return str(resources.files("covid_etl") / "data" / SNAPSHOT_FILES[name])
+    return str(resources.files("covid_etl") / "data" / BY_NAME[name].snapshot)
 
 
 def fetch_source(
