@@ -187,6 +187,23 @@ def test_lost_session_reconnects_for_reads_and_fails_writes_clearly(postgres_url
         store.close()
 
 
+@pytest.mark.postgres
+def test_schema_version_of_a_lost_session_is_the_stored_one_never_empty(
+    postgres_url: str,
+) -> None:
+    """A session the server ended is not an empty database: the version is read again on a
+    fresh session, or the loss is reported; never 0, which would re-run every migration."""
+    store = PostgresStore.from_url(postgres_url)
+    try:
+        store.migrate()
+        _terminate_sessions(postgres_url)
+        assert store.schema_version() == len(store.migrations)
+    finally:
+        store.close()
+    with pytest.raises(StoreUnavailable, match="cannot connect to PostgreSQL"):
+        PostgresStore.from_url(pg.with_port(postgres_url, free_port())).schema_version()
+
+
 def test_store_lost_mid_run_fails_the_run_and_notifies(
     database_url: str, webhook: WebhookSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -144,6 +144,8 @@ class PostgresStore(SqlStore):
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
     )
+    # Looked up on the connection's search path, as the unqualified queries find it.
+    schema_table_exists_sql = "SELECT 1 WHERE to_regclass('schema_migrations') IS NOT NULL"
     connect_attempts = 3
     connect_backoff = 0.25  # seconds before the 2nd attempt, doubled each time
     lock_poll = 0.1  # seconds between two pg_try_advisory_lock calls

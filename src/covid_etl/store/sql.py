@@ -83,6 +83,10 @@ class SqlStore:
     migrations: Sequence[Sequence[str]] = ()
     # A states row's change-log values (name, cases, deaths) as a JSON object built in SQL.
     state_values_sql = "json_object('name', name, 'cases', cases, 'deaths', deaths)"
+    # One row when the bookkeeping table exists, none otherwise (the catalogue is the backend's).
+    schema_table_exists_sql = (
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    )
     # The bookkeeping table is created outside the numbered migrations, in the backend's types.
     schema_table_ddl = (
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -137,15 +141,12 @@ class SqlStore:
     # -- schema ---------------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        cur = self._connection().cursor()
-        try:
-            cur.execute(self._sql("SELECT MAX(version) FROM schema_migrations"))
-            row = cur.fetchone()
-        except Exception:
-            self._rollback_quietly()
+        """0 when the bookkeeping table does not exist (an empty database). Any other failure
+        (a lost connection, an unreadable file) is the backend's error: read as "empty", it
+        would run every migration again over the stored data."""
+        if not self._read(self.schema_table_exists_sql, ()):
             return 0
-        self._end_read()
-        return int(row[0] or 0)
+        return int(self._read("SELECT MAX(version) FROM schema_migrations", ())[0][0] or 0)
 
     def migrate(self) -> None:
         if self.schema_version() >= len(self.migrations):
