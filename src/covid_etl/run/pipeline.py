@@ -65,7 +65,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("nyt", "jhu")
 # Log records carrying this attribute say that a run failed (see covid_etl.cli).
 RUN_FAILED_TAG = "_run_failed"
 
