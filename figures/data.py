@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from covid_etl.models import JhuRow, NytRow, Record, StateRecord
-from covid_etl.series.national import Changes, diff_records, join_sources
+from covid_etl.series.diff import Changes, diff_series
+from covid_etl.series.national import NATIONAL, join_sources
 from covid_etl.sources.csv import parse_jhu, parse_nyt
 from covid_etl.sources.nyt_states import parse_states
 
@@ -56,7 +57,8 @@ class Revision(NamedTuple):
 
 def revision(old: str, new: str) -> Revision:
     stored = {record.date: record for record in snapshot(old)}
-    changes = diff_records(stored, snapshot(new))
+    rows = list(stored.values())
+    changes = diff_series(NATIONAL, snapshot(new), [None], lambda _: rows)
     delta = {r.date: r.cases - stored[r.date].cases for r in changes.updated}
     return Revision(changes, delta)
 

@@ -17,6 +17,7 @@ PACKAGE_DATA = Path(__file__).parents[1] / "src" / "covid_etl" / "data"
 def test_every_source_has_its_url_setting_with_the_catalogue_default_and_variable() -> None:
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     for source in SOURCES:
+        assert source.setting is not None
         setting = fields[source.setting]
         assert setting.default == source.default_url
         assert setting.metadata["env"] == source.env
@@ -28,7 +29,7 @@ def test_every_source_has_its_url_setting_with_the_catalogue_default_and_variabl
 
 def test_every_source_ships_a_snapshot_for_offline_runs() -> None:
     for source in SOURCES:
-        assert Path(snapshot_path(source.name)) == PACKAGE_DATA / source.snapshot
+        assert Path(snapshot_path(source)) == PACKAGE_DATA / source.snapshot
         assert (PACKAGE_DATA / source.snapshot).stat().st_size > 0
 
 

@@ -8,9 +8,12 @@ import datetime as dt
 
 from covid_etl.models import (
     PRIVATE_RUN_FIELDS,
+    PUBLIC_RUN_FIELDS,
     RUN_FIELDS,
+    UNSTORED_RUN_FIELDS,
     RunRecord,
     RunStatus,
+    SeriesCounts,
     SourceMeta,
     Stage,
     Trigger,
@@ -46,8 +49,25 @@ def full_run() -> RunRecord:
 
 
 def test_run_fields_name_every_field_of_the_run_record_once() -> None:
-    assert sorted(RUN_FIELDS) == sorted(f.name for f in dataclasses.fields(RunRecord))
-    assert len(set(RUN_FIELDS)) == len(RUN_FIELDS)
+    named = RUN_FIELDS + UNSTORED_RUN_FIELDS
+    assert sorted(named) == sorted(f.name for f in dataclasses.fields(RunRecord))
+    assert len(set(named)) == len(named)
+
+
+def test_other_series_counts_are_shown_by_name_and_today_s_shape_is_unchanged() -> None:
+    run = full_run()
+    assert "series" not in run.to_dict() and "regions" not in run.to_dict()
+    run.set_counts("regions", SeriesCounts(inserted=3, data_through=dt.date(2021, 1, 2)))
+    shown = run.to_dict()
+    assert shown["regions"] == {
+        "inserted": 3, "updated": 0, "unchanged": 0, "removed": 0, "data_through": "2021-01-02"
+    }  # fmt: skip
+    assert list(shown)[: len(PUBLIC_RUN_FIELDS)] == list(PUBLIC_RUN_FIELDS)
+    run.set_counts("national", SeriesCounts(1, 2, 3, 0, dt.date(2021, 1, 3)))
+    assert (run.inserted, run.updated, run.unchanged, run.data_through) == (
+        1, 2, 3, dt.date(2021, 1, 3)
+    )  # fmt: skip
+    assert run.counts("regions") == SeriesCounts(inserted=3, data_through=dt.date(2021, 1, 2))
 
 
 def test_run_record_round_trips_through_its_full_dict() -> None:

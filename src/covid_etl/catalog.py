@@ -19,7 +19,7 @@ class Source(NamedTuple):
 
     name: str  # its key in run records, messages and the change log's sources
     label: str  # how messages name it: "NYT CSV is missing required column(s) ..."
-    setting: str  # the Settings field that holds its URL
+    setting: str | None  # the Settings field that holds its URL (None: always the default)
     env: str  # that field's environment variable
     default_url: str
     snapshot: str  # the bundled copy an offline run reads (src/covid_etl/data/)

@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+# The series whose counts keep the places today's runs have: the national series in the run's
+# own fields, the per-state one in ``states`` (covid_etl.series.registry declares both).
+NATIONAL_NAME = "national"
+STATES_NAME = "states"
+
 
 class Stage(StrEnum):
     """Pipeline stages, in the order the pipeline runs them."""
@@ -81,8 +86,8 @@ class StateRecord(NamedTuple):
 
 
 @dataclass(slots=True)
-class StatesCounts:
-    """What a run did to the per-state series (absent from a run when the states are off)."""
+class SeriesCounts:
+    """What a run did to one series (absent from a run when the series' source is off)."""
 
     inserted: int = 0
     updated: int = 0
@@ -100,7 +105,7 @@ class StatesCounts:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StatesCounts:
+    def from_dict(cls, data: dict[str, Any]) -> SeriesCounts:
         through = data.get("data_through")
         return cls(
             inserted=int(data.get("inserted") or 0),
@@ -209,7 +214,30 @@ class RunRecord:
     # The AWS event that started the run: a second delivery of it is refused (at-least-once).
     event_id: str | None = None
     # The per-state series' counts; None when the states source is off (COVID_ETL_STATES_URL).
-    states: StatesCounts | None = None
+    states: SeriesCounts | None = None
+    # The counts of any other series, by name (none today), each shown as its own object like
+    # ``states``. Reported by the run (its summary, its notification) but not stored: a series
+    # whose counts belong in the run history adds a column for them, as the per-state series
+    # did (schema 4), so that today's stored and public run records stay as they are.
+    series: dict[str, SeriesCounts] = field(default_factory=dict)
+
+    def counts(self, name: str) -> SeriesCounts | None:
+        """What the run did to the series ``name``; the national series' counts are the run's
+        own fields (inserted, updated, ...), so it has none here."""
+        return self.states if name == STATES_NAME else self.series.get(name)
+
+    def set_counts(self, name: str, counts: SeriesCounts) -> None:
+        """Record what the run did to a series: the national series in the run's own fields
+        (its removed dates are the caller's), the per-state one in ``states``, any other under
+        its name."""
+        if name == NATIONAL_NAME:
+            self.inserted, self.updated = counts.inserted, counts.updated
+            self.unchanged, self.removed = counts.unchanged, counts.removed
+            self.data_through = counts.data_through
+        elif name == STATES_NAME:
+            self.states = counts
+        else:
+            self.series[name] = counts
 
     @property
     def changed(self) -> int:
@@ -220,7 +248,11 @@ class RunRecord:
         """The fields ``names`` (by default ``PUBLIC_RUN_FIELDS``: what the API and the CLI
         show) as JSON values: ISO dates, plain strings. The store writes and reads its rows
         through this pair with ``RUN_FIELDS``; summaries pick the fields they show."""
-        return {name: _plain(getattr(self, name)) for name in names or PUBLIC_RUN_FIELDS}
+        if names:
+            return {name: _plain(getattr(self, name)) for name in names}
+        shown = {name: _plain(getattr(self, name)) for name in PUBLIC_RUN_FIELDS}
+        shown.update((name, counts.to_dict()) for name, counts in self.series.items())
+        return shown
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
@@ -240,6 +272,8 @@ PUBLIC_RUN_FIELDS = (
 # Kept by the store but never shown: which process ran the run and which event started it.
 PRIVATE_RUN_FIELDS = ("pid", "host", "event_id")
 RUN_FIELDS = PUBLIC_RUN_FIELDS + PRIVATE_RUN_FIELDS
+# Reported by the run but not stored (see RunRecord.series).
+UNSTORED_RUN_FIELDS = ("series",)
 
 
 def _plain(value: Any) -> Any:
@@ -250,7 +284,7 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, list):
         return [v.to_dict() if isinstance(v, SourceMeta) else v for v in value]
-    if isinstance(value, StatesCounts):
+    if isinstance(value, SeriesCounts):
         return value.to_dict()
     return value
 
@@ -281,7 +315,7 @@ _RUN_PARSERS: dict[str, Callable[[Any], Any]] = {
     "started_at": _timestamp, "finished_at": _optional(_timestamp), "data_through": _optional(_day),
     "warnings": _list, "removed_dates": _list,
     "sources": lambda v: [SourceMeta.from_dict(s) for s in v or []],
-    "states": _optional(StatesCounts.from_dict),
+    "states": _optional(SeriesCounts.from_dict),
 }  # fmt: skip
 
 

@@ -356,12 +356,18 @@ class Settings:
         return self.states_url != STATES_OFF
 
     def source_url(self, source: Source) -> str:
-        """The configured URL of a catalogue source (``off`` for a source switched off)."""
+        """The configured URL of a source (``off`` for a source switched off); a source with no
+        setting of its own is always fetched from its default URL."""
+        if source.setting is None:
+            return source.default_url
         return str(getattr(self, source.setting))
+
+    def source_enabled(self, source: Source) -> bool:
+        return not (source.optional and self.source_url(source) == OFF)
 
     def enabled_sources(self) -> tuple[Source, ...]:
         """The catalogue's sources this configuration fetches, in fetch order."""
-        return tuple(s for s in SOURCES if not (s.optional and self.source_url(s) == OFF))
+        return tuple(s for s in SOURCES if self.source_enabled(s))
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -31,6 +31,7 @@ from covid_etl.aws import handlers
 from covid_etl.aws.events import destination_record, invoke_locally
 from covid_etl.aws.sns import MAX_SUBJECT, sns_subject
 from covid_etl.publish.export import write_csv
+from covid_etl.series import registry
 from covid_etl.store import open_store
 from tests.helpers.aws import (
     BUCKET,
@@ -79,7 +80,7 @@ class Aws:
         store = open_store(f"s3://{BUCKET}/{environment}")
         try:
             out = io.StringIO()
-            write_csv(store.records(), out)
+            write_csv(registry.NATIONAL, store.rows(registry.NATIONAL), out)
             return out.getvalue()
         finally:
             store.close()

@@ -13,21 +13,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from covid_etl.cli import main
-from covid_etl.models import Record
+from covid_etl.series.spec import Series
 from covid_etl.store.sql import SqlStore
 
 MARKER = "STALLED-AFTER-FIRST-BATCH"
 
-_write_records = SqlStore._write_records
+_write_rows = SqlStore._write_rows
 
 
-def _write_then_stall(self: SqlStore, cur: Any, run_id: int, records: Sequence[Record]) -> None:
-    _write_records(self, cur, run_id, records)
-    print(f"{MARKER} run={run_id} rows={len(records)}", flush=True)
+def _write_then_stall(
+    self: SqlStore, cur: Any, series: Series, run_id: int, rows: Sequence[Any], *, new: bool
+) -> None:
+    _write_rows(self, cur, series, run_id, rows, new=new)
+    print(f"{MARKER} run={run_id} series={series.name} rows={len(rows)}", flush=True)
     time.sleep(600)
 
 
 if __name__ == "__main__":
-    SqlStore._write_records = _write_then_stall  # type: ignore[method-assign]
+    SqlStore._write_rows = _write_then_stall  # type: ignore[method-assign]
     sys.argv[0] = "covid-etl"
     main()

@@ -20,6 +20,7 @@ import pytest
 from covid_etl.aws.etl import run_invocation
 from covid_etl.aws.events import parse_invocation, store_url_for
 from covid_etl.errors import ConfigError
+from covid_etl.series import registry
 from covid_etl.store import open_store
 from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
@@ -57,7 +58,7 @@ def cli(database_url: str, nyt: Path, *args: str, **env: str) -> subprocess.Comp
 def stored(database_url: str) -> dict[dt.date, Any]:
     store = open_store(database_url)
     try:
-        return store.stored_records()
+        return {r.date: r for r in store.rows(registry.NATIONAL)}
     finally:
         store.close()
 

@@ -22,6 +22,7 @@ import pytest
 
 from covid_etl.models import RunStatus
 from covid_etl.run.pipeline import run_etl
+from covid_etl.series import registry
 from covid_etl.store import open_store
 from tests.helpers.backends import on_s3, with_writer_lock
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real
@@ -63,7 +64,10 @@ def run_at_once(
 def rows(database_url: str) -> list[tuple[str, int, int, int | None]]:
     store = open_store(database_url)
     try:
-        return [(r.date.isoformat(), r.cases, r.deaths, r.recovered) for r in store.records()]
+        return [
+            (r.date.isoformat(), r.cases, r.deaths, r.recovered)
+            for r in store.rows(registry.NATIONAL)
+        ]
     finally:
         store.close()
 
@@ -270,12 +274,14 @@ def commit_another_run_first(
     its download, before its upload), ``times`` times; return those runs' outcomes."""
     from covid_etl.store.sql import SqlStore
 
-    original = SqlStore._write_records
+    original = SqlStore._write_rows
     others: list[RunStatus] = []
     raced: set[int] = set()  # this run's attempts (run ids), each raced once
     nested = threading.local()
 
-    def write_after_another_run(self: SqlStore, cur: Any, run_id: int, batch: Any) -> None:
+    def write_after_another_run(
+        self: SqlStore, cur: Any, series: Any, run_id: int, batch: Any, *, new: bool
+    ) -> None:
         if not getattr(nested, "active", False) and run_id not in raced and len(others) < times:
             raced.add(run_id)
             nested.active = True
@@ -283,9 +289,9 @@ def commit_another_run_first(
                 others.append(run_etl(settings).run.status)
             finally:
                 nested.active = False
-        original(self, cur, run_id, batch)
+        original(self, cur, series, run_id, batch, new=new)
 
-    monkeypatch.setattr(SqlStore, "_write_records", write_after_another_run)
+    monkeypatch.setattr(SqlStore, "_write_rows", write_after_another_run)
     return others
 
 

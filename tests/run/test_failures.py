@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from covid_etl.cli import app
+from covid_etl.series import registry
 from covid_etl.store import open_store
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, serve_real
 from tests.helpers.env import cli_env
@@ -52,7 +53,7 @@ def loaded(
 def snapshot(database_url: str) -> list[tuple[object, ...]]:
     store = open_store(database_url)
     try:
-        return [(r.date, r.cases, r.deaths, r.recovered) for r in store.records()]
+        return [(r.date, r.cases, r.deaths, r.recovered) for r in store.rows(registry.NATIONAL)]
     finally:
         store.close()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from covid_etl.models import RunStatus, Stage, Trigger
 from covid_etl.publish.export import write_csv
 from covid_etl.run.pipeline import run_etl
+from covid_etl.series import registry
 from covid_etl.store import open_store
 from tests.helpers.data import (
     JHU_ALL_COUNTRIES,
@@ -26,7 +27,7 @@ def exported(database_url: str) -> str:
     store = open_store(database_url)
     try:
         out = io.StringIO()
-        write_csv(store.records(), out)
+        write_csv(registry.NATIONAL, store.rows(registry.NATIONAL), out)
         return out.getvalue()
     finally:
         store.close()
@@ -75,7 +76,7 @@ def test_real_revisions_2020_12_13_to_14_new_row_has_null_recovered(
     run = run_etl(fast_settings(database_url, **day2)).run
     assert (run.inserted, run.updated) == (1, 0)
     store = open_store(database_url)
-    latest = store.records()[-1]
+    latest = store.rows(registry.NATIONAL)[-1]
     store.close()
     assert latest.date.isoformat() == "2020-12-14"
     assert latest.recovered is None

@@ -13,6 +13,7 @@ import pytest
 
 from covid_etl.models import ChangeEntry, RunStatus
 from covid_etl.run.pipeline import run_etl
+from covid_etl.series import registry
 from covid_etl.series.changelog import change_lines
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
@@ -207,7 +208,7 @@ def test_inserted_state_entries_hold_each_new_rows_values(
 
     store = open_store(database_url)
     try:
-        rows = {(r.fips, r.date): r for r in store.state_records()}
+        rows = {(r.fips, r.date): r for r in store.rows(registry.STATES)}
         entries = [e for e in store.changes() if e.series != "national"]
     finally:
         store.close()

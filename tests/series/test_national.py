@@ -7,7 +7,8 @@ import pytest
 from covid_etl.errors import EmptyJoin, HistoryShrinks
 from covid_etl.models import JhuRow, NytRow, Record
 from covid_etl.ranges import format_ranges
-from covid_etl.series.national import diff_records, join_sources, normalize_recovered
+from covid_etl.series.diff import Changes, diff_series
+from covid_etl.series.national import NATIONAL, join_sources, normalize_recovered
 from covid_etl.sources.csv import parse_jhu, parse_nyt
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, REAL
 from tests.helpers.reference import expected_rows
@@ -60,6 +61,15 @@ def test_normalize_recovered_keeps_leading_zeros_and_nulls_zero_after_positive()
 def test_join_without_common_dates_raises_empty_join() -> None:
     with pytest.raises(EmptyJoin, match="share no date"):
         join_sources([NytRow(D(2020, 1, 21), 1, 0)], [JhuRow(D(2021, 1, 1), 0)])
+
+
+def diff_records(
+    stored: dict[dt.date, Record], incoming: list[Record], *, accept_removals: bool = False
+) -> Changes:
+    rows = list(stored.values())
+    partitions = [None] if rows else []
+    return diff_series(NATIONAL, incoming, partitions, lambda _: rows,
+                       accept_removals=accept_removals)  # fmt: skip
 
 
 def test_diff_counts_revised_rows_as_updated() -> None:

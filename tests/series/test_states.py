@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 
 from covid_etl.models import RunRecord, RunStatus, Stage, Trigger, utcnow
-from covid_etl.publish.export import sorted_by_date, write_states_csv
+from covid_etl.publish.export import by_date, write_csv
 from covid_etl.run.pipeline import run_etl
+from covid_etl.series import registry
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
+from covid_etl.store.base import SeriesWrite
 from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL, serve_real
 from tests.helpers.env import cli_env, fast_settings
@@ -44,7 +46,7 @@ def exported_states(database_url: str) -> str:
     store = open_store(database_url)
     try:
         out = io.StringIO()
-        write_states_csv(sorted_by_date(store.state_records()), out)
+        write_csv(registry.STATES, by_date(registry.STATES, store.rows(registry.STATES)), out)
         return out.getvalue()
     finally:
         store.close()
@@ -54,7 +56,7 @@ def stored_counts(database_url: str) -> tuple[int, int]:
     """(national rows, per-state rows) in the store."""
     store = open_store(database_url)
     try:
-        return store.count_records(), store.count_states()
+        return store.count(registry.NATIONAL), store.count(registry.STATES)
     finally:
         store.close()
 
@@ -416,7 +418,7 @@ def test_runs_recorded_before_the_states_migration_read_as_states_off(database_u
     with upgraded_store(database_url) as store:
         [upgraded] = store.list_runs()
         assert upgraded.states is None
-        assert store.state_records() == [] and store.states_data_through() is None
+        assert store.rows(registry.STATES) == [] and store.latest_date(registry.STATES) is None
 
 
 def states_key_and_indexes(store: Any) -> tuple[list[str], list[str]]:
@@ -450,14 +452,20 @@ def test_schema_7_keys_the_states_by_fips_then_date_and_keeps_every_row(
         first = run_etl(settings_for(database_url, cut_at(tmp_path / "cut.csv", "2021-06-30")),
                         store=old).run  # fmt: skip
         before = old.dump_history().states
-        answers = (old.stored_state_fips(), old.count_states(), old.states_data_through())
+        answers = (
+            old.partitions(registry.STATES),
+            old.count(registry.STATES),
+            old.latest_date(registry.STATES),
+        )
     assert first.status is RunStatus.SUCCEEDED and len(before) == REAL_ROWS - 440
     with upgraded_store(database_url) as store:
         assert states_key_and_indexes(store) == (["fips", "date"], [])
         assert store.dump_history().states == sorted(before, key=lambda s: (s.row.fips, s.row.date))
-        assert (store.stored_state_fips(), store.count_states(), store.states_data_through()) == (
-            answers
-        )
+        assert (
+            store.partitions(registry.STATES),
+            store.count(registry.STATES),
+            store.latest_date(registry.STATES),
+        ) == (answers)
         assert len(answers[0]) == 55 and str(answers[2]) == "2021-06-30"
     # The next runs insert the new days, then revise a past one, into the re-keyed table.
     full = run_etl(settings_for(database_url, STATES_REAL)).run
@@ -467,7 +475,7 @@ def test_schema_7_keys_the_states_by_fips_then_date_and_keeps_every_row(
     revised = run_etl(settings_for(database_url, write_lines(tmp_path / "r.csv", lines))).run
     assert states_of(revised) == (0, 1, REAL_ROWS - 1, "2021-07-08")
     with upgraded_store(database_url) as store:
-        stored = {(r.fips, r.date.isoformat()): r.cases for r in store.state_records()}
+        stored = {(r.fips, r.date.isoformat()): r.cases for r in store.rows(registry.STATES)}
     day, _, fips, cases, _ = lines[-1].split(",")
     assert len(stored) == REAL_ROWS and stored[(fips, day)] == int(cases)
 
@@ -483,11 +491,11 @@ def test_a_new_row_whose_key_is_stored_is_refused_not_overwritten(sqlite_url: st
     the load fails and rolls back instead of silently replacing the stored row."""
     assert run_etl(settings_for(sqlite_url, STATES_REAL)).succeeded
     with upgraded_store(sqlite_url) as store:
-        stored = store.state_records("06")[-1]
+        stored = store.rows(registry.STATES, "06")[-1]
         history = store.dump_history()
         run = store.create_run(Trigger.MANUAL, "testing", utcnow())
         twin = stored._replace(cases=stored.cases + 1)
         with pytest.raises(Exception, match=r"(?i)unique|primary key"):
-            store.finish_run(run, [], [], states_inserted=[twin])
-        assert store.state_records("06")[-1] == stored
+            store.finish_run(run, [SeriesWrite(registry.STATES, inserted=[twin])], [])
+        assert store.rows(registry.STATES, "06")[-1] == stored
         assert store.dump_history().states == history.states

@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 
 from covid_etl.errors import HistoryShrinks, MissingColumns, ParseError
-from covid_etl.models import RunRecord, RunStatus, StateRecord, StatesCounts, Trigger
+from covid_etl.models import RunRecord, RunStatus, SeriesCounts, StateRecord, Trigger
 from covid_etl.notify.render import render
 from covid_etl.run.summary import run_summary_json
+from covid_etl.series.diff import Changes, diff_series
 from covid_etl.series.states import (
+    STATES,
     decrease_warnings,
-    diff_states,
-    diff_states_by_fips,
     load_population,
     parse_population,
     per_100k,
@@ -23,6 +23,15 @@ from tests.helpers.data import POPULATION_REAL, STATES_REAL
 
 TODAY = dt.date(2021, 7, 9)
 D1, D2 = dt.date(2021, 7, 1), dt.date(2021, 7, 2)
+
+
+def diff_states(
+    stored: list[StateRecord], incoming: list[StateRecord], *, accept_removals: bool = False
+) -> Changes:
+    """The per-state diff over ``stored`` as the store would hand it over."""
+    fips = sorted({r.fips for r in stored})
+    return diff_series(STATES, incoming, fips, lambda f: [r for r in stored if r.fips == f],
+                       accept_removals=accept_removals)  # fmt: skip
 
 
 def parse(text: str, today: dt.date = TODAY) -> list[StateRecord]:
@@ -132,7 +141,7 @@ def test_diff_counts_inserted_updated_unchanged_by_date_and_fips() -> None:
         StateRecord(D1, "36", "New York", 2, 0),
         StateRecord(D2, "06", "California", 3, 0),
     ]
-    changes = diff_states({r.key: r for r in old}, new)
+    changes = diff_states(old, new)
     assert (changes.inserted, changes.updated, changes.unchanged) == ([new[2]], [new[1]], 1)
 
 
@@ -141,9 +150,9 @@ def test_diff_refuses_to_lose_stored_rows_unless_accepted() -> None:
     with pytest.raises(
         HistoryShrinks, match=r"lacks 1 \(date, fips\) row\(s\).*fips 06: 2021-07-02"
     ):
-        diff_states({r.key: r for r in old}, old[:1])
-    accepted = diff_states({r.key: r for r in old}, old[:1], accept_removals=True)
-    assert accepted.removed == [(D2, "06")]
+        diff_states(old, old[:1])
+    accepted = diff_states(old, old[:1], accept_removals=True)
+    assert accepted.removed == [("06", D2)]  # keys in the table's order: (fips, date)
 
 
 def test_population_has_52_estimates_and_no_estimate_for_three_territories() -> None:
@@ -165,14 +174,14 @@ def test_per_100k_is_none_without_a_population_never_zero() -> None:
     assert per_100k(None, 200_000) is None
 
 
-def _run(states: StatesCounts | None, status: RunStatus = RunStatus.SUCCEEDED) -> RunRecord:
+def _run(states: SeriesCounts | None, status: RunStatus = RunStatus.SUCCEEDED) -> RunRecord:
     now = dt.datetime(2021, 7, 9, tzinfo=dt.UTC)
     return RunRecord(id=3, trigger=Trigger.MANUAL, environment="testing", started_at=now,
                      finished_at=now, status=status, states=states)  # fmt: skip
 
 
 def test_run_summary_json_has_states_or_null() -> None:
-    counts = StatesCounts(
+    counts = SeriesCounts(
         inserted=440, updated=2, unchanged=26687, data_through=dt.date(2021, 7, 8)
     )
     assert run_summary_json(_run(counts))["states"] == {
@@ -184,14 +193,14 @@ def test_run_summary_json_has_states_or_null() -> None:
 
 
 def test_notifications_report_both_series() -> None:
-    counts = StatesCounts(
+    counts = SeriesCounts(
         inserted=440, updated=2, unchanged=26687, data_through=dt.date(2021, 7, 8)
     )
     body = render(_run(counts), None).body
     assert "States and territories: 442 row(s) updated" in body
     assert "  data through: 2021-07-08" in body
     assert "States" not in render(_run(None), None).body
-    failed = render(_run(StatesCounts(data_through=dt.date(2021, 6, 30)), RunStatus.FAILED), None)
+    failed = render(_run(SeriesCounts(data_through=dt.date(2021, 6, 30)), RunStatus.FAILED), None)
     assert "States and territories unchanged; through 2021-06-30." in failed.body
 
 
@@ -203,17 +212,18 @@ def test_diff_by_fips_reads_one_jurisdiction_at_a_time_and_finds_a_vanished_one(
     ]
     asked: list[str] = []
 
-    def rows_of(fips: str) -> list[StateRecord]:
+    def rows_of(fips: str | None) -> list[StateRecord]:
+        assert fips is not None
         asked.append(fips)
         return [r for r in stored if r.fips == fips]
 
     with pytest.raises(HistoryShrinks, match="fips 66: 2021-07-01"):
-        diff_states_by_fips(incoming, ["06", "66"], rows_of)
+        diff_series(STATES, incoming, ["06", "66"], rows_of)
     assert asked == ["06", "66"]
-    changes = diff_states_by_fips(incoming, ["06", "66"], rows_of, accept_removals=True)
+    changes = diff_series(STATES, incoming, ["06", "66"], rows_of, accept_removals=True)
     assert (changes.inserted, changes.updated, changes.unchanged) == (
         [incoming[1]],
         [incoming[0]],
         0,
     )
-    assert changes.removed == [(D1, "66")]
+    assert changes.removed == [("66", D1)]

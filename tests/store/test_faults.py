@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from covid_etl.cli import app
 from covid_etl.run.pipeline import run_etl
+from covid_etl.series import registry
 from covid_etl.store import open_store
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, jhu_history, nyt_history, serve_real
 from tests.helpers.env import cli_env, fast_settings
@@ -38,7 +39,10 @@ runner = CliRunner()
 def rows(database_url: str) -> list[tuple[str, int, int, int | None]]:
     store = open_store(database_url)
     try:
-        return [(r.date.isoformat(), r.cases, r.deaths, r.recovered) for r in store.records()]
+        return [
+            (r.date.isoformat(), r.cases, r.deaths, r.recovered)
+            for r in store.rows(registry.NATIONAL)
+        ]
     finally:
         store.close()
 
@@ -348,6 +352,6 @@ def test_quick_check_runs_once_per_store_and_an_intact_database_passes(sqlite_ur
     try:
         store.migrate()
         store.migrate()
-        assert store.count_records() == 816
+        assert store.count(registry.NATIONAL) == 816
     finally:
         store.close()

@@ -21,8 +21,9 @@ from covid_etl.errors import RunInProgress, StoreError, StoreUnavailable
 from covid_etl.models import Record, RunRecord, RunStatus, Trigger, utcnow
 from covid_etl.publish.export import write_csv, write_json
 from covid_etl.run.pipeline import run_etl
+from covid_etl.series import registry
 from covid_etl.store import open_store
-from covid_etl.store.base import History, HistoryStore, StoredRecord
+from covid_etl.store.base import History, HistoryStore, SeriesWrite, StoredRecord
 from covid_etl.store.copy import copy_store
 from covid_etl.store.postgres import PostgresStore
 from covid_etl.store.sql import SqlStore
@@ -51,12 +52,12 @@ def free_port() -> int:
 def exports(url: str) -> tuple[str, str]:
     store = open_store(url)
     try:
-        rows = store.records()
+        rows = store.rows(registry.NATIONAL)
     finally:
         store.close()
     as_csv, as_json = io.StringIO(), io.StringIO()
-    write_csv(rows, as_csv)
-    write_json(rows, as_json)
+    write_csv(registry.NATIONAL, rows, as_csv)
+    write_json(registry.NATIONAL, rows, as_json)
     return as_csv.getvalue(), as_json.getvalue()
 
 
@@ -178,11 +179,11 @@ def test_lost_session_reconnects_for_reads_and_fails_writes_clearly(postgres_url
     try:
         store.migrate()
         _terminate_sessions(postgres_url)
-        assert store.records() == []  # the read was repeated on a fresh session
+        assert store.rows(registry.NATIONAL) == []  # the read was repeated on a fresh session
         _terminate_sessions(postgres_url)
         with pytest.raises(StoreUnavailable, match="lost the connection to PostgreSQL at "):
             store.set_notification_status(1, "x")
-        assert store.count_records() == 0  # and the next call has a session again
+        assert store.count(registry.NATIONAL) == 0  # and the next call has a session again
     finally:
         store.close()
 
@@ -233,8 +234,8 @@ def test_lost_writer_lock_session_stops_the_load(postgres_url: str) -> None:
             run.status = RunStatus.SUCCEEDED
             rows = [Record(dt.date(2020, 3, 1), 1, 0, None)]
             with pytest.raises(StoreUnavailable, match="lost the writer lock"):
-                store.finish_run(run, rows, [])
-        assert store.records() == []
+                store.finish_run(run, [SeriesWrite(registry.NATIONAL, rows)], [])
+        assert store.rows(registry.NATIONAL) == []
         stored = store.get_run(run.id)
         assert stored is not None and stored.status is RunStatus.RUNNING
     finally:
@@ -250,7 +251,7 @@ def test_refused_write_is_one_sentence_and_changes_nothing(postgres_url: str) ->
         bad = StoredRecord(Record(dt.date(2020, 3, 1), -1, 0, None), run_id=1)
         with pytest.raises(StoreError, match=r"refused the write: .*violates check constraint"):
             store.restore_history(History(runs=[run], records=[bad], notifications=[]))
-        assert store.list_runs() == [] and store.records() == []
+        assert store.list_runs() == [] and store.rows(registry.NATIONAL) == []
     finally:
         store.close()
 
@@ -379,7 +380,8 @@ def test_sigkill_mid_load_keeps_data_releases_lock_and_next_run_recovers(
         database_url, COVID_ETL_NYT_URL=day2["nyt_url"], COVID_ETL_JHU_URL=day2["jhu_url"]
     )
     with stalled_run(env) as (proc, marker):
-        assert "rows=17" in marker
+        # The day's new row is written first, its 16 revisions after it.
+        assert "series=national rows=1" in marker
         # Mid-load: readers still see the old rows; another writer gives up after its wait.
         assert exports(database_url) == before
         other = open_store(database_url)
@@ -606,7 +608,7 @@ def test_connection_lost_after_the_commit_leaves_the_run_succeeded(
     try:
         run = store.get_run(1)
         assert run is not None and run.status is RunStatus.SUCCEEDED
-        assert store.count_records() == 816
+        assert store.count(registry.NATIONAL) == 816
     finally:
         store.close()
 
@@ -722,7 +724,7 @@ def test_the_documented_grants_are_enough_for_every_command(
             assert json.loads(pending.stdout)["failed_stage"] == "open"
             assert "permission denied" in json.loads(pending.stdout)["error"]
             store = open_store(owner_url)
-            assert store.count_states() == store.count_records() == 0
+            assert store.count(registry.STATES) == store.count(registry.NATIONAL) == 0
             store.migrate()  # the owner upgrades
             store.close()
 

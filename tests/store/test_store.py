@@ -22,9 +22,17 @@ from covid_etl.models import (
     Trigger,
     utcnow,
 )
-from covid_etl.series.national import diff_records
+from covid_etl.series import registry
+from covid_etl.series.diff import Changes, diff_series
 from covid_etl.store import open_store
-from covid_etl.store.base import History, HistoryStore, PendingChannel, Store, latest_record
+from covid_etl.store.base import (
+    History,
+    HistoryStore,
+    PendingChannel,
+    SeriesWrite,
+    Store,
+    latest_record,
+)
 from covid_etl.store.sql import SqlStore
 from tests.helpers import postgres as pg
 from tests.helpers.backends import with_writer_lock
@@ -51,6 +59,20 @@ def series(n: int, *, start: int = 0, bump: int = 0) -> list[Record]:
     ]
 
 
+def national(rows: Sequence[Record]) -> list[SeriesWrite]:
+    """``rows`` to write to the national series, each replacing a stored row of its date."""
+    return [SeriesWrite(registry.NATIONAL, updated=rows)] if rows else []
+
+
+def stored_records(store: Store) -> dict[dt.date, Record]:
+    return {r.date: r for r in store.rows(registry.NATIONAL)}
+
+
+def diff_records(stored: dict[dt.date, Record], incoming: list[Record]) -> Changes:
+    rows = list(stored.values())
+    return diff_series(registry.NATIONAL, incoming, [None] if rows else [], lambda _: rows)
+
+
 def finished(store: Store, changes: Sequence[Record] = (), **fields: Any) -> RunRecord:
     """Create a run and finish it successfully with ``changes``."""
     run = store.create_run(Trigger.MANUAL, "testing", T0)
@@ -59,7 +81,7 @@ def finished(store: Store, changes: Sequence[Record] = (), **fields: Any) -> Run
     run.inserted = len(changes)
     for name, value in fields.items():
         setattr(run, name, value)
-    store.finish_run(run, list(changes), [])
+    store.finish_run(run, national(changes), [])
     return run
 
 
@@ -80,7 +102,7 @@ def test_migrate_is_idempotent_and_versioned(database_url: str) -> None:
         store.migrate()
         store.migrate()
         assert store.schema_version() == version
-        assert store.records() == [] and store.list_runs() == []
+        assert store.rows(registry.NATIONAL) == [] and store.list_runs() == []
     finally:
         store.close()
 
@@ -90,7 +112,7 @@ def test_migrations_keep_existing_data(store: HistoryStore, database_url: str) -
     again = open_store(database_url)
     try:
         again.migrate()
-        assert again.records() == series(3)
+        assert again.rows(registry.NATIONAL) == series(3)
     finally:
         again.close()
 
@@ -104,25 +126,27 @@ def test_finish_run_is_atomic(store: HistoryStore, monkeypatch: pytest.MonkeyPat
     run = store.create_run(Trigger.MANUAL, "testing", T0)
     created = store.get_run(run.id)
 
-    # 1,200 changes are three batches: the first is written, the second raises.
-    original = SqlStore._write_records
+    # 12,000 changes are three batches: the first is written, the second raises.
+    original = SqlStore._write_rows
     calls = []
 
-    def fail_on_second_batch(self: SqlStore, cur: Any, run_id: int, rows: Sequence[Record]) -> None:
+    def fail_on_second_batch(
+        self: SqlStore, cur: Any, series: Any, run_id: int, rows: Sequence[Record], *, new: bool
+    ) -> None:
         calls.append(len(rows))
         if len(calls) == 2:
             raise RuntimeError("disk on fire")
-        original(self, cur, run_id, rows)
+        original(self, cur, series, run_id, rows, new=new)
 
-    monkeypatch.setattr(SqlStore, "_write_records", fail_on_second_batch)
+    monkeypatch.setattr(SqlStore, "_write_rows", fail_on_second_batch)
     run.status = RunStatus.SUCCEEDED
     run.finished_at = T0
-    run.inserted, run.updated = 1_190, 10
+    run.inserted, run.updated = 11_990, 10
     channel = PendingChannel("key", "json://hook")
     with pytest.raises(RuntimeError, match="disk on fire"):
-        store.finish_run(run, series(1_200, bump=1), [channel])
+        store.finish_run(run, national(series(12_000, bump=1)), [channel])
 
-    assert calls[:2] == [500, 500]
+    assert calls[:2] == [5000, 5000]
     after = store.dump_history()
     assert after.records == before.records  # not one row of the first batch survived
     assert store.get_run(run.id) == created  # still "running", no counts
@@ -141,9 +165,11 @@ def test_finish_run_writes_rows_run_record_and_notifications_together(
     run.data_through = series(3)[-1].date
     run.warnings = ["a warning"]
     run.sources = [SourceMeta("nyt", "https://example.org/us.csv", 200, 123, "ab" * 32, '"e"')]
-    store.finish_run(run, series(3), [PendingChannel("k1", "json://a"), PendingChannel("k2", "b")])
+    store.finish_run(
+        run, national(series(3)), [PendingChannel("k1", "json://a"), PendingChannel("k2", "b")]
+    )
     assert store.get_run(run.id) == run
-    assert store.records() == series(3)
+    assert store.rows(registry.NATIONAL) == series(3)
     assert [n.channel_key for n in store.notifications(run.id)] == ["k1", "k2"]
 
 
@@ -157,24 +183,27 @@ def test_upsert_writes_only_changed_rows_and_counts_are_true(store: HistoryStore
     revised[17] = Record(revised[17].date, revised[17].cases, revised[17].deaths, 42)
     new = [*revised, *series(2, start=20)]
 
-    changes = diff_records(store.stored_records(), new)
+    changes = diff_records(stored_records(store), new)
     assert (len(changes.inserted), len(changes.updated), changes.unchanged) == (2, 2, 18)
-    second = finished(store, changes.to_write, inserted=2, updated=2, unchanged=18)
+    second = finished(
+        store, changes.inserted + changes.updated, inserted=2, updated=2, unchanged=18
+    )
 
-    assert store.records() == new
-    assert store.count_records() == 22
+    assert store.rows(registry.NATIONAL) == new
+    assert store.count(registry.NATIONAL) == 22
     written_by = run_ids(store)
     changed = {revised[3].date, revised[17].date, *(r.date for r in series(2, start=20))}
     assert {d for d, run_id in written_by.items() if run_id == second.id} == changed
     assert sum(1 for run_id in written_by.values() if run_id == first.id) == 18
-    assert diff_records(store.stored_records(), new).to_write == []
+    again = diff_records(stored_records(store), new)
+    assert again.inserted == again.updated == []
 
 
 def test_rows_are_never_deleted(store: HistoryStore) -> None:
     finished(store, series(30))
     # A later run that only knows about (and revises) the last five days.
     finished(store, series(5, start=25, bump=3))
-    rows = store.records()
+    rows = store.rows(registry.NATIONAL)
     assert len(rows) == 30
     assert rows[:25] == series(25)
     assert rows[25:] == series(5, start=25, bump=3)
@@ -261,7 +290,7 @@ def test_mark_interrupted(store: HistoryStore) -> None:
 def test_a_succeeded_event_id_is_refused_before_anything_is_written(store: HistoryStore) -> None:
     first = store.create_run(Trigger.SCHEDULE, "testing", T0, "evt-1")
     first.status, first.finished_at = RunStatus.SUCCEEDED, T0
-    store.finish_run(first, series(1), [])
+    store.finish_run(first, national(series(1)), [])
     with pytest.raises(DuplicateEvent) as duplicate:
         store.create_run(Trigger.SCHEDULE, "testing", T0, "evt-1")
     assert duplicate.value.run == store.get_run(first.id)
@@ -285,10 +314,10 @@ def test_the_load_transaction_refuses_a_second_success_for_one_event(
     one = store.create_run(Trigger.EVENT, "testing", T0, "evt-1")
     two = store.create_run(Trigger.EVENT, "testing", T0, "evt-1")
     one.status = two.status = RunStatus.SUCCEEDED
-    store.finish_run(one, series(2), [])
+    store.finish_run(one, national(series(2)), [])
     with pytest.raises(StoreError):
-        store.finish_run(two, series(3, bump=1), [PendingChannel("k", "json://a")])
-    assert store.records() == series(2)
+        store.finish_run(two, national(series(3, bump=1)), [PendingChannel("k", "json://a")])
+    assert store.rows(registry.NATIONAL) == series(2)
     assert store.notifications(two.id) == []
     got = store.get_run(two.id)
     assert got is not None and got.status is RunStatus.RUNNING
@@ -329,24 +358,24 @@ def test_records_filters_and_paging(store: HistoryStore) -> None:
     rows = series(40)
     finished(store, rows)
     d = [r.date for r in rows]
-    assert store.records() == rows
-    assert store.records(start=d[10]) == rows[10:]
-    assert store.records(end=d[4]) == rows[:5]
-    assert store.records(start=d[5], end=d[7]) == rows[5:8]
-    assert store.records(limit=3) == rows[:3]
-    assert store.records(limit=3, offset=38) == rows[38:]
-    assert store.records(offset=35) == rows[35:]
-    assert store.records(start=d[20], limit=2, offset=1) == rows[21:23]
-    assert store.records(start=d[39] + dt.timedelta(days=1)) == []
-    assert store.count_records() == 40
-    assert store.count_records(start=d[10], end=d[19]) == 10
-    assert store.data_through() == d[-1]
-    assert store.stored_records() == {r.date: r for r in rows}
+    assert store.rows(registry.NATIONAL) == rows
+    assert store.rows(registry.NATIONAL, start=d[10]) == rows[10:]
+    assert store.rows(registry.NATIONAL, end=d[4]) == rows[:5]
+    assert store.rows(registry.NATIONAL, start=d[5], end=d[7]) == rows[5:8]
+    assert store.rows(registry.NATIONAL, limit=3) == rows[:3]
+    assert store.rows(registry.NATIONAL, limit=3, offset=38) == rows[38:]
+    assert store.rows(registry.NATIONAL, offset=35) == rows[35:]
+    assert store.rows(registry.NATIONAL, start=d[20], limit=2, offset=1) == rows[21:23]
+    assert store.rows(registry.NATIONAL, start=d[39] + dt.timedelta(days=1)) == []
+    assert store.count(registry.NATIONAL) == 40
+    assert store.count(registry.NATIONAL, start=d[10], end=d[19]) == 10
+    assert store.latest_date(registry.NATIONAL) == d[-1]
+    assert stored_records(store) == {r.date: r for r in rows}
 
 
 def test_empty_store_reads(store: HistoryStore) -> None:
-    assert store.data_through() is None
-    assert store.count_records() == 0
+    assert store.latest_date(registry.NATIONAL) is None
+    assert store.count(registry.NATIONAL) == 0
     assert store.last_run() is None and store.last_successful_run() is None
     assert store.pending_notifications() == []
 
@@ -451,7 +480,7 @@ def test_sqlite_load_gets_a_large_page_cache_and_gives_it_back(sqlite_url: str) 
         run.status = RunStatus.SUCCEEDED
         seen: list[str] = []
         conn.set_trace_callback(seen.append)
-        store.finish_run(run, [Record(dt.date(2021, 1, 1), 1, 0, None)], [])
+        store.finish_run(run, national([Record(dt.date(2021, 1, 1), 1, 0, None)]), [])
         conn.set_trace_callback(None)
         assert f"PRAGMA cache_size = -{LOAD_CACHE_KIB}" in seen
         assert seen.index(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}") < seen.index("BEGIN IMMEDIATE")

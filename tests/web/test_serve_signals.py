@@ -14,6 +14,7 @@ import pytest
 
 from covid_etl.models import RunStatus, Trigger
 from covid_etl.run.pipeline import run_etl
+from covid_etl.series import registry
 from covid_etl.store import open_store
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.serve import free_port
@@ -73,7 +74,7 @@ def test_serve_signal_during_scheduled_run_stops_within_10s_and_run_rolls_back(
         store = open_store(database_url)
         try:
             store.migrate()  # no object was ever written: this builds an empty local copy
-            assert (store.list_runs(limit=1), store.records()) == ([], [])
+            assert (store.list_runs(limit=1), store.rows(registry.NATIONAL)) == ([], [])
         finally:
             store.close()
         after = run_etl(fast_settings(database_url, offline=True)).run
@@ -88,7 +89,7 @@ def test_serve_signal_during_scheduled_run_stops_within_10s_and_run_rolls_back(
     try:
         abandoned = store.list_runs(limit=1)[0]
         assert (abandoned.trigger, abandoned.status) == (Trigger.SCHEDULE, RunStatus.RUNNING)
-        assert store.records() == []  # the half-written load was rolled back
+        assert store.rows(registry.NATIONAL) == []  # the half-written load was rolled back
     finally:
         store.close()
 

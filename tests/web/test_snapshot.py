@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from covid_etl.models import Record
 from covid_etl.run.pipeline import run_etl
+from covid_etl.series.spec import Series
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
@@ -28,8 +28,8 @@ class CommitDuringRead:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def records(self, *args: Any, **kwargs: Any) -> list[Record]:
-        rows = self._inner.records(*args, **kwargs)
+    def rows(self, series: Series, *args: Any, **kwargs: Any) -> list[Any]:
+        rows = self._inner.rows(series, *args, **kwargs)
         if not self.committed:
             self.committed = True
             assert run_etl(fast_settings(self._url, offline=True), store=self._inner).succeeded

@@ -191,11 +191,12 @@ def stored_rows(args: argparse.Namespace, bucket: str | None) -> int | None:
     if not bucket:
         return None
     from covid_etl.errors import EtlError
+    from covid_etl.series.registry import NATIONAL
     from covid_etl.store.s3 import S3Store
 
     store = S3Store(bucket, ENVIRONMENT, client=_client("s3", args))
     try:
-        return store.count_records() if store.schema_version() else None
+        return store.count(NATIONAL) if store.schema_version() else None
     except EtlError:
         return None
     finally:

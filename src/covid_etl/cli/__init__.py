@@ -20,6 +20,7 @@ import click
 from covid_etl import __version__
 from covid_etl.errors import ConfigError, EtlError
 from covid_etl.run.summary import run_summary_json
+from covid_etl.series.registry import SERIES
 from covid_etl.settings import Settings, settings_from_env
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -142,6 +143,9 @@ def _progress_printer() -> Any:
 
     return SlowDownloadProgress()
 
+
+# Imported at start-up for the export command's choices: pure declarations, standard library only.
+SERIES_NAMES = tuple(series.name for series in SERIES)
 
 DATABASE_URL_OPTION = click.option(
     "--database-url", help="Store URL (sqlite:///..., postgresql://... or s3://...)."
@@ -328,28 +332,31 @@ def _listen_socket(host: str, port: int) -> Any:
     help="Write to this file instead of standard output.",
 )
 @click.option(
-    "--states",
-    is_flag=True,
-    help="Export the per-state series (date,fips,state,cases,deaths), by date then fips.",
+    "--series",
+    "series_name",
+    type=click.Choice(SERIES_NAMES),
+    default=SERIES_NAMES[0],
+    show_default=True,
+    help="The series to export: national (date,cases,deaths,recovered) or states "
+    "(date,fips,state,cases,deaths, by date then fips).",
 )
+@click.option("--states", is_flag=True, help="The same as --series states.")
 @DATABASE_URL_OPTION
-def export(fmt: str, output: str | None, states: bool, database_url: str | None) -> None:
-    """Export the stored table (date,cases,deaths,recovered), sorted by date."""
+def export(
+    fmt: str, output: str | None, series_name: str, states: bool, database_url: str | None
+) -> None:
+    """Export a stored series (by default the national one), sorted by date."""
     from covid_etl.publish import export as exporting
 
-    writer: Any
+    series = next(s for s in SERIES if s.name == ("states" if states else series_name))
     with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
-        if states:
-            rows: Any = exporting.sorted_by_date(store.state_records())
-            writer = exporting.write_states_csv if fmt == "csv" else exporting.write_states_json
-        else:
-            rows = store.records()
-            writer = exporting.write_csv if fmt == "csv" else exporting.write_json
+        rows = exporting.by_date(series, store.rows(series))
+    writer = exporting.write_csv if fmt == "csv" else exporting.write_json
     if output is None:
-        writer(rows, sys.stdout)
+        writer(series, rows, sys.stdout)
     else:
         with open(output, "w", newline="", encoding="utf-8") as handle:
-            writer(rows, handle)
+            writer(series, rows, handle)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from covid_etl.models import RunRecord
+from covid_etl.series.registry import NATIONAL
 
 if TYPE_CHECKING:
     from covid_etl.store.base import Store
@@ -116,7 +117,9 @@ def facts_from_runs(
 def read_facts(store: Store) -> RunFacts:
     """Ask the store; its errors (StoreError and kin) propagate: an unreadable store is a
     finding of its own, not a healthy or stale one."""
-    return facts_from_runs(store.last_successful_run(), store.last_run(), store.data_through())
+    return facts_from_runs(
+        store.last_successful_run(), store.last_run(), store.latest_date(NATIONAL)
+    )
 
 
 def assess(facts: RunFacts, now: dt.datetime, max_age: float | None) -> Health:

@@ -1,66 +1,51 @@
-"""Write stored records as CSV or JSON (the ``export`` command and the API share these)."""
+"""Write a stored series as CSV or JSON (``covid-etl export``): any declared series, its columns
+by their export names (the per-state ``name`` is exported as ``state``), rows by date then
+partition."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
-from covid_etl.models import Record, StateRecord
-
-EXPORT_COLUMNS = ("date", "cases", "deaths", "recovered")
-STATES_EXPORT_COLUMNS = ("date", "fips", "state", "cases", "deaths")
+from covid_etl.series.spec import Series
 
 
-def write_csv(records: Iterable[Record], out: TextIO) -> None:
-    """``date,cases,deaths,recovered``; recovered is empty when null."""
+def by_date(series: Series, rows: Iterable[Any]) -> list[Any]:
+    """Rows by date, then partition: the export's order (the store returns partition first)."""
+    if series.partition is None:
+        return list(rows)
+    column = series.names.index(series.partition)
+    return sorted(rows, key=lambda r: (r.date, r[column]))
+
+
+def write_csv(series: Series, rows: Iterable[Any], out: TextIO) -> None:
+    """A header of the export names, then one line per row; null is an empty cell."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for r in records:
-        writer.writerow(
-            (r.date.isoformat(), r.cases, r.deaths, "" if r.recovered is None else r.recovered)
-        )
+    writer.writerow(series.export_names)
+    writer.writerows(tuple(_cell(value) for value in row) for row in rows)
 
 
-def record_dict(r: Record) -> dict[str, object]:
-    return {
-        "date": r.date.isoformat(),
-        "cases": r.cases,
-        "deaths": r.deaths,
-        "recovered": r.recovered,
-    }
+def row_dict(series: Series, row: Any) -> dict[str, object]:
+    return {name: _json(value) for name, value in zip(series.export_names, row, strict=True)}
 
 
-def write_json(records: Iterable[Record], out: TextIO) -> None:
-    """A JSON array of objects with typed values (null stays null)."""
-    json.dump([record_dict(r) for r in records], out, indent=1)
+def write_json(series: Series, rows: Iterable[Any], out: TextIO) -> None:
+    """A JSON array of objects with the CSV's columns and typed values (null stays null)."""
+    json.dump([row_dict(series, r) for r in rows], out, indent=1)
     out.write("\n")
 
 
-def sorted_by_date(rows: Iterable[StateRecord]) -> list[StateRecord]:
-    """Per-state rows by date then fips, the export's order (the store returns fips first)."""
-    return sorted(rows, key=lambda r: (r.date, r.fips))
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def write_states_csv(rows: Iterable[StateRecord], out: TextIO) -> None:
-    """``date,fips,state,cases,deaths`` in the order given."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(STATES_EXPORT_COLUMNS)
-    writer.writerows((r.date.isoformat(), r.fips, r.name, r.cases, r.deaths) for r in rows)
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def state_dict(r: StateRecord) -> dict[str, object]:
-    return {
-        "date": r.date.isoformat(),
-        "fips": r.fips,
-        "state": r.name,
-        "cases": r.cases,
-        "deaths": r.deaths,
-    }
-
-
-def write_states_json(rows: Iterable[StateRecord], out: TextIO) -> None:
-    """A JSON array of objects with the CSV's columns."""
-    json.dump([state_dict(r) for r in rows], out, indent=1)
-    out.write("\n")
+__all__ = ["by_date", "row_dict", "write_csv", "write_json"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from covid_etl.errors import describe
 from covid_etl.models import ChangeEntry, Record
+from covid_etl.series import registry
 from covid_etl.series.changelog import INSERTED, NATIONAL, UPDATED
 from covid_etl.store.base import FilePublisher, Store
 
@@ -154,7 +155,7 @@ def covid_data_csv(rows: Sequence[dict[str, Any]]) -> bytes:
 def original_files(store: Store) -> dict[str, bytes]:
     """``acg-covid-data.csv`` and, once a run has changed the national series,
     ``CHANGE_LOG.csv``, as they stand in ``store`` (read, never written)."""
-    files = {CSV_NAME: covid_data_csv(covid_data_rows(store.records()))}
+    files = {CSV_NAME: covid_data_csv(covid_data_rows(store.rows(registry.NATIONAL)))}
     run_id = store.last_changed_run_id(NATIONAL)
     if run_id is not None:
         files[CHANGE_LOG_NAME] = change_log_csv(store.changes(run_id=run_id, series=NATIONAL))

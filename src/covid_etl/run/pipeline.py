@@ -8,15 +8,17 @@ transaction as its pending notifications, and the database's data is left exactl
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import logging
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from covid_etl.catalog import Source
 from covid_etl.errors import (
     DatabaseCorrupt,
     DatabaseLocked,
@@ -28,19 +30,27 @@ from covid_etl.errors import (
     describe,
 )
 from covid_etl.models import (
-    Record,
+    ChangeEntry,
     RunRecord,
     RunStatus,
+    SeriesCounts,
     SourceMeta,
     Stage,
-    StatesCounts,
     Trigger,
     utcnow,
 )
+from covid_etl.monitor.heartbeat import send_heartbeat
+from covid_etl.notify.channels import deliver_pending, pending_channels, send_apprise
+from covid_etl.notify.render import render
 from covid_etl.publish.original import publish_original
 from covid_etl.ranges import date_ranges
 from covid_etl.redact import mask_url, redact
+from covid_etl.series.changelog import change_entries
+from covid_etl.series.diff import diff_series
+from covid_etl.series.registry import SERIES
+from covid_etl.series.spec import Series
 from covid_etl.settings import Settings
+from covid_etl.sources.csv import decode_csv
 from covid_etl.sources.fetch import (
     Fetched,
     FetchPolicy,
@@ -49,19 +59,15 @@ from covid_etl.sources.fetch import (
     unchanged_since,
 )
 from covid_etl.store import open_store
+from covid_etl.store.base import SeriesWrite
 
 if TYPE_CHECKING:
     import httpx
 
-    from covid_etl.models import ChangeEntry, StateRecord
     from covid_etl.notify.channels import DeliveryReport, Sender
     from covid_etl.notify.render import Message
-    from covid_etl.series.states import StateChanges
     from covid_etl.sources.fetch import ProgressCallback
     from covid_etl.store.base import PendingChannel, Store
-
-# Parsing, joining and notifying are imported where they are used: a daily run whose sources
-# answer 304 Not Modified needs none of them, and start-up is most of such a run's time.
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +81,6 @@ class RunResult:
 
     run: RunRecord
     delivery: DeliveryReport | None = None
-    changes: list[Record] = field(default_factory=list)
     # Why the run failed, when it failed in a stage (the record keeps only the sentence).
     failure: StageFailed | None = None
     # False when the store could not be read to say what data it holds (it is unavailable).
@@ -96,6 +101,7 @@ def run_etl(
     progress: ProgressCallback | None = None,
     accept_removals: bool = False,
     event_id: str | None = None,
+    series: Sequence[Series] = SERIES,
 ) -> RunResult:
     """Run the ETL once and return the finished run record (never raises for a failed run).
 
@@ -103,7 +109,8 @@ def run_etl(
     ``accept_removals``: stored dates the sources no longer have are deleted (and recorded)
     instead of failing the run; the operator's explicit way back from bad data once stored.
     ``event_id`` names the event that triggered the run: DuplicateEvent is raised when a
-    succeeded run already handled it.
+    succeeded run already handled it. ``series``: the declared series to build and load; the
+    first is the spine (the national series), whose counts are the run's own.
     """
     if send is None:
         send = _send_with_apprise
@@ -116,7 +123,7 @@ def run_etl(
             store.migrate()
         except EtlError as exc:
             stage = Stage.LOCK if isinstance(exc, DatabaseLocked) else Stage.OPEN
-            return _unrecorded_failure(settings, trigger, stage, exc, send, store)
+            return _unrecorded_failure(settings, trigger, stage, exc, send, store, series[0])
         try:
             for attempt in (1, 2):
                 try:
@@ -131,6 +138,7 @@ def run_etl(
                             secrets,
                             accept_removals,
                             event_id,
+                            series,
                         )
                     return _heartbeat(settings, result)  # outside the lock: the run is committed
                 except StoreConflict as exc:
@@ -141,16 +149,16 @@ def run_etl(
                     log.warning("%s; trying once more", exc)
             raise AssertionError("unreachable")
         except RunInProgress as exc:
-            return _lock_timeout(settings, trigger, store, exc, send)
+            return _lock_timeout(settings, trigger, store, exc, send, series[0])
         except DatabaseLocked as exc:
             # Another program holds SQLite's own lock: recording the failure would wait for it
             # again, so subscribers are told directly.
-            return _unrecorded_failure(settings, trigger, Stage.LOCK, exc, send, store)
+            return _unrecorded_failure(settings, trigger, Stage.LOCK, exc, send, store, series[0])
         except StoreError as exc:
             # The database itself failed mid-run (e.g. the connection to the server was lost and
             # could not be re-established): nothing more can be recorded, but subscribers are
             # told, and the next run marks this one interrupted.
-            return _unrecorded_failure(settings, trigger, Stage.LOAD, exc, send, store)
+            return _unrecorded_failure(settings, trigger, Stage.LOAD, exc, send, store, series[0])
     finally:
         if owns_store and store is not None:
             store.close()
@@ -159,15 +167,11 @@ def run_etl(
 def _heartbeat(settings: Settings, result: RunResult) -> RunResult:
     """Ping the heartbeat URL after a successful run (never after a failed one)."""
     if result.succeeded and settings.heartbeat_url:
-        from covid_etl.monitor.heartbeat import send_heartbeat
-
         send_heartbeat(settings.heartbeat_url)
     return result
 
 
 def _send_with_apprise(url: str, message: Message) -> None:
-    from covid_etl.notify.channels import send_apprise  # only when a channel is configured
-
     send_apprise(url, message)
 
 
@@ -181,39 +185,38 @@ def _locked_run(
     secrets: list[str],
     accept_removals: bool,
     event_id: str | None,
+    series: Sequence[Series],
 ) -> RunResult:
     interrupted = store.mark_interrupted(utcnow())
     if interrupted:
         log.warning("marked run(s) %s as interrupted", interrupted)
     previous = store.last_run()
     run = store.create_run(trigger, settings.environment, utcnow(), event_id)
-    run.states = StatesCounts() if settings.states_enabled else None
+    active = _active_series(settings, series)
+    for each in active[1:]:  # the first is the spine, whose counts are the run's own
+        run.set_counts(each.name, SeriesCounts())
     if previous is not None and previous.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
         run.recovered_from = previous.id
     log.info("run #%d started", run.id, extra={"run_id": run.id, "trigger": str(trigger)})
-    changes: list[Record] = []
-    removed: list[dt.date] = []
-    states: StateChanges | None = None
+    writes: list[SeriesWrite] = []
     change_log: list[ChangeEntry] = []
     failure: StageFailed | None = None
     try:
-        changes, removed, states, change_log = _execute(
-            run, settings, store, client, progress, accept_removals
-        )
+        writes, change_log = _execute(run, settings, store, client, progress, accept_removals,
+                                      active)  # fmt: skip
         run.status = RunStatus.SUCCEEDED
     except StageFailed as failed:
         failure = failed
-        _mark_failed(run, failed, secrets, store)
+        _mark_failed(run, failed, secrets, store, active)
     run.finished_at = utcnow()
     channels: list[PendingChannel] = []
     if settings.notify:
-        from covid_etl.notify.channels import pending_channels
-
         channels = pending_channels(settings.notify)
     try:
-        state_writes = _state_writes(states) if failure is None else {}
-        store.finish_run(run, changes, channels, removed, **state_writes, change_log=change_log)
-        national_changed = bool(changes or removed)
+        store.finish_run(run, writes, channels, change_log)
+        # The original system's files are the first series' (the national one).
+        spine_changed = bool(writes and (writes[0].inserted or writes[0].updated
+                                         or writes[0].removed))  # fmt: skip
     except StoreConflict:
         raise  # nothing was written: run_etl starts over
     except Exception as exc:
@@ -221,10 +224,10 @@ def _locked_run(
         # A write that waited out another program's lock would wait again: report it directly.
         if run.status is not RunStatus.SUCCEEDED or isinstance(exc, DatabaseLocked):
             raise
-        _mark_failed(run, StageFailed(Stage.LOAD, run.id, exc), secrets, store)
-        changes, national_changed = [], False
+        _mark_failed(run, StageFailed(Stage.LOAD, run.id, exc), secrets, store, active)
+        spine_changed = False
         store.finish_run(run, [], channels)
-    if national_changed:  # the original system's files are the national series'
+    if spine_changed:
         publish_original(store)
     log.info(
         "run #%d %s",
@@ -240,24 +243,16 @@ def _locked_run(
         error = redact(describe(exc), secrets)
         log.warning("run #%d is committed, but its delivery was not recorded: %s", run.id, error)
         run.notification_status = f"delivery not recorded ({error}); the next run retries it"
-        return RunResult(run=run, changes=changes, failure=failure)
+        return RunResult(run=run, failure=failure)
     if refreshed is not None:
         run.notification_status = refreshed.notification_status
-    return RunResult(run=run, delivery=delivery, changes=changes, failure=failure)
+    return RunResult(run=run, delivery=delivery, failure=failure)
 
 
-def _state_writes(states: StateChanges | None) -> dict[str, Any]:
-    if states is None or not (states.inserted or states.updated or states.removed):
-        return {}
-    # In the table's key order (fips, date): each insert lands next to the previous one in the
-    # B-tree instead of all over it. The rows come in date order within each fips, and nearly
-    # always in fips order already (one pass), so a stable sort on the fips alone suffices.
-    by_fips = itemgetter(1)
-    return {
-        "states_inserted": sorted(states.inserted, key=by_fips),
-        "states_updated": sorted(states.updated, key=by_fips),
-        "states_removed": states.removed,
-    }
+def _active_series(settings: Settings, series: Sequence[Series]) -> list[Series]:
+    """The series whose sources are all switched on (COVID_ETL_STATES_URL=off leaves out the
+    per-state series), in declaration order."""
+    return [s for s in series if all(settings.source_enabled(src) for src in s.sources)]
 
 
 def _execute(
@@ -266,107 +261,100 @@ def _execute(
     store: Store,
     client: httpx.Client | None,
     progress: ProgressCallback | None,
-    accept_removals: bool = False,
-) -> tuple[list[Record], list[dt.date], StateChanges | None, list[ChangeEntry]]:
-    """Extract, validate, transform; fill in the run record; return the rows to write, the
-    stored dates to delete (only with ``accept_removals``), the per-state changes (None when
-    the states are off or unchanged) and the change-log entries describing all of them."""
+    accept_removals: bool,
+    active: Sequence[Series],
+) -> tuple[list[SeriesWrite], list[ChangeEntry]]:
+    """Extract, validate, transform every active series; fill in the run record; return what to
+    write to each series (stored keys are deleted only with ``accept_removals``) and the
+    change-log entries of revised and removed rows (the store logs new rows itself)."""
     with _stage(Stage.EXTRACT, run):
-        stored_count = store.count_records()
-        last_ok = store.last_successful_run() if stored_count else None
-        fetched = _fetch_all(settings, client, last_ok.sources if last_ok else [], progress)
+        # The first series is the spine: with nothing of it stored, this is a first load.
+        last_ok = store.last_successful_run() if store.partitions(active[0]) else None
+        sources = list(dict.fromkeys(src for s in active for src in s.sources))
+        fetched = _fetch_all(settings, sources, client, last_ok.sources if last_ok else [],
+                             progress)  # fmt: skip
         run.sources = [_public_meta(f.meta) for f in fetched.values()]
     if last_ok is not None and unchanged_since(fetched, last_ok.sources):
-        # Both sources are byte-identical to the last successful load, so the stored table
-        # already is the result: nothing to parse, nothing to write.
-        run.unchanged = stored_count
-        run.data_through = store.data_through()
+        # Every source is byte-identical to the last successful load, so the stored series
+        # already are the result: nothing to parse, nothing to write.
+        for each in active:
+            counts = SeriesCounts(unchanged=store.count(each), data_through=store.latest_date(each))
+            run.set_counts(each.name, counts)
         run.warnings = list(last_ok.warnings)
-        if run.states is not None:
-            run.states = StatesCounts(
-                unchanged=store.count_states(), data_through=store.states_data_through()
-            )
         log.info("sources unchanged since run #%d", last_ok.id)
-        return [], [], None, []
-    from covid_etl.series.changelog import national_entries, state_entries
-    from covid_etl.series.national import diff_records, join_sources
-    from covid_etl.sources.csv import parse_jhu, parse_nyt
-
+        return [], []
     with _stage(Stage.VALIDATE, run):
         bodies = {name: _body(name, f) for name, f in fetched.items()}
         today = utcnow().date()  # rows dated after today (UTC) + 1 day are invalid
-        # Each body is dropped once parsed: a county-sized states file is ~100 MB of bytes and
-        # as much again of text, which the rest of the run does not need.
         del fetched
-        nyt = parse_nyt(bodies.pop("nyt"), today=today)
-        jhu = parse_jhu(bodies.pop("jhu"), today=today)
-        state_rows = _parse_states(bodies.pop("states", None))
-    with _stage(Stage.TRANSFORM, run):
-        joined = join_sources(nyt, jhu)
-        stored = store.stored_records()
-        changes = diff_records(stored, joined.records, accept_removals=accept_removals)
-    run.initial_load = not stored
-    run.inserted = len(changes.inserted)
-    run.updated = len(changes.updated)
-    run.unchanged = changes.unchanged
-    run.removed = len(changes.removed)
-    run.removed_dates = date_ranges(changes.removed)
-    if changes.removed:
-        log.info("removing %d stored date(s) the sources dropped: %s", run.removed,
-                 ", ".join(run.removed_dates))  # fmt: skip
-    run.data_through = joined.records[-1].date
-    run.warnings = joined.warnings
-    change_log = national_entries(stored, changes.inserted, changes.updated, changes.removed)
-    del stored
-    states = None
-    if state_rows is not None:
-        states = _diff_states(run, store, state_rows, accept_removals)
-        # Inserted rows' entries are the rows themselves: the store writes them with the rows.
-        change_log += state_entries(states.previous, states.updated, states.removed)
-    return changes.to_write, changes.removed, states, change_log
+        uses = Counter(src.name for s in active for src in s.sources)
+        parsed: dict[str, Any] = {}
+        for each in active:
+            parsed[each.name] = each.parse({src.name: bodies[src.name] for src in each.sources},
+                                           today)  # fmt: skip
+            # A body is dropped once its last series is parsed: a county-sized states file is
+            # ~100 MB of bytes and as much again of text, which the rest of the run does not need.
+            for src in each.sources:
+                uses[src.name] -= 1
+                if not uses[src.name]:
+                    del bodies[src.name]
+    writes: list[SeriesWrite] = []
+    change_log: list[ChangeEntry] = []
+    run.warnings = []
+    for each in active:
+        with _stage(Stage.TRANSFORM, run):
+            built = each.build(parsed.pop(each.name))
+            spine = each is active[0]
+            stored_partitions = store.partitions(each)
+            changes = diff_series(
+                each,
+                built.rows,
+                stored_partitions,
+                functools.partial(store.rows, each),
+                accept_removals=accept_removals,
+            )
+        run.set_counts(each.name, SeriesCounts(
+            inserted=len(changes.inserted),
+            updated=len(changes.updated),
+            unchanged=changes.unchanged,
+            removed=len(changes.removed),
+            data_through=max(map(itemgetter(0), built.rows)),
+        ))  # fmt: skip
+        if spine:
+            run.initial_load = not stored_partitions
+            run.removed_dates = date_ranges([key[-1] for key in changes.removed])
+        if changes.removed:
+            log.info("removing %d stored %s row(s) the sources dropped", len(changes.removed),
+                     each.name)  # fmt: skip
+        run.warnings.extend(built.warnings)
+        change_log += change_entries(each, changes)
+        inserted, updated = _in_key_order(each, changes.inserted, changes.updated)
+        writes.append(SeriesWrite(each, inserted, updated, changes.removed))
+    return writes, change_log
 
 
-def _parse_states(text: str | None) -> list[StateRecord] | None:
-    if text is None:
-        return None
-    from covid_etl.sources.nyt_states import parse_states
-
-    return parse_states(text, today=utcnow().date())
-
-
-def _diff_states(
-    run: RunRecord, store: Store, rows: list[StateRecord], accept_removals: bool
-) -> StateChanges:
-    """The per-state series against the stored one; fills in ``run.states`` and its warnings.
-    Never derived from, nor checked against, the national series: both are kept as published."""
-    from covid_etl.series.states import decrease_warnings, diff_states_by_fips
-
-    with _stage(Stage.TRANSFORM, run):
-        changes = diff_states_by_fips(
-            rows, store.stored_state_fips(), store.state_records, accept_removals=accept_removals
-        )
-    run.states = StatesCounts(
-        inserted=len(changes.inserted),
-        updated=len(changes.updated),
-        unchanged=changes.unchanged,
-        removed=len(changes.removed),
-        data_through=max(map(itemgetter(0), rows)),
-    )
-    if changes.removed:
-        log.info("removing %d stored per-state row(s) the source dropped", len(changes.removed))
-    run.warnings.extend(decrease_warnings(rows))
-    return changes
+def _in_key_order(series: Series, *groups: list[Any]) -> list[list[Any]]:
+    """Rows in the table's key order (partition, date): each insert lands next to the previous
+    one in the B-tree instead of all over it. The rows come in date order within each partition,
+    and nearly always in partition order already (one pass), so a stable sort on the partition
+    alone suffices."""
+    if series.partition is None:
+        return list(groups)
+    by_partition = itemgetter(series.names.index(series.partition))
+    return [sorted(rows, key=by_partition) for rows in groups]
 
 
 def _fetch_all(
     settings: Settings,
+    sources: Sequence[Source],
     client: httpx.Client | None,
     stored: list[SourceMeta],
     progress: ProgressCallback | None,
 ) -> dict[str, Fetched]:
-    urls = {source.name: settings.source_url(source) for source in settings.enabled_sources()}
     if settings.offline:
-        urls = {name: snapshot_path(name) for name in urls}
+        urls = {source.name: snapshot_path(source) for source in sources}
+    else:
+        urls = {source.name: settings.source_url(source) for source in sources}
     policy = FetchPolicy(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
@@ -379,8 +367,6 @@ def _fetch_all(
 
 
 def _body(name: str, fetched: Fetched) -> str:
-    from covid_etl.sources.csv import decode_csv
-
     assert fetched.body is not None  # 304s were re-fetched (extract) or short-circuited above
     return decode_csv(fetched.body, source=name, content_type=fetched.content_type)
 
@@ -399,23 +385,24 @@ def _stage(stage: Stage, run: RunRecord) -> Iterator[None]:
     log.debug("stage %s done", stage, extra={"seconds": round(time.perf_counter() - started, 4)})
 
 
-def _mark_failed(run: RunRecord, failure: StageFailed, secrets: list[str], store: Store) -> None:
+def _mark_failed(
+    run: RunRecord,
+    failure: StageFailed,
+    secrets: list[str],
+    store: Store,
+    active: Sequence[Series],
+) -> None:
     run.status = RunStatus.FAILED
     run.failed_stage = Stage(failure.stage)
     run.error = redact(describe(failure.cause), secrets)
-    run.inserted = run.updated = run.unchanged = run.removed = 0
     run.removed_dates = []
     run.initial_load = False
-    if run.states is not None:
-        run.states = StatesCounts()
+    for each in active:  # nothing changed; each series still holds what it held
         try:
-            run.states.data_through = store.states_data_through()
-        except Exception:  # as below: the store may be what failed
-            run.states.data_through = None
-    try:
-        run.data_through = store.data_through()
-    except Exception:  # the store itself may be what failed; the run is failed either way
-        run.data_through = None
+            through = store.latest_date(each)
+        except Exception:  # the store itself may be what failed; the run is failed either way
+            through = None
+        run.set_counts(each.name, SeriesCounts(data_through=through))
     # Tagged so that a caller printing its own summary (the CLI) can leave this line out.
     log.error(
         "run #%d failed at stage %s: %s", run.id, failure.stage, run.error,
@@ -428,8 +415,6 @@ def _deliver(
 ) -> DeliveryReport | None:
     if not settings.notify:
         return None
-    from covid_etl.notify.channels import deliver_pending
-
     return deliver_pending(
         store,
         settings.notify,
@@ -458,11 +443,16 @@ def _failed_before_start(
 
 
 def _lock_timeout(
-    settings: Settings, trigger: Trigger, store: Store, exc: RunInProgress, send: Sender
+    settings: Settings,
+    trigger: Trigger,
+    store: Store,
+    exc: RunInProgress,
+    send: Sender,
+    spine: Series,
 ) -> RunResult:
     """Record a run that never got the writer lock; its subscribers hear about it at once."""
     run = _failed_before_start(settings, trigger, Stage.LOCK, exc)
-    data_known = _read_data_through(run, store)
+    data_known = _read_data_through(run, store, spine)
     try:
         run = store.record_failed_start(run)
     except EtlError as record_error:
@@ -479,6 +469,7 @@ def _unrecorded_failure(
     exc: EtlError,
     send: Sender,
     store: Store | None,
+    spine: Series,
 ) -> RunResult:
     """The store itself is unusable: nothing can be recorded, but subscribers are still told."""
     run = _failed_before_start(settings, trigger, stage, exc)
@@ -487,16 +478,16 @@ def _unrecorded_failure(
     data_known = (
         store is not None
         and not isinstance(exc, DatabaseCorrupt)
-        and _read_data_through(run, store)
+        and _read_data_through(run, store, spine)
     )
     _send_direct(settings, run, send, data_known)
     return RunResult(run=run, data_known=data_known)
 
 
-def _read_data_through(run: RunRecord, store: Store) -> bool:
+def _read_data_through(run: RunRecord, store: Store, spine: Series) -> bool:
     """Fill in what the store still holds; False when it cannot be read (state unknown)."""
     try:
-        run.data_through = store.data_through()
+        run.data_through = store.latest_date(spine)
     except Exception as exc:  # the store is what failed; the message then says so
         log.warning("cannot read what the store holds: %s", describe(exc))
         return False
@@ -504,8 +495,6 @@ def _read_data_through(run: RunRecord, store: Store) -> bool:
 
 
 def _send_direct(settings: Settings, run: RunRecord, send: Sender, data_known: bool) -> None:
-    from covid_etl.notify.render import render
-
     message = render(run, None, data_known=data_known)
     failures = []
     for url in settings.notify:

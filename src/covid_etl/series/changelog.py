@@ -8,11 +8,13 @@ the national series; ``name``, ``cases``, ``deaths`` for a state), so both serie
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from covid_etl.models import ChangeEntry, Record, StateRecord
+from covid_etl.models import ChangeEntry
 from covid_etl.ranges import describe_keys, format_ranges, shown_dates
+from covid_etl.series.diff import Changes
+from covid_etl.series.spec import Series
 
 NATIONAL = "national"
 INSERTED, UPDATED, REMOVED = "inserted", "updated", "removed"
@@ -21,50 +23,33 @@ KINDS = (INSERTED, UPDATED, REMOVED)
 FIGURES = ("cases", "deaths", "recovered")
 
 
-def record_values(record: Record) -> dict[str, Any]:
-    return {"cases": record.cases, "deaths": record.deaths, "recovered": record.recovered}
-
-
-def state_values(row: StateRecord) -> dict[str, Any]:
-    return {"name": row.name, "cases": row.cases, "deaths": row.deaths}
-
-
-def national_entries(
-    stored: Mapping[dt.date, Record],
-    inserted: Iterable[Record],
-    updated: Iterable[Record],
-    removed: Iterable[dt.date],
-) -> list[ChangeEntry]:
-    """The national series' entries; ``stored`` is the series as it was before the run. Not
-    sorted: the store returns entries in (series, date, run) order."""
-    entries = [ChangeEntry(NATIONAL, r.date, INSERTED, None, record_values(r)) for r in inserted]
-    entries += [
-        ChangeEntry(NATIONAL, r.date, UPDATED, record_values(stored[r.date]), record_values(r))
-        for r in updated
-    ]
-    entries += [
-        ChangeEntry(NATIONAL, day, REMOVED, record_values(stored[day]), None) for day in removed
-    ]
-    return entries
-
-
-def state_entries(
-    previous: Mapping[tuple[dt.date, str], StateRecord],
-    updated: Iterable[StateRecord],
-    removed: Iterable[tuple[dt.date, str]],
-) -> list[ChangeEntry]:
-    """The entries of revised and removed per-state rows; ``previous`` holds their stored rows.
-    A new row's entry (``inserted``, no values before, :func:`state_values` after) is written
-    by the store with the row, since it needs nothing but the row."""
+def change_entries(series: Series, changes: Changes) -> list[ChangeEntry]:
+    """The entries of a series' revised and removed rows; ``changes.previous`` holds their
+    stored rows. A new row's entry (``inserted``, no values before, the row's values after)
+    is written by the store with the row, since it needs nothing but the row. Not sorted: the
+    store writes and returns entries in (series, date, run) order."""
+    partition_of = _partition_of(series)
+    values, key_of, previous = series.log_values, series.key_of, changes.previous
     entries = [
-        ChangeEntry(r.fips, r.date, UPDATED, state_values(previous[r.key]), state_values(r))
-        for r in updated
-    ]
+        ChangeEntry(partition_of(row), row.date, UPDATED, values(previous[key_of(row)]),
+                    values(row))
+        for row in changes.updated
+    ]  # fmt: skip
     entries += [
-        ChangeEntry(fips, day, REMOVED, state_values(previous[(day, fips)]), None)
-        for day, fips in removed
-    ]
+        ChangeEntry(series.log_series(None if len(key) == 1 else key[0]), key[-1], REMOVED,
+                    values(previous[key]), None)
+        for key in changes.removed
+    ]  # fmt: skip
     return entries
+
+
+def _partition_of(series: Series) -> Callable[[Any], str]:
+    """A row's change-log ``series`` value."""
+    if series.partition is None:
+        name = series.name
+        return lambda row: name
+    column = series.partition
+    return lambda row: series.log_series(getattr(row, column))
 
 
 def difference(entry: ChangeEntry, figure: str) -> int | None:

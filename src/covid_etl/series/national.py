@@ -7,12 +7,15 @@ recovered; only dates present in both are kept; recovered is null where JHU stop
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from covid_etl.catalog import JHU, NYT
 from covid_etl.errors import EmptyJoin, HistoryShrinks
 from covid_etl.models import JhuRow, NytRow, Record
 from covid_etl.ranges import format_ranges
+from covid_etl.series.spec import Built, Column, Key, Series
+from covid_etl.sources.csv import parse_jhu, parse_nyt
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,20 +24,6 @@ class Joined:
 
     records: list[Record]
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """How the joined series differs from the stored one."""
-
-    inserted: list[Record]
-    updated: list[Record]
-    unchanged: int
-    removed: list[dt.date] = field(default_factory=list)
-
-    @property
-    def to_write(self) -> list[Record]:
-        return self.inserted + self.updated
 
 
 def normalize_recovered(rows: Sequence[JhuRow]) -> tuple[list[JhuRow], dt.date | None]:
@@ -119,36 +108,42 @@ def dropped_date_warnings(
     return warnings
 
 
-def diff_records(
-    stored: Mapping[dt.date, Record], incoming: Iterable[Record], *, accept_removals: bool = False
-) -> Changes:
-    """Compare the incoming series with the stored one.
-
-    Both sources revise the past, so every stored date is compared, not only new ones. A run
-    never deletes on its own: incoming data that lacks stored dates is refused, unless the
-    operator accepted the removals, in which case those dates are returned as ``removed``.
-    """
-    incoming = list(incoming)
-    incoming_dates = {r.date for r in incoming}
-    lost = sorted(d for d in stored if d not in incoming_dates)
-    if lost and not accept_removals:
-        raise HistoryShrinks(
-            f"the new data lacks {len(lost)} date(s) that are already stored "
-            f"({format_ranges(lost)}); refusing to load a truncated or shrunken source; "
-            "if the source really dropped these dates, accept the removals with "
-            "`covid-etl run --accept-removals`"
-        )
-    inserted, updated, unchanged = [], [], 0
-    for record in incoming:
-        old = stored.get(record.date)
-        if old is None:
-            inserted.append(record)
-        elif old.values() != record.values():
-            updated.append(record)
-        else:
-            unchanged += 1
-    return Changes(inserted=inserted, updated=updated, unchanged=unchanged, removed=lost)
-
-
 def _span(dates: Sequence[dt.date]) -> str:
     return f"{min(dates).isoformat()}..{max(dates).isoformat()}" if dates else "no dates"
+
+
+def parse_national(texts: Mapping[str, str], today: dt.date) -> tuple[list[NytRow], list[JhuRow]]:
+    return parse_nyt(texts[NYT.name], today=today), parse_jhu(texts[JHU.name], today=today)
+
+
+def build_national(parsed: tuple[list[NytRow], list[JhuRow]]) -> Built:
+    joined = join_sources(*parsed)
+    return Built(joined.records, joined.warnings)
+
+
+def national_shrinks(lost: Sequence[Key]) -> HistoryShrinks:
+    dates = [day for (day,) in lost]
+    return HistoryShrinks(
+        f"the new data lacks {len(dates)} date(s) that are already stored "
+        f"({format_ranges(dates)}); refusing to load a truncated or shrunken source; "
+        "if the source really dropped these dates, accept the removals with "
+        "`covid-etl run --accept-removals`"
+    )
+
+
+NATIONAL = Series(
+    name="national",
+    table="records",
+    row=Record,
+    columns=(
+        Column("date", dt.date, "Day, YYYY-MM-DD."),
+        Column("cases", int, "Cumulative cases (NYT)."),
+        Column("deaths", int, "Cumulative deaths (NYT)."),
+        Column("recovered", int, "Cumulative recoveries (JHU); null where not reported.", True),
+    ),
+    partition=None,
+    sources=(NYT, JHU),
+    parse=parse_national,
+    build=build_national,
+    shrinks=national_shrinks,
+)

@@ -14,103 +14,20 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from functools import cache
 from itertools import compress, groupby, islice
 from operator import itemgetter, lt
 from typing import NamedTuple
 
+from covid_etl.catalog import NYT_STATES
 from covid_etl.errors import HistoryShrinks
 from covid_etl.models import StateKey, StateRecord
 from covid_etl.ranges import describe_keys
-
-
-@dataclass(frozen=True, slots=True)
-class StateChanges:
-    """How the incoming per-state series differs from the stored one."""
-
-    inserted: list[StateRecord]
-    updated: list[StateRecord]
-    unchanged: int
-    removed: list[StateKey] = field(default_factory=list)
-    # The stored rows of updated and removed keys: the change log's values before the run.
-    previous: dict[StateKey, StateRecord] = field(default_factory=dict)
-
-
-def diff_states(
-    stored: Mapping[StateKey, StateRecord],
-    incoming: Iterable[StateRecord],
-    *,
-    accept_removals: bool = False,
-) -> StateChanges:
-    """Inserted (new keys), updated (stored keys whose name or figures changed), unchanged."""
-    inserted: list[StateRecord] = []
-    updated: list[StateRecord] = []
-    unchanged = 0
-    previous: dict[StateKey, StateRecord] = {}
-    seen: set[StateKey] = set()
-    for row in incoming:
-        key = (row.date, row.fips)
-        seen.add(key)
-        old = stored.get(key)
-        if old is None:
-            inserted.append(row)
-        elif old != row:
-            updated.append(row)
-            previous[key] = old
-        else:
-            unchanged += 1
-    lost = sorted(key for key in stored if key not in seen)
-    if lost and not accept_removals:
-        raise _shrinks(lost)
-    previous.update((key, stored[key]) for key in lost)
-    return StateChanges(
-        inserted=inserted, updated=updated, unchanged=unchanged, removed=lost, previous=previous
-    )
-
-
-def diff_states_by_fips(
-    incoming: Sequence[StateRecord],
-    stored_fips: Iterable[str],
-    stored_rows: Callable[[str], Iterable[StateRecord]],
-    *,
-    accept_removals: bool = False,
-) -> StateChanges:
-    """:func:`diff_states` one jurisdiction at a time: ``stored_rows(fips)`` gives that
-    jurisdiction's stored rows, so only one jurisdiction's rows are held besides the incoming
-    ones (the stored table of a large file would otherwise double the memory of a run).
-    ``incoming`` is in date order within each fips; with nothing stored (the initial load) it is
-    returned as the inserted rows in its order, otherwise the rows come one jurisdiction after
-    the other, each in date order."""
-    stored_fips = list(stored_fips)
-    if not stored_fips:
-        return StateChanges(inserted=list(incoming), updated=[], unchanged=0)
-    groups = {group[0].fips: group for group in fips_groups(incoming)}
-    inserted: list[StateRecord] = []
-    updated: list[StateRecord] = []
-    unchanged = 0
-    lost: list[StateKey] = []
-    previous: dict[StateKey, StateRecord] = {}
-    for fips in sorted(groups.keys() | set(stored_fips)):
-        stored = {(r.date, r.fips): r for r in stored_rows(fips)}
-        group = groups.get(fips, ())
-        if not stored:  # a jurisdiction's first load: nothing to compare
-            inserted += group
-            continue
-        part = diff_states(stored, group, accept_removals=True)
-        inserted += part.inserted
-        updated += part.updated
-        unchanged += part.unchanged
-        lost += part.removed
-        previous.update(part.previous)
-    lost.sort()
-    if lost and not accept_removals:
-        raise _shrinks(lost)
-    return StateChanges(
-        inserted=inserted, updated=updated, unchanged=unchanged, removed=lost, previous=previous
-    )
+from covid_etl.series.spec import Built, Column, Key, Series
+from covid_etl.sources.nyt_states import parse_states
 
 
 def _shrinks(lost: Sequence[StateKey]) -> HistoryShrinks:
@@ -206,12 +123,43 @@ def per_100k(value: float | None, population: int | None) -> float | None:
     return value * PER / population
 
 
+def parse_states_source(texts: Mapping[str, str], today: dt.date) -> list[StateRecord]:
+    return parse_states(texts[NYT_STATES.name], today=today)
+
+
+def build_states(rows: list[StateRecord]) -> Built:
+    """The rows as parsed (fips then date order), warned about per state; never derived from,
+    nor checked against, the national series: both are kept as published."""
+    return Built(rows, decrease_warnings(rows))
+
+
+def states_shrinks(lost: Sequence[Key]) -> HistoryShrinks:
+    return _shrinks([(day, fips) for fips, day in lost])
+
+
+STATES = Series(
+    name="states",
+    table="states",
+    row=StateRecord,
+    columns=(
+        Column("date", dt.date, "Day, YYYY-MM-DD."),
+        Column("fips", str, "Two-digit FIPS code."),
+        Column("name", str, "The jurisdiction's name as the NYT spells it.", export_as="state"),
+        Column("cases", int, "Cumulative cases (NYT)."),
+        Column("deaths", int, "Cumulative deaths (NYT)."),
+    ),
+    partition="fips",
+    sources=(NYT_STATES,),
+    parse=parse_states_source,
+    build=build_states,
+    shrinks=states_shrinks,
+)
+
+
 __all__ = [
+    "STATES",
     "Jurisdiction",
-    "StateChanges",
     "decrease_warnings",
-    "diff_states",
-    "diff_states_by_fips",
     "fips_groups",
     "load_population",
     "parse_population",

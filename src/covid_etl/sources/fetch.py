@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from covid_etl.catalog import BY_NAME, source_label
+from covid_etl.catalog import Source, source_label
 from covid_etl.errors import DeadlineReached, TerminalFetchError, TransientFetchError
 from covid_etl.models import SourceMeta
 from covid_etl.redact import mask_url
@@ -58,11 +58,11 @@ def is_remote(url: str) -> bool:
     return url.startswith(("http://", "https://"))
 
 
-def snapshot_path(name: str) -> str:
+def snapshot_path(source: Source) -> str:
     """Path of the bundled snapshot of a source (shipped inside the package)."""
     from importlib import resources  # only offline runs need it
 
-    return str(resources.files("covid_etl") / "data" / BY_NAME[name].snapshot)
+    return str(resources.files("covid_etl") / "data" / source.snapshot)
 
 
 def fetch_source(

@@ -1,9 +1,12 @@
-"""The storage interface every backend implements, and the shared SQL logic.
+"""The storage interface every backend implements (the SQL they share is in ``sql.py``).
 
 A run touches the store in this order, always under the writer lock:
 
-    mark_interrupted -> create_run -> stored_records -> finish_run (one transaction) ->
-    pending_notifications / update_notification
+    mark_interrupted -> create_run -> partitions / rows of each series -> finish_run (one
+    transaction) -> pending_notifications / update_notification
+
+Reads and writes of the data are generic over the series declarations (covid_etl.series.spec):
+a series' table, columns and key decide the SQL, so a new series adds no method here.
 
 ``finish_run`` is the atomic unit of the design: changed rows, the final run record and one
 pending notification per channel are committed together or not at all.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from covid_etl.models import (
     ChangeEntry,
@@ -22,10 +25,11 @@ from covid_etl.models import (
     Record,
     RunRecord,
     RunStatus,
-    StateKey,
     StateRecord,
     Trigger,
 )
+from covid_etl.series.registry import NATIONAL
+from covid_etl.series.spec import Key, Series
 
 T = TypeVar("T")
 
@@ -42,6 +46,17 @@ class NotificationRow(NamedTuple):
     last_error: str | None
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+
+
+class SeriesWrite(NamedTuple):
+    """What a run writes to one series: new rows and revised rows, each partition's in date
+    order (the table's key order, so that each row lands next to the previous one), and the
+    stored keys to delete."""
+
+    series: Series
+    inserted: Sequence[Any] = ()
+    updated: Sequence[Any] = ()
+    removed: Sequence[Key] = ()
 
 
 class PendingChannel(NamedTuple):
@@ -82,55 +97,43 @@ class Store(Protocol):
     def record_failed_start(self, run: RunRecord) -> RunRecord:
         """Insert a run that failed before it could start (e.g. lock timeout)."""
 
-    def stored_records(self) -> dict[dt.date, Record]:
-        """Every stored row by date."""
-
-    def records(
+    def rows(
         self,
+        series: Series,
+        partition: str | None = None,
         start: dt.date | None = None,
         end: dt.date | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[Record]:
-        """Stored rows in date order, optionally filtered and paged."""
+    ) -> list[Any]:
+        """Stored rows of ``series`` (all, or one partition's) in key order (partition, then
+        date), optionally filtered by date and paged."""
 
-    def count_records(self, start: dt.date | None = None, end: dt.date | None = None) -> int:
-        """Number of stored rows in the range."""
+    def partitions(self, series: Series) -> list[str | None]:
+        """The partition values that have stored rows, in order; an unpartitioned series has
+        the one partition None once it holds a row."""
 
-    def data_through(self) -> dt.date | None:
-        """The latest stored date."""
+    def count(
+        self, series: Series, start: dt.date | None = None, end: dt.date | None = None
+    ) -> int:
+        """Number of stored rows of ``series`` in the date range."""
+
+    def latest_date(self, series: Series) -> dt.date | None:
+        """The latest stored date of ``series`` (None when it is empty)."""
 
     def finish_run(
         self,
         run: RunRecord,
-        changes: Sequence[Record],
+        writes: Sequence[SeriesWrite],
         channels: Sequence[PendingChannel],
-        removed: Sequence[dt.date] = (),
-        *,
-        states_inserted: Sequence[StateRecord] = (),
-        states_updated: Sequence[StateRecord] = (),
-        states_removed: Sequence[StateKey] = (),
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
-        """One transaction: write changed rows of both series, delete ``removed`` dates and
-        ``states_removed`` keys (only when the operator accepted removals), the change log,
-        the final run record, pending notifications. ``change_log`` holds the entries of the
-        national series and of updated and removed per-state rows (their values before the
-        run are the caller's); each of ``states_inserted`` gets its ``inserted`` entry from
-        the store. A second succeeded run for one event id is refused (a unique index),
-        writing nothing."""
-
-    def stored_state_fips(self) -> list[str]:
-        """The FIPS codes that have stored per-state rows."""
-
-    def state_records(self, fips: str | None = None) -> list[StateRecord]:
-        """Stored per-state rows (all, or one jurisdiction's), sorted by fips then date."""
-
-    def count_states(self) -> int:
-        """Number of stored per-state rows."""
-
-    def states_data_through(self) -> dt.date | None:
-        """The latest date of the stored per-state series (None when it is empty)."""
+        """One transaction: each series' new rows (a plain insert, which refuses a stored key),
+        revised rows (replacing the stored ones) and removed keys (only when the operator
+        accepted removals), the change log, the final run record, pending notifications.
+        ``change_log`` holds the entries of revised and removed rows (their values before the
+        run are the caller's); each new row gets its ``inserted`` entry from the store. A
+        second succeeded run for one event id is refused (a unique index), writing nothing."""
 
     def changes(
         self,
@@ -258,7 +261,7 @@ def latest_record(store: Store, run: RunRecord) -> Record | None:
     (None for a run that did not succeed, whose message quotes none)."""
     if run.status is not RunStatus.SUCCEEDED or run.data_through is None:
         return None
-    rows = store.records(start=run.data_through, end=run.data_through)
+    rows = store.rows(NATIONAL, start=run.data_through, end=run.data_through)
     return rows[0] if rows else None
 
 

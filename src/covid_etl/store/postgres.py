@@ -114,7 +114,7 @@ MIGRATIONS = (
         "ALTER TABLE changes DROP CONSTRAINT changes_kind_check",
         f"ALTER TABLE changes ADD CONSTRAINT changes_kind_check {CHANGE_KIND_CHECK}",
     ),
-    # 7: the per-state series keyed by (fips, date), its only index (why: STATES_KEY in sql.py).
+    # 7: the per-state series keyed by (fips, date), its only index (why: sql._seek_partitions).
     (
         "ALTER TABLE states DROP CONSTRAINT states_pkey",
         "ALTER TABLE states ADD CONSTRAINT states_pkey PRIMARY KEY (fips, date)",
@@ -138,7 +138,7 @@ class PostgresStore(SqlStore):
     """Store in a PostgreSQL database."""
 
     paramstyle = "format"
-    state_values_sql = "jsonb_build_object('name', name, 'cases', cases, 'deaths', deaths)"
+    json_object = "jsonb_build_object"
     migrations = MIGRATIONS
     schema_table_ddl = (
         "CREATE TABLE IF NOT EXISTS schema_migrations ("

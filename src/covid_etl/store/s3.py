@@ -48,13 +48,11 @@ from covid_etl.errors import StoreConflict, StoreUnavailable
 from covid_etl.models import (
     ChangeEntry,
     DeliveryStatus,
-    Record,
     RunRecord,
-    StateKey,
-    StateRecord,
     Trigger,
 )
-from covid_etl.store.base import History, NotificationRow, PendingChannel
+from covid_etl.series.spec import Series
+from covid_etl.store.base import History, NotificationRow, PendingChannel, SeriesWrite
 from covid_etl.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -333,26 +331,12 @@ class S3Store:
     def finish_run(
         self,
         run: RunRecord,
-        changes: Sequence[Record],
+        writes: Sequence[SeriesWrite],
         channels: Sequence[PendingChannel],
-        removed: Sequence[dt.date] = (),
-        *,
-        states_inserted: Sequence[StateRecord] = (),
-        states_updated: Sequence[StateRecord] = (),
-        states_removed: Sequence[StateKey] = (),
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         with self._mutex:
-            self._local().finish_run(
-                run,
-                changes,
-                channels,
-                removed,
-                states_inserted=states_inserted,
-                states_updated=states_updated,
-                states_removed=states_removed,
-                change_log=change_log,
-            )
+            self._local().finish_run(run, writes, channels, change_log)
             self._dirty = True
             self._commit()
 
@@ -377,35 +361,27 @@ class S3Store:
 
     # -- reads: the SQLite store's, on the working copy -----------------------------------------
 
-    def stored_records(self) -> dict[dt.date, Record]:
-        return self._local().stored_records()
-
-    def records(
+    def rows(
         self,
+        series: Series,
+        partition: str | None = None,
         start: dt.date | None = None,
         end: dt.date | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[Record]:
-        return self._local().records(start, end, limit, offset)
+    ) -> list[Any]:
+        return self._local().rows(series, partition, start, end, limit, offset)
 
-    def count_records(self, start: dt.date | None = None, end: dt.date | None = None) -> int:
-        return self._local().count_records(start, end)
+    def partitions(self, series: Series) -> list[str | None]:
+        return self._local().partitions(series)
 
-    def data_through(self) -> dt.date | None:
-        return self._local().data_through()
+    def count(
+        self, series: Series, start: dt.date | None = None, end: dt.date | None = None
+    ) -> int:
+        return self._local().count(series, start, end)
 
-    def stored_state_fips(self) -> list[str]:
-        return self._local().stored_state_fips()
-
-    def state_records(self, fips: str | None = None) -> list[StateRecord]:
-        return self._local().state_records(fips)
-
-    def count_states(self) -> int:
-        return self._local().count_states()
-
-    def states_data_through(self) -> dt.date | None:
-        return self._local().states_data_through()
+    def latest_date(self, series: Series) -> dt.date | None:
+        return self._local().latest_date(series)
 
     def changes(
         self,

@@ -18,17 +18,17 @@ from covid_etl.models import (
     RUN_FIELDS,
     ChangeEntry,
     DeliveryStatus,
-    Record,
     RunRecord,
     RunStatus,
-    StateKey,
-    StateRecord,
     Trigger,
 )
+from covid_etl.series.registry import NATIONAL, STATES
+from covid_etl.series.spec import Key, Series
 from covid_etl.store.base import (
     History,
     NotificationRow,
     PendingChannel,
+    SeriesWrite,
     StoredRecord,
     StoredState,
     chunks,
@@ -47,25 +47,11 @@ NOTIFICATION_COLUMNS = (
 # evaluates an IN list in a CHECK slowly enough to make it a third of the cost of writing an
 # entry (0.45 s per 271,000 entries, bench/states.py at 10x); schema version 6 rewrites it.
 CHANGE_KIND_CHECK = "CHECK (kind = 'inserted' OR kind = 'updated' OR kind = 'removed')"
-# The per-state series is one B-tree keyed by (fips, date) (schema 7): one state's series, what
-# the API and the diff read, is a range of it; a load writes each state's rows next to each other;
-# and no second index has to be kept (a (fips, date) index beside a (date, fips) key cost a
-# third of the rows' write time). What needs the dates across states seeks once per fips
-# (JURISDICTIONS) instead of scanning the table.
-STATES_KEY = "fips, date"
-STATES_COLUMNS = "date, fips, name, cases, deaths, run_id"
-# The stored fips codes as the table ``jurisdictions``, found by seeking from one to the next
-# along the key (a loose index scan, the same on SQLite and PostgreSQL): 56 seeks, however long
-# the series are. The seeking ends on the NULL after the last code, which ``jurisdictions``
-# leaves out.
-JURISDICTIONS = (
-    "WITH RECURSIVE seek (fips) AS ("
-    "SELECT MIN(fips) FROM states "
-    "UNION ALL "
-    "SELECT (SELECT MIN(fips) FROM states WHERE states.fips > seek.fips) "
-    "FROM seek WHERE seek.fips IS NOT NULL), "
-    "jurisdictions (fips) AS (SELECT fips FROM seek WHERE fips IS NOT NULL) "
-)
+# A partitioned series is one B-tree keyed by (partition, date) (the per-state series since schema
+# 7): one partition's series, what the API and the diff read, is a range of it; a load writes
+# each partition's rows next to each other; and no second index has to be kept (a (fips, date)
+# index beside a (date, fips) key cost a third of the rows' write time). What needs the dates
+# across partitions seeks once per partition (_seek_partitions) instead of scanning the table.
 # Schema version 2, the same statements on SQLite and PostgreSQL: a run remembers the event that
 # started it, and at most one succeeded run per event can be committed (failed ones may retry).
 EVENT_ID_MIGRATION = (
@@ -81,8 +67,8 @@ class SqlStore:
     paramstyle = "qmark"
     # Each migration is a list of statements; index i upgrades schema version i to i + 1.
     migrations: Sequence[Sequence[str]] = ()
-    # A states row's change-log values (name, cases, deaths) as a JSON object built in SQL.
-    state_values_sql = "json_object('name', name, 'cases', cases, 'deaths', deaths)"
+    # Builds a JSON object in SQL from ('key', value, ...) pairs: a new row's change-log values.
+    json_object = "json_object"
     # One row when the bookkeeping table exists, none otherwise (the catalogue is the backend's).
     schema_table_exists_sql = (
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
@@ -234,13 +220,8 @@ class SqlStore:
     def finish_run(
         self,
         run: RunRecord,
-        changes: Sequence[Record],
+        writes: Sequence[SeriesWrite],
         channels: Sequence[PendingChannel],
-        removed: Sequence[dt.date] = (),
-        *,
-        states_inserted: Sequence[StateRecord] = (),
-        states_updated: Sequence[StateRecord] = (),
-        states_removed: Sequence[StateKey] = (),
         change_log: Sequence[ChangeEntry] = (),
     ) -> None:
         with self._loading(), self._transaction() as cur:
@@ -249,30 +230,26 @@ class SqlStore:
             ordered = sorted(change_log, key=lambda e: (e.series, e.date))
             for entries in chunks(ordered, 5000):
                 self._write_changes(cur, [e._replace(run_id=run.id) for e in entries])
-            for batch in chunks(changes, 500):
-                self._write_records(cur, run.id, batch)
-            # The per-state series is written in the same transaction: both or neither. A new
-            # row's change-log entry holds just the row's values, so the database builds the
-            # entries from the rows once they are written (no Python object per entry: a
-            # county-sized load has millions). The new rows go first: until the revised ones
-            # follow, this run's rows are exactly the new ones.
-            for state_batch in chunks(states_inserted, 5000):
-                self._write_states(cur, run.id, state_batch, new=True)
-            if states_inserted:
-                self._log_inserted_states(cur, run.id)
-            for state_batch in chunks(states_updated, 5000):
-                self._write_states(cur, run.id, state_batch, new=False)
-            for keys in chunks(states_removed, 5000):
-                cur.executemany(
-                    self._sql("DELETE FROM states WHERE date = ? AND fips = ?"),
-                    [(self._date_in(day), fips) for day, fips in keys],
-                )
-            for dates in chunks(removed, 500):
+            # Every series in the same transaction: all or nothing. A new row's change-log entry
+            # holds just the row's values, so the database builds the entries from the rows once
+            # they are written (no Python object per entry: a county-sized load has millions).
+            # The new rows go first: until the revised ones follow, this run's rows are exactly
+            # the new ones.
+            for write in writes:
+                series = write.series
+                for batch in chunks(write.inserted, 5000):
+                    self._write_rows(cur, series, run.id, batch, new=True)
+                if write.inserted:
+                    self._log_inserted(cur, series, run.id)
+                for batch in chunks(write.updated, 5000):
+                    self._write_rows(cur, series, run.id, batch, new=False)
                 # Only with --accept-removals: the operator accepted that the source dropped them.
-                cur.executemany(
-                    self._sql("DELETE FROM records WHERE date = ?"),
-                    [(self._date_in(day),) for day in dates],
-                )
+                key_match = " AND ".join(f"{column} = ?" for column in series.key)
+                for keys in chunks(write.removed, 5000):
+                    cur.executemany(
+                        self._sql(f"DELETE FROM {series.table} WHERE {key_match}"),
+                        [self._key_in(series, key) for key in keys],
+                    )
             assignments = ", ".join(f"{name} = ?" for name in _RUN_VALUE_COLUMNS)
             cur.execute(
                 self._sql(f"UPDATE runs SET {assignments} WHERE id = ?"),
@@ -288,6 +265,11 @@ class SqlStore:
                     (run.id, channel.key, channel.label, str(DeliveryStatus.PENDING), now),
                 )
 
+    def _key_in(self, series: Series, key: Key) -> tuple[Any, ...]:
+        """A key's values as the database takes them (its date last, as in ``series.key``)."""
+        *partition, day = key
+        return (*partition, self._date_in(day))
+
     def _write_changes(self, cur: Any, entries: Sequence[ChangeEntry]) -> None:
         date_in = functools.cache(self._date_in)
         cur.executemany(
@@ -299,55 +281,53 @@ class SqlStore:
             ],
         )  # fmt: skip
 
-    def _log_inserted_states(self, cur: Any, run_id: int) -> None:
-        """An ``inserted`` entry for each per-state row this run wrote so far (its new rows),
-        with the values ``series.changelog.state_values`` gives, built by the database.
-        In (series, date) order, the change log's key order: each entry is appended after the
-        previous one instead of into one of 55 places (a third faster on a large load)."""
+    def _log_inserted(self, cur: Any, series: Series, run_id: int) -> None:
+        """An ``inserted`` entry for each row of ``series`` this run wrote so far (its new rows),
+        with the values :meth:`Series.log_values` gives, built by the database. In the table's
+        key order, which is the change log's (series, date) order: each entry is appended after
+        the previous one instead of into one of 55 places (a third faster on a large load)."""
+        values = ", ".join(f"'{name}', {name}" for name in series.values)
+        params: tuple[Any, ...]
+        if series.partition is None:
+            logged_as, params = "?", (run_id, series.name, run_id)
+        elif series.log_prefix:
+            logged_as, params = f"? || {series.partition}", (run_id, series.log_prefix, run_id)
+        else:
+            logged_as, params = series.partition, (run_id, run_id)
         cur.execute(
             self._sql(
                 f"INSERT INTO changes ({CHANGE_COLUMNS}) "
-                f"SELECT ?, fips, date, 'inserted', NULL, {self.state_values_sql} "
-                f"FROM states WHERE run_id = ? ORDER BY {STATES_KEY}"
+                f"SELECT ?, {logged_as}, date, 'inserted', NULL, {self.json_object}({values}) "
+                f"FROM {series.table} WHERE run_id = ? ORDER BY {', '.join(series.key)}"
             ),
-            (run_id, run_id),
+            params,
         )
 
     def _json_or_null(self, value: Any) -> Any:
         return None if value is None else self._json_in(value)
 
-    def _write_records(self, cur: Any, run_id: int, records: Sequence[Record]) -> None:
-        # Only changed rows reach this point, so every statement really changes a row.
-        cur.executemany(
-            self._sql(
-                "INSERT INTO records (date, cases, deaths, recovered, run_id) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (date) DO UPDATE SET "
-                "cases = excluded.cases, deaths = excluded.deaths, "
-                "recovered = excluded.recovered, run_id = excluded.run_id"
-            ),
-            [(self._date_in(r.date), r.cases, r.deaths, r.recovered, run_id) for r in records],
-        )
-
-    def _write_states(
-        self, cur: Any, run_id: int, rows: Sequence[StateRecord], *, new: bool
+    def _write_rows(
+        self, cur: Any, series: Series, run_id: int, rows: Sequence[Any], *, new: bool
     ) -> None:
-        """Write per-state rows. ``new``: none of them is stored yet (the diff found them
+        """Write rows of ``series``. ``new``: none of them is stored yet (the diff found them
         missing, under the writer lock), so a plain INSERT, which refuses a key that exists
         instead of overwriting it; otherwise each replaces the stored row of its key."""
-        replace = (
-            ""
-            if new
-            else f" ON CONFLICT ({STATES_KEY}) DO UPDATE SET name = excluded.name, "
-            "cases = excluded.cases, deaths = excluded.deaths, run_id = excluded.run_id"
-        )
+        columns = (*series.names, "run_id")
+        replace = ""
+        if not new:
+            assignments = ", ".join(f"{name} = excluded.{name}" for name in series.values)
+            replace = (
+                f" ON CONFLICT ({', '.join(series.key)}) DO UPDATE SET {assignments}, "
+                "run_id = excluded.run_id"
+            )
         # Few distinct dates among many rows: adapt each one once.
         date_in = functools.cache(self._date_in)
         cur.executemany(
-            self._sql(f"INSERT INTO states ({STATES_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?){replace}"),
-            [
-                (date_in(day), fips, name, cases, deaths, run_id)
-                for day, fips, name, cases, deaths in rows
-            ],
+            self._sql(
+                f"INSERT INTO {series.table} ({', '.join(columns)}) "
+                f"VALUES ({_placeholders(', '.join(columns))}){replace}"
+            ),
+            [(date_in(row[0]), *row[1:], run_id) for row in rows],
         )
 
     def get_run(self, run_id: int) -> RunRecord | None:
@@ -384,40 +364,63 @@ class SqlStore:
             data[name] = self._json_out(data[name])
         return RunRecord.from_dict(data)
 
-    # -- records --------------------------------------------------------------------------------
+    # -- series (any declared series; the SQL follows its table, columns and key) -------------
 
-    def stored_records(self) -> dict[dt.date, Record]:
-        return {r.date: r for r in self.records()}
-
-    def records(
+    def rows(
         self,
+        series: Series,
+        partition: str | None = None,
         start: dt.date | None = None,
         end: dt.date | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[Record]:
+    ) -> list[Any]:
         where, params = self._range(start, end)
-        query = f"SELECT date, cases, deaths, recovered FROM records{where} ORDER BY date"
+        if partition is not None:
+            where = (
+                f"{where} AND {series.partition} = ?"
+                if where
+                else (f" WHERE {series.partition} = ?")
+            )
+            params += (partition,)
+        query = (
+            f"SELECT {', '.join(series.names)} FROM {series.table}{where} "
+            f"ORDER BY {', '.join(series.key)}"
+        )
         if limit is not None:
             query += " LIMIT ? OFFSET ?"
             params += (limit, offset)
         elif offset:
             query += " LIMIT -1 OFFSET ?" if self.paramstyle == "qmark" else " OFFSET ?"
             params += (offset,)
-        date_out = self._date_out
-        return [
-            Record(date_out(d), cases, deaths, recovered)  # type: ignore[arg-type]
-            for d, cases, deaths, recovered in self._read(query, params)
-        ]
+        date_out, make = self._date_out, series.row
+        # The date is the first column of every series; the rest come as stored.
+        return [make(date_out(row[0]), *row[1:]) for row in self._read(query, params)]
 
-    def count_records(self, start: dt.date | None = None, end: dt.date | None = None) -> int:
+    def partitions(self, series: Series) -> list[str | None]:
+        if series.partition is None:
+            found = self._read(f"SELECT 1 FROM {series.table} LIMIT 1", ())
+            return [None] if found else []
+        query = _seek_partitions(series) + "SELECT value FROM partitions ORDER BY value"
+        return [row[0] for row in self._read(query, ())]
+
+    def count(
+        self, series: Series, start: dt.date | None = None, end: dt.date | None = None
+    ) -> int:
         where, params = self._range(start, end)
-        rows = self._read(f"SELECT COUNT(*) FROM records{where}", params)
-        return int(rows[0][0])
+        return int(self._read(f"SELECT COUNT(*) FROM {series.table}{where}", params)[0][0])
 
-    def data_through(self) -> dt.date | None:
-        rows = self._read("SELECT MAX(date) FROM records", ())
-        return self._date_out(rows[0][0])
+    def latest_date(self, series: Series) -> dt.date | None:
+        if series.partition is None:
+            query = f"SELECT MAX(date) FROM {series.table}"
+        else:
+            # The latest date of each partition, by a seek each, then the latest of those.
+            query = _seek_partitions(series) + (
+                f"SELECT MAX(last) FROM (SELECT (SELECT MAX(date) FROM {series.table} "
+                f"WHERE {series.table}.{series.partition} = partitions.value) AS last "
+                "FROM partitions) AS per_partition"
+            )
+        return self._date_out(self._read(query, ())[0][0])
 
     def _range(self, start: dt.date | None, end: dt.date | None) -> tuple[str, tuple[Any, ...]]:
         clauses, params = [], []
@@ -428,35 +431,6 @@ class SqlStore:
             clauses.append("date <= ?")
             params.append(self._date_in(end))
         return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), tuple(params)
-
-    # -- per-state series -----------------------------------------------------------------------
-
-    def stored_state_fips(self) -> list[str]:
-        query = JURISDICTIONS + "SELECT fips FROM jurisdictions ORDER BY fips"
-        return [row[0] for row in self._read(query, ())]
-
-    def state_records(self, fips: str | None = None) -> list[StateRecord]:
-        query = "SELECT date, fips, name, cases, deaths FROM states"
-        params: tuple[Any, ...] = ()
-        if fips is not None:
-            query += " WHERE fips = ?"
-            params = (fips,)
-        date_out = self._date_out
-        return [
-            StateRecord(date_out(d), f, name, cases, deaths)  # type: ignore[arg-type]
-            for d, f, name, cases, deaths in self._read(f"{query} ORDER BY {STATES_KEY}", params)
-        ]
-
-    def count_states(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM states", ())[0][0])
-
-    def states_data_through(self) -> dt.date | None:
-        # The latest date of each state, by a seek each, then the latest of those.
-        query = JURISDICTIONS + (
-            "SELECT MAX(last) FROM (SELECT (SELECT MAX(date) FROM states "
-            "WHERE states.fips = jurisdictions.fips) AS last FROM jurisdictions) AS per_state"
-        )
-        return self._date_out(self._read(query, ())[0][0])
 
     # -- change log -----------------------------------------------------------------------------
 
@@ -579,23 +553,11 @@ class SqlStore:
 
     def dump_history(self) -> History:
         runs = self._runs(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id", ())
-        date_out = self._date_out
-        records = [
-            StoredRecord(Record(date_out(d), cases, deaths, rec), int(run_id))  # type: ignore[arg-type]
-            for d, cases, deaths, rec, run_id in self._read(
-                "SELECT date, cases, deaths, recovered, run_id FROM records ORDER BY date", ()
-            )
-        ]
+        records = [StoredRecord(row, run_id) for row, run_id in self._stored(NATIONAL)]
         notes = self._notifications(
             self._read(f"SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id", ())
         )
-        states = [
-            StoredState(StateRecord(date_out(d), fips, name, cases, deaths), int(run_id))  # type: ignore[arg-type]
-            for d, fips, name, cases, deaths, run_id in self._read(
-                f"SELECT {STATES_COLUMNS} FROM states ORDER BY {STATES_KEY}",
-                (),
-            )
-        ]
+        states = [StoredState(row, run_id) for row, run_id in self._stored(STATES)]
         changes = [
             self._change_from_row(row)
             for row in self._read(
@@ -627,23 +589,20 @@ class SqlStore:
                     ),
                     [(run.id, *self._run_values(run)) for run in runs],
                 )
-            for rows in chunks(history.records, 500):
-                cur.executemany(
-                    self._sql(
-                        "INSERT INTO records (date, cases, deaths, recovered, run_id) "
-                        "VALUES (?, ?, ?, ?, ?)"
-                    ),
-                    [(self._date_in(r.record.date), *r.record.values(), r.run_id) for r in rows],
-                )
-            for state_rows in chunks(history.states, 5000):
-                cur.executemany(
-                    self._sql(f"INSERT INTO states ({STATES_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"),
-                    [
-                        (self._date_in(s.row.date), s.row.fips, s.row.name, s.row.cases,
-                         s.row.deaths, s.run_id)
-                        for s in state_rows
-                    ],
-                )  # fmt: skip
+            copied: tuple[tuple[Series, Sequence[tuple[Any, int]]], ...] = (
+                (NATIONAL, history.records),
+                (STATES, history.states),
+            )
+            for series, stored in copied:
+                columns = ", ".join((*series.names, "run_id"))
+                for batch in chunks(stored, 5000):
+                    cur.executemany(
+                        self._sql(
+                            f"INSERT INTO {series.table} ({columns}) "
+                            f"VALUES ({_placeholders(columns)})"
+                        ),
+                        [(self._date_in(row[0]), *row[1:], run_id) for row, run_id in batch],
+                    )
             for entries in chunks(history.changes, 5000):
                 self._write_changes(cur, entries)
             for notes in chunks(history.notifications, 500):
@@ -668,6 +627,15 @@ class SqlStore:
             self._ts_in(n.created_at),
             self._ts_in(n.delivered_at),
         )
+
+    def _stored(self, series: Series) -> list[tuple[Any, int]]:
+        """Every row of ``series`` with the run that last wrote it, in key order."""
+        query = (
+            f"SELECT {', '.join(series.names)}, run_id FROM {series.table} "
+            f"ORDER BY {', '.join(series.key)}"
+        )
+        date_out, make = self._date_out, series.row
+        return [(make(date_out(row[0]), *row[1:-1]), int(row[-1])) for row in self._read(query, ())]
 
     def _after_explicit_ids(self, cur: Any) -> None:
         """Hook: make generated ids continue after explicitly inserted ones (SQLite's
@@ -713,3 +681,19 @@ def cursor_transaction(conn: Any, begin: str | None) -> Iterator[Any]:
         conn.commit()
     finally:
         cur.close()
+
+
+def _seek_partitions(series: Series) -> str:
+    """The stored partition values as the table ``partitions (value)``, found by seeking from one
+    to the next along the key (a loose index scan, the same on SQLite and PostgreSQL): 56 seeks
+    for the states, however long the series are. The seeking ends on the NULL after the last
+    value, which ``partitions`` leaves out."""
+    table, column = series.table, series.partition
+    return (
+        "WITH RECURSIVE seek (value) AS ("
+        f"SELECT MIN({column}) FROM {table} "
+        "UNION ALL "
+        f"SELECT (SELECT MIN({column}) FROM {table} WHERE {table}.{column} > seek.value) "
+        "FROM seek WHERE seek.value IS NOT NULL), "
+        "partitions (value) AS (SELECT value FROM seek WHERE value IS NOT NULL) "
+    )

@@ -133,7 +133,7 @@ MIGRATIONS = (
         "ALTER TABLE changes_v6 RENAME TO changes",
         "CREATE INDEX changes_by_series ON changes (series, date)",
     ),
-    # 7: the per-state series keyed by (fips, date), its only B-tree (why: STATES_KEY in sql.py).
+    # 7: the per-state series keyed by (fips, date), its only B-tree (why: sql._seek_partitions).
     # Spelled out, like every migration: what version 7 is must not change with the code.
     (
         """CREATE TABLE states_v7 (

@@ -15,6 +15,7 @@ from covid_etl.models import RunRecord, RunStatus, utcnow
 from covid_etl.publish.original import covid_data_rows, last_modified_text
 from covid_etl.redact import redact
 from covid_etl.series.derive import derived_rows
+from covid_etl.series.registry import NATIONAL
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
 
@@ -95,7 +96,7 @@ class DataService:
         so they are bracketed by the latest run: when a run ended in between, read again."""
         for _ in range(SNAPSHOT_ATTEMPTS):
             before = self.store.last_run()
-            rows = derived_rows(self.store.records())
+            rows = derived_rows(self.store.rows(NATIONAL))
             success = self.store.last_successful_run()
             finished = success.finished_at if success is not None else None
             changed = _last_change(self.store) if rows else None
@@ -159,7 +160,7 @@ class DataService:
         last run ended. An empty store or a failed run is still a healthy server."""
         store = self.store
         last = store.last_run()
-        through = store.data_through()
+        through = store.latest_date(NATIONAL)
         return {
             "data_through": through.isoformat() if through is not None else None,
             "last_run": _run_status(last) if last is not None else None,

@@ -18,7 +18,7 @@ from typing import Any
 
 from covid_etl.models import StateRecord
 from covid_etl.series.derive import day_over_day, trailing_average
-from covid_etl.series.states import fips_groups, load_population, per_100k
+from covid_etl.series.states import STATES, fips_groups, load_population, per_100k
 from covid_etl.store.base import Store
 
 STATE_RECORD_FIELDS = (
@@ -159,7 +159,7 @@ class StatesData:
         with self._lock:
             current = self._series
             if current is None or current.state != state:
-                current = build_series(state, self._store().state_records())
+                current = build_series(state, self._store().rows(STATES))
                 self._series = current
         return current
 

@@ -1,0 +1,101 @@
+"""What a series is: one declaration that the diff, the store, the change log, the run counts and
+the exports read, so that a series is described once and the machinery stays the same for all.
+
+A declaration is data plus a few plain functions: no registration, no subclassing. The domain
+rules (the NYT⋈JHU join, the recovered rule, per-state grouping and warnings) stay in the
+series' own module, behind ``parse`` and ``build``.
+
+Every series' rows are NamedTuples whose first field is ``date``. A series is either one row
+per date (``partition=None``) or one row per (partition, date), such as (fips, date); its stored
+key is (partition, date), so one partition's rows are a range of the table's B-tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from covid_etl.catalog import Source
+from covid_etl.errors import HistoryShrinks
+
+# A stored row's key, in the table's key order: (date,) or (partition value, date).
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One field of a series' rows: its stored column, its type and what it means."""
+
+    name: str
+    type: type
+    doc: str
+    nullable: bool = False
+    export_as: str | None = None  # its header in exports, where it differs from ``name``
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A series as the sources give it: validated rows (each partition's in date order) and
+    what the run should warn about."""
+
+    rows: list[Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series, declared once."""
+
+    name: str  # the run's counts and the change log name it by this
+    table: str  # the stored table (its schema is spelled out in the store's migrations)
+    row: type  # the rows' NamedTuple; its fields are ``columns``, ``date`` first
+    columns: tuple[Column, ...]
+    partition: str | None  # the column that splits the series (fips), or None
+    sources: tuple[Source, ...]  # the sources it is built from, all of them needed
+    # The validate stage: the sources' texts (by source name) -> parsed rows; ``today`` is
+    # the current UTC date (a date after tomorrow is refused). Raises ParseError.
+    parse: Callable[[Mapping[str, str], dt.date], Any]
+    # The transform stage: parsed rows -> the series and its warnings. Raises DataError.
+    build: Callable[[Any], Built]
+    # The error for stored keys the incoming series lacks (a run never shrinks history unless
+    # the operator accepted the removals).
+    shrinks: Callable[[Sequence[Key]], HistoryShrinks]
+    # The change log's ``series`` value of a partition is this prefix and the partition value;
+    # an unpartitioned series is logged under its name.
+    log_prefix: str = ""
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The stored key's columns, in the table's key order."""
+        return ("date",) if self.partition is None else (self.partition, "date")
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The columns outside the key: what a revision changes and the change log records."""
+        return tuple(c.name for c in self.columns if c.name not in self.key)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def export_names(self) -> tuple[str, ...]:
+        return tuple(c.export_as or c.name for c in self.columns)
+
+    def key_of(self, row: Any) -> Key:
+        if self.partition is None:
+            return (row.date,)
+        return (getattr(row, self.partition), row.date)
+
+    def log_series(self, partition: str | None) -> str:
+        """The change log's ``series`` value of a partition's rows."""
+        return self.name if partition is None else self.log_prefix + partition
+
+    def log_values(self, row: Any) -> dict[str, Any]:
+        """A row's values as the change log records them."""
+        return {name: getattr(row, name) for name in self.values}
+
+
+__all__ = ["Built", "Column", "Key", "Series"]
