@@ -120,7 +120,7 @@ def run_etl(
         try:
             if store is None:
                 store = open_store(settings.database_url, lock_timeout=settings.lock_timeout)
-            store.migrate()
+            store.migrate(series)
         except EtlError as exc:
             stage = Stage.LOCK if isinstance(exc, DatabaseLocked) else Stage.OPEN
             return _unrecorded_failure(settings, trigger, stage, exc, send, store, series[0])

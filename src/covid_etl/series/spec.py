@@ -65,6 +65,10 @@ class Series:
     # The change log's ``series`` value of a partition is this prefix and the partition value;
     # an unpartitioned series is logged under its name.
     log_prefix: str = ""
+    # The statements creating its table, by SQL dialect ("sqlite", "postgresql"), for a series
+    # whose table is not in the store's numbered migrations; the store runs them when the table
+    # is missing. The national and per-state tables are in the migrations.
+    tables: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, ...]:

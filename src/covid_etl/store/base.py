@@ -72,8 +72,9 @@ class Store(Protocol):
 
     url_for_display: str
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the current version."""
+    def migrate(self, series: Sequence[Series] = ()) -> None:
+        """Create or upgrade the schema to the current version, and create the tables of the
+        given series that bring their own (``Series.tables``) when they are missing."""
 
     def schema_version(self) -> int:
         """The schema version of the opened database (0 for an empty one)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from covid_etl.errors import RunInProgress, StoreError, StoreUnavailable
 from covid_etl.redact import mask_url, redact, secrets_in_url
+from covid_etl.series.spec import Series
 from covid_etl.store.sql import CHANGE_KIND_CHECK, EVENT_ID_MIGRATION, SqlStore
 
 # Arbitrary fixed keys ("covid-et" in ASCII, and the next number): every covid-etl process that
@@ -144,8 +145,9 @@ class PostgresStore(SqlStore):
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
     )
+    dialect = "postgresql"
     # Looked up on the connection's search path, as the unqualified queries find it.
-    schema_table_exists_sql = "SELECT 1 WHERE to_regclass('schema_migrations') IS NOT NULL"
+    table_exists_sql = "SELECT 1 WHERE to_regclass(?) IS NOT NULL"
     connect_attempts = 3
     connect_backoff = 0.25  # seconds before the 2nd attempt, doubled each time
     lock_poll = 0.1  # seconds between two pg_try_advisory_lock calls
@@ -270,9 +272,9 @@ class PostgresStore(SqlStore):
         cur.execute(f"SET LOCAL lock_timeout = '{self.migration_wait}'")
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
 
-    def migrate(self) -> None:
+    def migrate(self, series: Sequence[Series] = ()) -> None:
         try:
-            super().migrate()
+            super().migrate(series)
         except psycopg.Error as exc:
             raise StoreError(
                 f"cannot migrate the PostgreSQL database at {self.where}: "

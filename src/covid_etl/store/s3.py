@@ -272,14 +272,15 @@ class S3Store:
 
     # -- schema and the run ---------------------------------------------------------------------
 
-    def migrate(self) -> None:
+    def migrate(self, series: Sequence[Series] = ()) -> None:
         """Upgrade the working copy; the new schema is committed with the next write."""
         with self._mutex:
             self._migrating = True
             copy = self._local()
-            before = copy.schema_version()
-            copy.migrate()
-            self._dirty = self._dirty or copy.schema_version() != before
+            before = (copy.schema_version(), [copy.has_table(s.table) for s in series])
+            copy.migrate(series)
+            after = (copy.schema_version(), [copy.has_table(s.table) for s in series])
+            self._dirty = self._dirty or after != before
 
     def schema_version(self) -> int:
         return self._local().schema_version()

@@ -69,10 +69,10 @@ class SqlStore:
     migrations: Sequence[Sequence[str]] = ()
     # Builds a JSON object in SQL from ('key', value, ...) pairs: a new row's change-log values.
     json_object = "json_object"
-    # One row when the bookkeeping table exists, none otherwise (the catalogue is the backend's).
-    schema_table_exists_sql = (
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    )
+    # The dialect a series' own table statements are written in (``Series.tables``).
+    dialect = "sqlite"
+    # One row when the table named by the parameter exists, none otherwise.
+    table_exists_sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
     # The bookkeeping table is created outside the numbered migrations, in the backend's types.
     schema_table_ddl = (
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -130,12 +130,17 @@ class SqlStore:
         """0 when the bookkeeping table does not exist (an empty database). Any other failure
         (a lost connection, an unreadable file) is the backend's error: read as "empty", it
         would run every migration again over the stored data."""
-        if not self._read(self.schema_table_exists_sql, ()):
+        if not self.has_table("schema_migrations"):
             return 0
         return int(self._read("SELECT MAX(version) FROM schema_migrations", ())[0][0] or 0)
 
-    def migrate(self) -> None:
-        if self.schema_version() >= len(self.migrations):
+    def has_table(self, name: str) -> bool:
+        return bool(self._read(self.table_exists_sql, (name,)))
+
+    def migrate(self, series: Sequence[Series] = ()) -> None:
+        # Series that bring their own table (``Series.tables``) and do not have it yet.
+        missing = [s for s in series if s.tables and not self.has_table(s.table)]
+        if self.schema_version() >= len(self.migrations) and not missing:
             # Up to date: a plain read, so a run starting while another one is loading does not
             # queue behind that load's write transaction just to find nothing to do.
             return
@@ -153,6 +158,12 @@ class SqlStore:
                     self._sql("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
                     (version, self._ts_in(dt.datetime.now(dt.UTC))),
                 )
+            # After the numbered migrations: a series' table may refer to theirs (runs).
+            for each in missing:
+                cur.execute(self._sql(self.table_exists_sql), (each.table,))
+                if cur.fetchone() is None:  # another process may have created it meanwhile
+                    for statement in each.tables[self.dialect]:
+                        cur.execute(statement)
 
     # -- runs -----------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from covid_etl.errors import (
     StoreError,
     StoreUnavailable,
 )
+from covid_etl.series.spec import Series
 from covid_etl.store.sql import (
     CHANGE_COLUMNS,
     CHANGE_KIND_CHECK,
@@ -234,10 +235,10 @@ class SqliteStore(SqlStore):
             with contextlib.suppress(sqlite3.Error):  # a broken connection reports itself
                 conn.execute(f"PRAGMA cache_size = {before}")
 
-    def migrate(self) -> None:
+    def migrate(self, series: Sequence[Series] = ()) -> None:
         self._ensure_intact()
         try:
-            super().migrate()
+            super().migrate(series)
         except sqlite3.Error as exc:
             raise self._translate(exc, "cannot migrate") from exc
 
