@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from covid_etl.catalog import JHU, NYT, NYT_STATES, OFF, SOURCES, Source
+from covid_etl.cron import parse_cron
 from covid_etl.errors import ConfigError
+from covid_etl.redact import secrets_in_heartbeat_url, secrets_in_url
 
 # COVID_ETL_STATES_URL=off keeps the national series only.
 STATES_OFF = OFF
@@ -90,8 +92,6 @@ def _parse_port(value: str) -> int:
 
 
 def _parse_schedule(value: str) -> str:
-    from covid_etl.cron import parse_cron
-
     if value.strip().lower() == SCHEDULE_OFF:
         return SCHEDULE_OFF
     try:
@@ -379,8 +379,6 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Strings that must never be shown: passwords and tokens inside configured URLs."""
-        from covid_etl.redact import secrets_in_heartbeat_url, secrets_in_url
-
         found: list[str] = []
         sources = (self.source_url(source) for source in SOURCES)
         for url in (self.database_url, *sources, *self.notify):

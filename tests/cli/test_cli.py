@@ -232,14 +232,14 @@ def test_run_json_has_null_run_id_when_the_run_could_not_be_recorded(tmp_path: P
 # Python's cyclic garbage collector is on at that moment.
 COLLECTOR_PROBE = """
 import gc, sys
-import covid_etl.run.pipeline, uvicorn
+import covid_etl.cli, uvicorn
 from covid_etl.cli import main
 
 def report(*args, **kwargs):
     print("collector on" if gc.isenabled() else "collector off", flush=True)
     raise SystemExit(0)
 
-covid_etl.run.pipeline.run_etl = report
+covid_etl.cli.run_etl = report
 uvicorn.Server.run = report
 sys.argv = ["covid-etl", *sys.argv[1:]]
 main()

@@ -12,6 +12,7 @@ from typing import Any
 
 from covid_etl.aws.etl import run_invocation
 from covid_etl.aws.events import notice_from_record, parse_invocation
+from covid_etl.errors import ConfigError
 from covid_etl.log import configure_logging
 from covid_etl.settings import Settings, settings_from_env
 
@@ -40,7 +41,6 @@ def etl_handler(event: Any, context: Any) -> dict[str, Any]:
 def notify_handler(event: Any, context: Any) -> dict[str, Any]:
     """Publish the destination record's outcome to the topic, once."""
     from covid_etl.aws.sns import publish, sns_subject
-    from covid_etl.errors import ConfigError
 
     settings = _settings()
     if not settings.sns_topic_arn:

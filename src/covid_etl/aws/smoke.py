@@ -35,7 +35,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from covid_etl.errors import SmokeFailed
+from covid_etl.errors import EtlError, SmokeFailed
+from covid_etl.series.registry import NATIONAL
 
 ENVIRONMENT = "testing"
 _COUNT = re.compile(r"^\s+(inserted|updated|unchanged): (\d+)$", re.MULTILINE)
@@ -190,8 +191,6 @@ def stored_rows(args: argparse.Namespace, bucket: str | None) -> int | None:
     """Rows in testing/covid-etl.db; None when the store is not this bucket (PostgreSQL)."""
     if not bucket:
         return None
-    from covid_etl.errors import EtlError
-    from covid_etl.series.registry import NATIONAL
     from covid_etl.store.s3 import S3Store
 
     store = S3Store(bucket, ENVIRONMENT, client=_client("s3", args))

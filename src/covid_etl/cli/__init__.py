@@ -1,8 +1,9 @@
 """Command-line interface: builds settings, calls the library, turns errors into exit codes.
 
 Exit codes: 0 the run succeeded (also with 0 changes), 1 the run failed, 2 bad usage or settings.
-Plain click (not a heavier framework) keeps the start-up of a daily no-change run short; heavy
-modules are imported inside the commands that need them.
+Plain click (not a heavier framework) keeps the start-up of a daily no-change run short; the
+third-party libraries only some commands need are imported inside them: rich (the console's
+tables and progress, ~40 ms), FastAPI and uvicorn (``serve``, ~300 ms).
 """
 
 from __future__ import annotations
@@ -18,10 +19,25 @@ from typing import Any, NoReturn
 import click
 
 from covid_etl import __version__
-from covid_etl.errors import ConfigError, EtlError
+from covid_etl.cron import parse_cron
+from covid_etl.errors import ConfigError, EtlError, StoreUnavailable
+from covid_etl.log import configure_logging
+from covid_etl.models import Trigger, utcnow
+from covid_etl.monitor.staleness import assess, read_facts
+from covid_etl.monitor.watch import StaleWatcher
+from covid_etl.notify.channels import check_channels
+from covid_etl.publish import export as exporting
+from covid_etl.publish.original import publish_original
+from covid_etl.redact import redact, secrets_in_url
+from covid_etl.run.pipeline import RUN_FAILED_TAG, run_etl
+from covid_etl.run.scheduler import cron_scheduler
 from covid_etl.run.summary import run_summary_json
+from covid_etl.series.changelog import to_csv, valid_series
 from covid_etl.series.registry import SERIES
-from covid_etl.settings import Settings, settings_from_env
+from covid_etl.settings import SCHEDULE_OFF, Settings, settings_from_env
+from covid_etl.sources.fetch import source_unreachable
+from covid_etl.store import check_database_url, missing_database, open_store
+from covid_etl.store.copy import copy_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -43,16 +59,11 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment plus CLI overrides; configure logging once."""
-    from covid_etl.log import configure_logging
-    from covid_etl.store import check_database_url
-
     try:
         settings = settings_from_env(os.environ, **overrides)
         url_name = "COVID_ETL_DATABASE_URL" if overrides.get("database_url") is None else None
         check_database_url(settings.database_url, url_name or "--database-url")
         if settings.notify:
-            from covid_etl.notify.channels import check_channels
-
             check_channels(settings.notify)
     except ConfigError as exc:
         fail(exc.message)
@@ -92,9 +103,6 @@ def run(
 
     Exit code 0 when the run succeeded (also with 0 changes), 1 when it failed.
     """
-    from covid_etl.models import Trigger
-    from covid_etl.run.pipeline import run_etl
-
     settings = load_settings(
         offline=offline or None, nyt_url=nyt_url, jhu_url=jhu_url, database_url=database_url
     )
@@ -125,16 +133,12 @@ def _leave_run_failure_to_the_summary() -> None:
     would show it twice on the terminal."""
     import logging
 
-    from covid_etl.run.pipeline import RUN_FAILED_TAG
-
     logging.getLogger("covid_etl.run.pipeline").addFilter(
         lambda record: not getattr(record, RUN_FAILED_TAG, False)
     )
 
 
 def _unreachable(result: Any) -> bool:
-    from covid_etl.sources.fetch import source_unreachable
-
     return result.failure is not None and source_unreachable(result.failure.cause)
 
 
@@ -185,9 +189,6 @@ def check(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
     unreadable, 2 bad configuration. --json prints the facts: the last successful run's id,
     time and age, the last run's status, and the data-through date.
     """
-    from covid_etl.models import utcnow
-    from covid_etl.monitor.staleness import assess
-
     settings = load_settings(database_url=database_url)
     # Tests hand in their own clock through click's context object instead of sleeping.
     clock = (ctx.obj or {}).get("clock", utcnow)
@@ -204,10 +205,6 @@ def check(ctx: click.Context, as_json: bool, database_url: str | None) -> None:
 
 def _check_facts(settings: Settings) -> Any:
     """Read the run facts without creating a database where none is (raises EtlError)."""
-    from covid_etl.errors import StoreUnavailable
-    from covid_etl.monitor.staleness import read_facts
-    from covid_etl.store import missing_database, open_store
-
     if (path := missing_database(settings.database_url)) is not None:
         raise StoreUnavailable(f"no database at {path}; run `covid-etl run` first")
     store = open_store(settings.database_url, lock_timeout=settings.lock_timeout)
@@ -239,9 +236,6 @@ def serve(
     database_url: str | None,
 ) -> None:
     """Serve the API and dashboard, and run the ETL on a schedule."""
-    from covid_etl.cron import parse_cron
-    from covid_etl.settings import SCHEDULE_OFF
-
     if schedule is not None and no_schedule:
         fail("use either --schedule or --no-schedule")
     if schedule is not None:
@@ -262,7 +256,6 @@ def serve(
     listening = _listen_socket(settings.host, settings.port)
     import uvicorn
 
-    from covid_etl.run.scheduler import cron_scheduler
     from covid_etl.web.app import create_app
 
     click.echo(
@@ -283,7 +276,6 @@ def serve(
         access_log=settings.log_level == "DEBUG",
         server_header=False,
     )
-    from covid_etl.monitor.watch import StaleWatcher
 
     watcher = StaleWatcher(settings)  # the stale / recovered notices, on serve's own clock
     watcher.start()
@@ -346,8 +338,6 @@ def export(
     fmt: str, output: str | None, series_name: str, states: bool, database_url: str | None
 ) -> None:
     """Export a stored series (by default the national one), sorted by date."""
-    from covid_etl.publish import export as exporting
-
     series = next(s for s in SERIES if s.name == ("states" if states else series_name))
     with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         rows = exporting.by_date(series, store.rows(series))
@@ -379,8 +369,6 @@ def changes(run_id: int | None, series: str | None, fmt: str, database_url: str 
 
     RUN_ID defaults to the latest run that changed data.
     """
-    from covid_etl.series.changelog import to_csv, valid_series
-
     if series is not None and not valid_series(series):
         fail(f"--series {series!r}: expected `national` or a two-digit FIPS code such as 36")
     with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
@@ -426,11 +414,6 @@ def db_copy(from_url: str, to_url: str) -> None:
     Run ids are kept. A target that already holds runs or data is refused: the copy never
     merges or overwrites. It is one transaction, so a failed copy can simply be run again.
     """
-    from covid_etl.publish.original import publish_original
-    from covid_etl.redact import redact, secrets_in_url
-    from covid_etl.store import check_database_url
-    from covid_etl.store.copy import copy_store
-
     settings = load_settings()
     secrets = [*settings.secrets(), *secrets_in_url(from_url), *secrets_in_url(to_url)]
     try:
@@ -454,8 +437,6 @@ def db_copy(from_url: str, to_url: str) -> None:
 def _opened_store(settings: Settings, *, must_exist: bool = False) -> Iterator[Any]:
     """The configured store, migrated, closed when the command is done. An unusable store (or,
     with ``must_exist``, a SQLite file that does not exist) is one line and exit code 1."""
-    from covid_etl.store import missing_database, open_store
-
     if must_exist and (path := missing_database(settings.database_url)) is not None:
         fail(f"no database at {path}; run `covid-etl run` first", EXIT_FAILED)
     try:

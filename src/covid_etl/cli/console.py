@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from covid_etl.models import RunRecord, RunStatus
+from covid_etl.notify.render import UNKNOWN_DATA
+from covid_etl.ranges import join_ranges
+from covid_etl.series.changelog import display_rows, summary_lines, value_change
 
 
 def _console(stderr: bool = False) -> Any:
@@ -49,8 +52,6 @@ def print_run(
         if data_known:
             stored = f"data still through {through}" if run.data_through else "no data stored yet"
         else:
-            from covid_etl.notify.render import UNKNOWN_DATA
-
             stored = UNKNOWN_DATA
         out.print(f"Database unchanged; {stored}.")
         if offline_hint:
@@ -82,7 +83,6 @@ def states_summary(run: RunRecord) -> str:
 def _removed(run: RunRecord) -> str:
     if not run.removed:
         return ""
-    from covid_etl.ranges import join_ranges
 
     return f", {run.removed} removed ({join_ranges(run.removed_dates, 10)})"
 
@@ -155,8 +155,6 @@ def print_changes(run_id: int, entries: Sequence[Any]) -> None:
     """One run's change log: a line per series and kind, then a table of the changed values."""
     from rich.markup import escape
     from rich.table import Table
-
-    from covid_etl.series.changelog import display_rows, summary_lines, value_change
 
     out = _console()
     if not entries:

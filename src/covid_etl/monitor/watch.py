@@ -22,9 +22,11 @@ from enum import StrEnum
 from covid_etl.errors import EtlError
 from covid_etl.models import utcnow
 from covid_etl.monitor.staleness import Health, assess, read_facts
+from covid_etl.notify.channels import send_apprise
 from covid_etl.notify.render import Message
 from covid_etl.redact import redact
 from covid_etl.settings import Settings
+from covid_etl.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +141,6 @@ class StaleWatcher:
 
     def check_once(self) -> list[Notice]:
         """Read the store, update the episode, send what it calls for."""
-        from covid_etl.store import open_store
-
         try:
             store = open_store(self.settings.database_url, lock_timeout=self.settings.lock_timeout)
             try:
@@ -180,8 +180,6 @@ def deliver_notice(
 
 
 def _send_with_apprise(url: str, message: Message) -> None:
-    from covid_etl.notify.channels import send_apprise
-
     send_apprise(url, message)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from covid_etl.errors import ConfigError, DeliveryError
 from covid_etl.models import DeliveryStatus, utcnow
 from covid_etl.notify.render import Message, render
-from covid_etl.redact import mask_url
+from covid_etl.redact import mask_url, redact
 from covid_etl.store.base import PendingChannel, Store, latest_record
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,6 @@ def deliver_pending(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeliveryReport:
     """Deliver every pending notification whose channel is still configured."""
-    from covid_etl.redact import redact
-
     by_key = {channel_key(u): u for u in urls}
     delivered = undelivered = 0
     errors: list[str] = []

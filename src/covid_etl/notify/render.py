@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from covid_etl.models import ChangeEntry, Record, RunRecord, RunStatus
 from covid_etl.ranges import SHOWN_RANGES, join_ranges
+from covid_etl.series.changelog import change_lines
 
 # Removed dates spelled out in a message; the run record keeps them all.
 
@@ -89,7 +90,6 @@ def success_body(run: RunRecord, latest: Record | None, changes: Sequence[Change
 def _changes(changes: Sequence[ChangeEntry]) -> list[str]:
     if not changes:
         return []
-    from covid_etl.series.changelog import change_lines
 
     return ["", "What changed:", *(f"  {line}" for line in change_lines(changes))]
 

@@ -16,9 +16,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from covid_etl.cron import parse_cron
 from covid_etl.errors import EtlError, RunInProgress
 from covid_etl.models import RunRecord, Trigger, utcnow
+from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import Settings
+from covid_etl.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +142,11 @@ class Scheduler:
         log.warning("scheduled run skipped: %s", reason)
 
     def _run_pipeline(self) -> Any:
-        from covid_etl.run.pipeline import run_etl
-
         return run_etl(self.settings, trigger=Trigger.SCHEDULE)
 
     def _lock_held_elsewhere(self) -> bool:
         """Probe the writer lock without waiting. The pipeline takes it again for the run; if
         someone slips in between, the run waits for them instead of overlapping."""
-        from covid_etl.store import open_store
-
         try:
             store = open_store(self.settings.database_url)
         except EtlError:
@@ -163,8 +162,6 @@ class Scheduler:
             store.close()
 
     def _latest_run(self) -> RunRecord | None:
-        from covid_etl.store import open_store
-
         store = open_store(self.settings.database_url)
         try:
             store.migrate()
@@ -185,7 +182,5 @@ class Scheduler:
 
 def cron_scheduler(settings: Settings, expression: str, **kwargs: Any) -> Scheduler:
     """A scheduler firing on a five-field UTC cron expression."""
-    from covid_etl.cron import parse_cron
-
     cron = parse_cron(expression)
     return Scheduler(settings, cron.next_after, description=f"{expression} (UTC)", **kwargs)
