@@ -248,8 +248,10 @@ def parts_alone(real_text: str, repeat: int) -> dict[str, float]:
     with their change log (``Store.finish_run`` on a fresh SQLite store, as a run calls it).
     The collector is off, as in ``covid-etl run``."""
     from covid_etl.models import Trigger, utcnow
+    from covid_etl.series.registry import STATES
     from covid_etl.sources.nyt_states import parse_states
     from covid_etl.store import open_store
+    from covid_etl.store.base import SeriesWrite
 
     today = dt.datetime.now(dt.UTC).date()
     parse, load = [], []
@@ -265,7 +267,7 @@ def parts_alone(real_text: str, repeat: int) -> dict[str, float]:
                     store.migrate()
                     run = store.create_run(Trigger.MANUAL, "bench", utcnow())
                     started = time.perf_counter()
-                    store.finish_run(run, [], [], states_inserted=rows)
+                    store.finish_run(run, [SeriesWrite(STATES, inserted=rows)], [])
                     load.append(time.perf_counter() - started)
                 finally:
                     store.close()
