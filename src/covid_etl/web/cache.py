@@ -1,8 +1,9 @@
-"""Rendered response bytes, cached per store state.
+"""Rendered response bytes, cached per store revision.
 
 Every stored row is written by a run's final transaction, so the latest run's id and status
-identify the data completely: when either changes, everything cached is stale. Checking them is
-one indexed single-row query, far cheaper than reading and rendering 800 rows per request.
+identify the data completely: that pair is the store's *revision*, and when either changes,
+everything cached is stale. Checking it is one indexed single-row query, far cheaper than
+reading and rendering 800 rows per request.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+
+# The store's revision: (latest run id, its status), (0, "none") before the first run.
+Revision = tuple[int, str]
 
 # Below this, gzip's header and the extra CPU are not worth it.
 GZIP_MIN_BYTES = 512
@@ -48,8 +52,8 @@ class Rendered:
 
 
 class ResponseCache:
-    """A small LRU of rendered responses; keys start with the store state they were built
-    from, and :meth:`clear` drops everything when the state moves on."""
+    """A small LRU of rendered responses; keys start with the store revision they were built
+    from, and :meth:`clear` drops everything when the revision moves on."""
 
     def __init__(self, max_entries: int = 256) -> None:
         self.max_entries = max_entries

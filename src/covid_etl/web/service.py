@@ -17,17 +17,19 @@ from covid_etl.redact import redact
 from covid_etl.series.derive import derived_rows
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
+from covid_etl.web.cache import Revision
 
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """The full derived series of one store state; windows are sliced from it."""
+    """The full derived series of one store revision; windows are sliced from it."""
 
-    state: tuple[int, str]
+    revision: Revision
     rows: list[dict[str, Any]]
     last_success_at: str | None
     last_changed_at: dt.datetime | None
-    # The latest run of the same state, so a response never pairs data and a run from two states.
+    # The latest run of the same revision, so a response never pairs data and a run from two
+    # revisions.
     last_run: RunRecord | None = None
 
 
@@ -35,7 +37,7 @@ class Series:
 SNAPSHOT_ATTEMPTS = 3
 
 
-def _state_of(run: RunRecord | None) -> tuple[int, str]:
+def _revision_of(run: RunRecord | None) -> Revision:
     return (0, "none") if run is None else (run.id, str(run.status))
 
 
@@ -47,7 +49,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
 
 
 class DataService:
-    """Reads the store and derives what the endpoints return, one full series per store state.
+    """Reads the store and derives what the endpoints return, one full series per store revision.
 
     The store is opened lazily on first use (so creating the app does no I/O) and migrated once,
     which lets a fresh server answer with an empty series instead of failing.
@@ -78,20 +80,20 @@ class DataService:
                     self._store = store
         return self._store
 
-    def state(self) -> tuple[int, str]:
+    def revision(self) -> Revision:
         """(latest run id, its status): changes whenever stored data can have changed."""
-        return _state_of(self.store.last_run())
+        return _revision_of(self.store.last_run())
 
-    def series(self, state: tuple[int, str]) -> Series:
+    def series(self, revision: Revision) -> Series:
         current = self._series
-        if current is not None and current.state == state:
+        if current is not None and current.revision == revision:
             return current
         series = self._read_series()
         self._series = series
         return series
 
     def _read_series(self) -> Series:
-        """The series of one store state. The reads are not one transaction on every backend,
+        """The series of one store revision. The reads are not one transaction on every backend,
         so they are bracketed by the latest run: when a run ended in between, read again."""
         for _ in range(SNAPSHOT_ATTEMPTS):
             before = self.store.last_run()
@@ -100,21 +102,21 @@ class DataService:
             finished = success.finished_at if success is not None else None
             changed = _last_change(self.store) if rows else None
             after = self.store.last_run()
-            if _state_of(before) == _state_of(after):
+            if _revision_of(before) == _revision_of(after):
                 break
         return Series(
-            _state_of(after), rows, finished.isoformat() if finished else None, changed, after
+            _revision_of(after), rows, finished.isoformat() if finished else None, changed, after
         )
 
     def records_page(
         self,
-        state: tuple[int, str],
+        revision: Revision,
         start: dt.date | None,
         end: dt.date | None,
         limit: int | None,
         offset: int,
     ) -> dict[str, Any]:
-        rows = self.series(state).rows
+        rows = self.series(revision).rows
         low = start.isoformat() if start else None
         high = end.isoformat() if end else None
         # ISO dates sort as strings, so the window is a plain comparison on the derived rows.
@@ -129,8 +131,8 @@ class DataService:
             "offset": offset,
         }
 
-    def summary(self, state: tuple[int, str]) -> dict[str, Any]:
-        series = self.series(state)
+    def summary(self, revision: Revision) -> dict[str, Any]:
+        series = self.series(revision)
         rows = series.rows
         latest = rows[-1] if rows else None
         recovered = next((r for r in reversed(rows) if r["recovered"] is not None), None)
@@ -171,8 +173,8 @@ class DataService:
         # defence in depth against anything a library echoed into an error message.
         return {"runs": [_scrub(run, self.secrets) for run in runs]}
 
-    def legacy(self, state: tuple[int, str]) -> dict[str, Any]:
-        series = self.series(state)
+    def legacy(self, revision: Revision) -> dict[str, Any]:
+        series = self.series(revision)
         changed = series.last_changed_at
         return {
             "data": covid_data_rows([_record_of(r) for r in series.rows]),

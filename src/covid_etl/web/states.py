@@ -1,5 +1,5 @@
 """What the states endpoints serve: each jurisdiction's stored series with derived columns and
-per-100k figures, built from the store interface alone and kept per store state.
+per-100k figures, built from the store interface alone and kept per store revision.
 
 Derived columns use the national code (:mod:`covid_etl.series.derive`) over a jurisdiction's *full*
 series, so a window or a snapshot date never changes a value. Per-100k figures divide by the
@@ -20,6 +20,7 @@ from covid_etl.models import StateRecord
 from covid_etl.series.derive import day_over_day, trailing_average
 from covid_etl.series.states import fips_groups, load_population, per_100k
 from covid_etl.store.base import Store
+from covid_etl.web.cache import Revision
 
 STATE_RECORD_FIELDS = (
     "date",
@@ -64,7 +65,7 @@ class Jurisdiction:
 
 @dataclass(frozen=True, slots=True)
 class StatesSeries:
-    state: tuple[int, str]
+    revision: Revision
     by_fips: dict[str, Jurisdiction]
     data_from: str | None
     data_through: str | None
@@ -101,7 +102,7 @@ def derived_state_rows(
     ]
 
 
-def build_series(state: tuple[int, str], records: Sequence[StateRecord]) -> StatesSeries:
+def build_series(revision: Revision, records: Sequence[StateRecord]) -> StatesSeries:
     """Group the store's rows (fips then date order, as ``Store.state_records`` gives them)
     into derived series per jurisdiction, in fips order."""
     census = load_population()
@@ -116,7 +117,7 @@ def build_series(state: tuple[int, str], records: Sequence[StateRecord]) -> Stat
         )
     first = min((j.rows[0]["date"] for j in by_fips.values()), default=None)
     through = max((j.rows[-1]["date"] for j in by_fips.values()), default=None)
-    return StatesSeries(state, by_fips, first, through)
+    return StatesSeries(revision, by_fips, first, through)
 
 
 def snapshot_entry(jurisdiction: Jurisdiction, on: str | None) -> dict[str, Any]:
@@ -144,7 +145,7 @@ def _latest_on(rows: list[dict[str, Any]], on: str | None) -> dict[str, Any] | N
 
 
 class StatesData:
-    """The per-state series of the current store state, derived once per state and shared by
+    """The per-state series of the current store revision, derived once per revision and shared by
     every request (under a lock, so concurrent misses derive it once)."""
 
     def __init__(self, store: Callable[[], Store]) -> None:
@@ -152,19 +153,19 @@ class StatesData:
         self._series: StatesSeries | None = None
         self._lock = threading.Lock()
 
-    def series(self, state: tuple[int, str]) -> StatesSeries:
+    def series(self, revision: Revision) -> StatesSeries:
         current = self._series
-        if current is not None and current.state == state:
+        if current is not None and current.revision == revision:
             return current
         with self._lock:
             current = self._series
-            if current is None or current.state != state:
-                current = build_series(state, self._store().state_records())
+            if current is None or current.revision != revision:
+                current = build_series(revision, self._store().state_records())
                 self._series = current
         return current
 
-    def snapshot(self, state: tuple[int, str], on: dt.date | None) -> dict[str, Any]:
-        series = self.series(state)
+    def snapshot(self, revision: Revision, on: dt.date | None) -> dict[str, Any]:
+        series = self.series(revision)
         day = on.isoformat() if on is not None else None
         return {
             "date": day,
@@ -173,8 +174,8 @@ class StatesData:
             "states": [snapshot_entry(j, day) for j in series.by_fips.values()],
         }
 
-    def jurisdiction(self, state: tuple[int, str], fips: str) -> Jurisdiction | None:
-        return self.series(state).by_fips.get(fips)
+    def jurisdiction(self, revision: Revision, fips: str) -> Jurisdiction | None:
+        return self.series(revision).by_fips.get(fips)
 
 
 def window_page(

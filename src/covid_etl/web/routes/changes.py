@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from covid_etl.series.changelog import to_csv, valid_series
 from covid_etl.store.base import Store
 from covid_etl.web.cache import Rendered
-from covid_etl.web.context import cached, current_state, web_context
+from covid_etl.web.context import cached, current_revision, web_context
 from covid_etl.web.errors import ApiError, invalid_parameter
 from covid_etl.web.params import (
     End,
@@ -59,15 +59,15 @@ async def run_changes(
     which = _series_param(series)
     output = response_format(request, fmt)
     store = web_context(request).service.store
-    state = await current_state(request)
+    revision = await current_revision(request)
 
     def build() -> Rendered:
         if store.get_run(run_id) is None:
             raise ApiError(404, f"no run #{run_id}")
         return changes_page(store, run_id, which, None, None, limit, offset, output)
 
-    key = ("run_changes", state, run_id, which, limit, offset, output)
-    return await cached(request, state, key, build)
+    key = ("run_changes", revision, run_id, which, limit, offset, output)
+    return await cached(request, revision, key, build)
 
 
 @router.get(
@@ -89,13 +89,13 @@ async def changes(
     first, last = date_window(start, end)
     output = response_format(request, fmt)
     store = web_context(request).service.store
-    state = await current_state(request)
+    revision = await current_revision(request)
 
     def build() -> Rendered:
         return changes_page(store, None, which, first, last, limit, offset, output)
 
-    key = ("changes", state, which, first, last, limit, offset, output)
-    return await cached(request, state, key, build)
+    key = ("changes", revision, which, first, last, limit, offset, output)
+    return await cached(request, revision, key, build)
 
 
 def changes_page(

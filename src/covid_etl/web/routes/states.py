@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from covid_etl.web.cache import Rendered
-from covid_etl.web.context import cached, current_state
+from covid_etl.web.context import cached, current_revision
 from covid_etl.web.errors import ApiError, invalid_parameter
 from covid_etl.web.params import (
     DATE_QUERY,
@@ -60,15 +60,15 @@ async def states(
     on = date_param("date", date)
     form = response_format(request, fmt)
     data = states_data(request)
-    state = await current_state(request)
+    revision = await current_revision(request)
 
     def build() -> Rendered:
-        snapshot = data.snapshot(state, on)
+        snapshot = data.snapshot(revision, on)
         if form == "csv":
             return render_csv(snapshot["states"], SNAPSHOT_FIELDS)
         return render_json(snapshot)
 
-    return await cached(request, state, ("states", state, on, form), build)
+    return await cached(request, revision, ("states", revision, on, form), build)
 
 
 @router.get(
@@ -98,9 +98,9 @@ async def state_records(
     first, last = date_window(start, end)
     form = response_format(request, fmt)
     data = states_data(request)
-    state = await current_state(request)
+    revision = await current_revision(request)
     # Unknown fips is checked before the cache: a 404 is never registered for the fast path.
-    jurisdiction = await run_in_threadpool(data.jurisdiction, state, fips)
+    jurisdiction = await run_in_threadpool(data.jurisdiction, revision, fips)
     if jurisdiction is None:
         raise ApiError(404, f"no stored series for fips {fips}")
 
@@ -115,5 +115,5 @@ async def state_records(
         }
         return render_json({**head, **page})
 
-    key = ("state_records", state, fips, first, last, limit, offset, form)
-    return await cached(request, state, key, build)
+    key = ("state_records", revision, fips, first, last, limit, offset, form)
+    return await cached(request, revision, key, build)
