@@ -176,24 +176,3 @@ class StatesData:
 
     def jurisdiction(self, revision: Revision, fips: str) -> Jurisdiction | None:
         return self.series(revision).by_fips.get(fips)
-
-
-def window_page(
-    rows: list[dict[str, Any]],
-    start: dt.date | None,
-    end: dt.date | None,
-    limit: int | None,
-    offset: int,
-) -> dict[str, Any]:
-    """The rows between ``start`` and ``end`` (inclusive), paged like ``/api/v1/records``."""
-    low = start.isoformat() if start else None
-    high = end.isoformat() if end else None
-    window = [r for r in rows if (low is None or r["date"] >= low)]
-    window = [r for r in window if (high is None or r["date"] <= high)]
-    total = len(window)
-    return {
-        "records": window[offset : offset + limit if limit is not None else None],
-        "total": total,
-        "limit": limit if limit is not None else total,
-        "offset": offset,
-    }

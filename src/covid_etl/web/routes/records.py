@@ -19,6 +19,7 @@ from covid_etl.web.params import (
 )
 from covid_etl.web.render import render_csv, render_json
 from covid_etl.web.schemas import RecordsPage, Summary
+from covid_etl.web.service import window_page
 
 router = APIRouter()
 
@@ -43,7 +44,7 @@ async def records(
     revision = await current_revision(request)
 
     def build() -> Rendered:
-        page = service.records_page(revision, first, last, limit, offset)
+        page = window_page(service.series(revision).rows, first, last, limit, offset)
         if form == "csv":
             return render_csv(page["records"])
         return render_json(page)

@@ -27,7 +27,8 @@ from covid_etl.web.params import (
 )
 from covid_etl.web.render import render_csv, render_json
 from covid_etl.web.schemas import ErrorBody, StateRecordsPage, StatesSnapshot
-from covid_etl.web.states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, StatesData, window_page
+from covid_etl.web.service import window_page
+from covid_etl.web.states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, StatesData
 
 PREFIX = "/api/v1/states"
 _FIPS = re.compile(r"^[0-9]{2}$")
