@@ -1,4 +1,4 @@
-"""Rendered response bytes, cached per store revision.
+"""What the API keeps per store revision: each derived series and the rendered responses.
 
 Every stored row is written by a run's final transaction, so the latest run's id and status
 identify the data completely: that pair is the store's *revision*, and when either changes,
@@ -12,8 +12,9 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 # The store's revision: (latest run id, its status), (0, "none") before the first run.
 Revision = tuple[int, str]
@@ -83,3 +84,31 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class _OfRevision(Protocol):
+    @property
+    def revision(self) -> Revision: ...
+
+
+S = TypeVar("S", bound=_OfRevision)
+
+
+class SeriesCache(Generic[S]):
+    """The derived series of the latest revision asked for, and only that one (a whole series
+    in memory, shared by every request). It is built under a lock, so that concurrent requests
+    missing it together derive it once instead of each reading the store."""
+
+    def __init__(self, build: Callable[[Revision], S]) -> None:
+        self._build = build
+        self._current: S | None = None
+        self._lock = threading.Lock()
+
+    def get(self, revision: Revision) -> S:
+        current = self._current
+        if current is None or current.revision != revision:
+            with self._lock:
+                current = self._current
+                if current is None or current.revision != revision:
+                    current = self._current = self._build(revision)
+        return current

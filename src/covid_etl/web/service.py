@@ -17,7 +17,7 @@ from covid_etl.redact import redact
 from covid_etl.series.derive import derived_rows
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
-from covid_etl.web.cache import Revision
+from covid_etl.web.cache import Revision, SeriesCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +67,9 @@ class DataService:
         self.secrets = secrets
         self.clock = clock
         self._store = store
-        self._series: Series | None = None
         self._lock = threading.Lock()
+        # _read_series reads the revision it finds, which a run may have moved past the one asked.
+        self._series = SeriesCache(lambda _asked: self._read_series())
 
     @property
     def store(self) -> Store:
@@ -85,12 +86,7 @@ class DataService:
         return _revision_of(self.store.last_run())
 
     def series(self, revision: Revision) -> Series:
-        current = self._series
-        if current is not None and current.revision == revision:
-            return current
-        series = self._read_series()
-        self._series = series
-        return series
+        return self._series.get(revision)
 
     def _read_series(self) -> Series:
         """The series of one store revision. The reads are not one transaction on every backend,

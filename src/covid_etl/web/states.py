@@ -10,7 +10,6 @@ Virgin Islands) gets null there, never 0.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from covid_etl.models import StateRecord
 from covid_etl.series.derive import day_over_day, trailing_average
 from covid_etl.series.states import fips_groups, load_population, per_100k
 from covid_etl.store.base import Store
-from covid_etl.web.cache import Revision
+from covid_etl.web.cache import Revision, SeriesCache
 
 STATE_RECORD_FIELDS = (
     "date",
@@ -146,23 +145,13 @@ def _latest_on(rows: list[dict[str, Any]], on: str | None) -> dict[str, Any] | N
 
 class StatesData:
     """The per-state series of the current store revision, derived once per revision and shared by
-    every request (under a lock, so concurrent misses derive it once)."""
+    every request."""
 
     def __init__(self, store: Callable[[], Store]) -> None:
-        self._store = store
-        self._series: StatesSeries | None = None
-        self._lock = threading.Lock()
+        self._series = SeriesCache(lambda revision: build_series(revision, store().state_records()))
 
     def series(self, revision: Revision) -> StatesSeries:
-        current = self._series
-        if current is not None and current.revision == revision:
-            return current
-        with self._lock:
-            current = self._series
-            if current is None or current.revision != revision:
-                current = build_series(revision, self._store().state_records())
-                self._series = current
-        return current
+        return self._series.get(revision)
 
     def snapshot(self, revision: Revision, on: dt.date | None) -> dict[str, Any]:
         series = self.series(revision)
