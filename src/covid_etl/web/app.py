@@ -29,7 +29,6 @@ from covid_etl.web.fastpath import FastPathMiddleware
 from covid_etl.web.metrics import install_metrics
 from covid_etl.web.middleware import ApiHeadersMiddleware
 from covid_etl.web.routes import changes, compat, pages, records, runs, states
-from covid_etl.web.states import StatesData
 
 # Responses that depend only on the store revision (and the day): served by the fast path.
 CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data", "/api/v1/states")
@@ -97,7 +96,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
-    app.state.states = StatesData(lambda: service.store)
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(

@@ -1,5 +1,6 @@
 """What the API serves, built from the store interface alone (so every backend works) and kept
-separate from HTTP: the routes in :mod:`covid_etl.web.app` only parse, render and send.
+separate from HTTP: the routes (:mod:`covid_etl.web.routes`) reach every read through
+:class:`DataService`, and only parse, render and send.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from covid_etl.models import RunRecord, RunStatus, utcnow
+from covid_etl.models import ChangeEntry, RunRecord, RunStatus, utcnow
 from covid_etl.publish.original import covid_data_rows, last_modified_text
 from covid_etl.redact import redact
 from covid_etl.series.derive import derived_rows
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
 from covid_etl.web.cache import Revision, SeriesCache
+from covid_etl.web.states import StatesSeries, build_series
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,8 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
 
 
 class DataService:
-    """Reads the store and derives what the endpoints return, one full series per store revision.
+    """Reads the store and derives what the endpoints return: the national and the per-state
+    series are derived in full once per store revision, the change log read per request.
 
     The store is opened lazily on first use (so creating the app does no I/O) and migrated once,
     which lets a fresh server answer with an empty series instead of failing.
@@ -68,8 +71,10 @@ class DataService:
         self.clock = clock
         self._store = store
         self._lock = threading.Lock()
-        # _read_series reads the revision it finds, which a run may have moved past the one asked.
+        # The national series is kept under the revision it was read at, which a run may have
+        # moved past the one asked for.
         self._series = SeriesCache(lambda _asked: self._read_series())
+        self._states = SeriesCache(lambda asked: build_series(asked, self.store.state_records()))
 
     @property
     def store(self) -> Store:
@@ -87,6 +92,9 @@ class DataService:
 
     def series(self, revision: Revision) -> Series:
         return self._series.get(revision)
+
+    def states(self, revision: Revision) -> StatesSeries:
+        return self._states.get(revision)
 
     def _read_series(self) -> Series:
         """The series of one store revision. The reads are not one transaction on every backend,
@@ -145,6 +153,24 @@ class DataService:
         # Source URLs are masked when recorded; scrubbing the configured secrets again is
         # defence in depth against anything a library echoed into an error message.
         return {"runs": [_scrub(run, self.secrets) for run in runs]}
+
+    def changes(
+        self,
+        run_id: int | None,
+        series: str | None,
+        start: dt.date | None,
+        end: dt.date | None,
+        limit: int | None,
+        offset: int,
+    ) -> tuple[list[ChangeEntry], int] | None:
+        """One page of change entries (by series, date and run) and the filter's total; None
+        when ``run_id`` names no stored run."""
+        store = self.store
+        if run_id is not None and store.get_run(run_id) is None:
+            return None
+        total = store.count_changes(run_id, series, start, end)
+        entries = store.changes(run_id, series, start, end, limit, offset) if offset < total else []
+        return entries, total
 
     def legacy(self, revision: Revision) -> dict[str, Any]:
         series = self.series(revision)

@@ -1,5 +1,5 @@
 """What the states endpoints serve: each jurisdiction's stored series with derived columns and
-per-100k figures, built from the store interface alone and kept per store revision.
+per-100k figures, built from the store's rows (kept per store revision by the data service).
 
 Derived columns use the national code (:mod:`covid_etl.series.derive`) over a jurisdiction's *full*
 series, so a window or a snapshot date never changes a value. Per-100k figures divide by the
@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from covid_etl.models import StateRecord
 from covid_etl.series.derive import day_over_day, trailing_average
 from covid_etl.series.states import fips_groups, load_population, per_100k
-from covid_etl.store.base import Store
-from covid_etl.web.cache import Revision, SeriesCache
+from covid_etl.web.cache import Revision
 
 STATE_RECORD_FIELDS = (
     "date",
@@ -119,6 +118,17 @@ def build_series(revision: Revision, records: Sequence[StateRecord]) -> StatesSe
     return StatesSeries(revision, by_fips, first, through)
 
 
+def snapshot(series: StatesSeries, on: dt.date | None) -> dict[str, Any]:
+    """Every jurisdiction on ``on`` (each one's latest row when None)."""
+    day = on.isoformat() if on is not None else None
+    return {
+        "date": day,
+        "data_from": series.data_from,
+        "data_through": series.data_through,
+        "states": [snapshot_entry(j, day) for j in series.by_fips.values()],
+    }
+
+
 def snapshot_entry(jurisdiction: Jurisdiction, on: str | None) -> dict[str, Any]:
     """The jurisdiction's latest row on or before ``on`` (its latest row when None); a
     jurisdiction with no row yet on that date has null figures."""
@@ -141,27 +151,3 @@ def _latest_on(rows: list[dict[str, Any]], on: str | None) -> dict[str, Any] | N
     # The number of rows dated on or before ``on``; the last of them is the one.
     count = bisect_right(dates, on)
     return rows[count - 1] if count else None
-
-
-class StatesData:
-    """The per-state series of the current store revision, derived once per revision and shared by
-    every request."""
-
-    def __init__(self, store: Callable[[], Store]) -> None:
-        self._series = SeriesCache(lambda revision: build_series(revision, store().state_records()))
-
-    def series(self, revision: Revision) -> StatesSeries:
-        return self._series.get(revision)
-
-    def snapshot(self, revision: Revision, on: dt.date | None) -> dict[str, Any]:
-        series = self.series(revision)
-        day = on.isoformat() if on is not None else None
-        return {
-            "date": day,
-            "data_from": series.data_from,
-            "data_through": series.data_through,
-            "states": [snapshot_entry(j, day) for j in series.by_fips.values()],
-        }
-
-    def jurisdiction(self, revision: Revision, fips: str) -> Jurisdiction | None:
-        return self.series(revision).by_fips.get(fips)
