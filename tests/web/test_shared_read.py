@@ -1,5 +1,5 @@
-"""Requests that arrive while the store state is being read share the next read: a burst costs
-two reads, not one per request, and no request gets a state read before it arrived."""
+"""Requests that arrive while the store revision is being read share the next read: a burst costs
+two reads, not one per request, and no request gets a revision read before it arrived."""
 
 from __future__ import annotations
 

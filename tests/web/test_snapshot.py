@@ -1,4 +1,4 @@
-"""One response, one store state: a run that commits while a response is being built must not
+"""One response, one store revision: a run that commits while a response is being built must not
 give a summary whose data and last run come from different moments (an S3 reader revalidates
 its copy before each read, so two reads of one request can straddle a commit)."""
 
@@ -36,7 +36,7 @@ class CommitDuringRead:
         return rows
 
 
-def test_summary_never_mixes_data_and_run_from_two_store_states(database_url: str) -> None:
+def test_summary_never_mixes_data_and_run_from_two_store_revisions(database_url: str) -> None:
     inner = open_store(database_url)
     inner.migrate()
     store = CommitDuringRead(inner, database_url)
@@ -45,7 +45,7 @@ def test_summary_never_mixes_data_and_run_from_two_store_states(database_url: st
         summary = client.get("/api/v1/summary").json()
     assert store.committed
     last_run = summary["last_run"]
-    # Either the state before the run (no data, no run) or after it (its data and its run).
+    # Either the revision before the run (no data, no run) or after it (its data and its run).
     assert (summary["data_through"], last_run and last_run["status"]) in (
         (None, None),
         ("2022-04-16", "succeeded"),

@@ -2,7 +2,7 @@
 
 Routes (in :mod:`covid_etl.web.routes`, one module per concern) only parse parameters, look up
 rendered bytes and send them; the data comes from :class:`~covid_etl.web.service.DataService`
-(the store interface, any backend) and is cached per store state by
+(the store interface, any backend) and is cached per store revision by
 :class:`~covid_etl.web.cache.ResponseCache`. The app runs no ETL itself: ``covid-etl serve``
 passes the scheduler it built, and the AWS API function passes none.
 """
@@ -29,9 +29,8 @@ from covid_etl.web.fastpath import FastPathMiddleware
 from covid_etl.web.metrics import install_metrics
 from covid_etl.web.middleware import ApiHeadersMiddleware
 from covid_etl.web.routes import changes, compat, pages, records, runs, states
-from covid_etl.web.states import StatesData
 
-# Responses that depend only on the store state (and the day): served by the fast path.
+# Responses that depend only on the store revision (and the day): served by the fast path.
 CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data", "/api/v1/states")
 # Paths under these prefixes too (one state's records).
 CACHED_PREFIXES = ("/api/v1/states/",)
@@ -60,7 +59,7 @@ def create_app(
     if scheduler is not None and scheduler.on_run is None:
 
         def forget() -> None:
-            # Memory only: the state in every key has already changed.
+            # Memory only: the revision in every key has already changed.
             context.cache.clear()
             context.raw.clear()
 
@@ -97,13 +96,12 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
-    app.state.states = StatesData(lambda: service.store)
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         FastPathMiddleware,
         raw=context.raw,
-        state=context.state,
+        revision=context.revision,
         today=lambda: clock().date(),
         paths=frozenset(CACHED_PATHS),
         prefixes=CACHED_PREFIXES,

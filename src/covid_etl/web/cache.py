@@ -1,8 +1,9 @@
-"""Rendered response bytes, cached per store state.
+"""What the API keeps per store revision: each derived series and the rendered responses.
 
 Every stored row is written by a run's final transaction, so the latest run's id and status
-identify the data completely: when either changes, everything cached is stale. Checking them is
-one indexed single-row query, far cheaper than reading and rendering 800 rows per request.
+identify the data completely: that pair is the store's *revision*, and when either changes,
+everything cached is stale. Checking it is one indexed single-row query, far cheaper than
+reading and rendering 800 rows per request.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+# The store's revision: (latest run id, its status), (0, "none") before the first run.
+Revision = tuple[int, str]
 
 # Below this, gzip's header and the extra CPU are not worth it.
 GZIP_MIN_BYTES = 512
@@ -48,8 +53,8 @@ class Rendered:
 
 
 class ResponseCache:
-    """A small LRU of rendered responses; keys start with the store state they were built
-    from, and :meth:`clear` drops everything when the state moves on."""
+    """A small LRU of rendered responses; keys start with the store revision they were built
+    from, and :meth:`clear` drops everything when the revision moves on."""
 
     def __init__(self, max_entries: int = 256) -> None:
         self.max_entries = max_entries
@@ -79,3 +84,31 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class _OfRevision(Protocol):
+    @property
+    def revision(self) -> Revision: ...
+
+
+S = TypeVar("S", bound=_OfRevision)
+
+
+class SeriesCache(Generic[S]):
+    """The derived series of the latest revision asked for, and only that one (a whole series
+    in memory, shared by every request). It is built under a lock, so that concurrent requests
+    missing it together derive it once instead of each reading the store."""
+
+    def __init__(self, build: Callable[[Revision], S]) -> None:
+        self._build = build
+        self._current: S | None = None
+        self._lock = threading.Lock()
+
+    def get(self, revision: Revision) -> S:
+        current = self._current
+        if current is None or current.revision != revision:
+            with self._lock:
+                current = self._current
+                if current is None or current.revision != revision:
+                    current = self._current = self._build(revision)
+        return current

@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from covid_etl.web.cache import Rendered, ResponseCache
+from covid_etl.web.cache import Rendered, ResponseCache, Revision
 from covid_etl.web.fastpath import negotiate, raw_key
 from covid_etl.web.schemas import ErrorBody
 from covid_etl.web.shared_read import SharedRead
@@ -42,11 +42,11 @@ class WebContext:
     scheduler: Scheduler | None
     # COVID_ETL_MAX_RUN_AGE in seconds (None: off), for /healthz and /metrics.
     max_run_age: float | None = None
-    # The store state as requests read it: off the event loop, shared by concurrent requests.
-    state: SharedRead[tuple[int, str]] = field(init=False)
+    # The store revision as requests read it: off the event loop, shared by concurrent requests.
+    revision: SharedRead[Revision] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "state", SharedRead(self.service.state))  # frozen dataclass
+        object.__setattr__(self, "revision", SharedRead(self.service.revision))  # frozen dataclass
 
     def staleness(self) -> Health:
         """The staleness verdict now (reads the store: call it from a worker thread)."""
@@ -60,13 +60,13 @@ def web_context(request: Request) -> WebContext:
     return context
 
 
-async def current_state(request: Request) -> tuple[int, str]:
-    """The store state, read in a worker thread (a network round trip on PostgreSQL)."""
-    return await web_context(request).state()
+async def current_revision(request: Request) -> Revision:
+    """The store revision, read in a worker thread (a network round trip on PostgreSQL)."""
+    return await web_context(request).revision()
 
 
 async def cached(
-    request: Request, state: Hashable, key: tuple[Any, ...], build: Callable[[], Rendered]
+    request: Request, revision: Hashable, key: tuple[Any, ...], build: Callable[[], Rendered]
 ) -> Response:
     """Send the rendered response for ``key``, building it on a miss, and register its bytes
     for the fast path under the raw request."""
@@ -79,7 +79,7 @@ async def cached(
     scope = request.scope
     accept = request.headers.get("accept", "")
     day = context.clock().date()
-    context.raw.put(raw_key(scope["path"], scope["query_string"], accept, state, day), rendered)
+    context.raw.put(raw_key(scope["path"], scope["query_string"], accept, revision, day), rendered)
     return send(request, rendered)
 
 

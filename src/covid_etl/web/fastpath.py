@@ -1,9 +1,9 @@
 """Serve repeat requests straight from the cache, before FastAPI routes and validates them.
 
 A request is answered here only if an identical one (same path, query string, CSV preference,
-store state and day) was already validated and rendered by a route, which registered its bytes
+store revision and day) was already validated and rendered by a route, which registered its bytes
 under that raw key; anything else falls through to the app. This keeps every validation rule in
-the routes while a repeated read costs one store-state query and a dictionary lookup, which is
+the routes while a repeated read costs one store-revision query and a dictionary lookup, which is
 what lets one process serve the whole series thousands of times a second.
 """
 
@@ -23,9 +23,9 @@ VARY = "Accept, Accept-Encoding"
 
 
 def raw_key(
-    path: str, query: bytes, accept: str, state: Hashable, day: dt.date
+    path: str, query: bytes, accept: str, revision: Hashable, day: dt.date
 ) -> tuple[Hashable, ...]:
-    return (path, query, "text/csv" in accept, state, day)
+    return (path, query, "text/csv" in accept, revision, day)
 
 
 def negotiate(
@@ -58,14 +58,14 @@ class FastPathMiddleware:
         self,
         app: ASGIApp,
         raw: ResponseCache,
-        state: Callable[[], Awaitable[Hashable]],
+        revision: Callable[[], Awaitable[Hashable]],
         today: Callable[[], dt.date],
         paths: frozenset[str],
         prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.raw = raw
-        self.state = state
+        self.revision = revision
         self.today = today
         self.paths = paths
         self.prefixes = prefixes
@@ -77,12 +77,12 @@ class FastPathMiddleware:
         headers = _headers(scope)
         try:
             # A store read, off the event loop and shared with concurrent requests.
-            state = await self.state()
+            revision = await self.revision()
         except Exception:  # let the route produce the proper error response
             await self.app(scope, receive, send)
             return
         key = raw_key(
-            scope["path"], scope["query_string"], headers.get("accept", ""), state, self.today()
+            scope["path"], scope["query_string"], headers.get("accept", ""), revision, self.today()
         )
         rendered = self.raw.get(key)
         if rendered is None:

@@ -74,6 +74,14 @@ class SourceOut(BaseModel):
     not_modified: bool
 
 
+class StatesCountsOut(BaseModel):
+    inserted: int
+    updated: int
+    unchanged: int
+    removed: int
+    data_through: str | None
+
+
 class RunOut(BaseModel):
     id: int
     trigger: str
@@ -91,6 +99,9 @@ class RunOut(BaseModel):
     removed: int
     removed_dates: list[str]
     data_through: str | None
+    states: StatesCountsOut | None = Field(
+        description="What the run did to the per-state series; null when that source is off."
+    )
     sources: list[SourceOut]
     recovered_from: int | None
     notification_status: str | None

@@ -1,5 +1,6 @@
 """What the API serves, built from the store interface alone (so every backend works) and kept
-separate from HTTP: the routes in :mod:`covid_etl.web.app` only parse, render and send.
+separate from HTTP: the routes (:mod:`covid_etl.web.routes`) reach every read through
+:class:`DataService`, and only parse, render and send.
 """
 
 from __future__ import annotations
@@ -11,24 +12,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from covid_etl.models import RunRecord, RunStatus, utcnow
+from covid_etl.models import ChangeEntry, RunRecord, RunStatus, utcnow
 from covid_etl.publish.original import covid_data_rows, last_modified_text
 from covid_etl.redact import redact
 from covid_etl.series.derive import derived_rows
-from covid_etl.series.registry import NATIONAL
+from covid_etl.series.registry import NATIONAL, STATES
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
+from covid_etl.web.cache import Revision, SeriesCache
+from covid_etl.web.states import StatesSeries, build_series
 
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """The full derived series of one store state; windows are sliced from it."""
+    """The full derived series of one store revision; windows are sliced from it."""
 
-    state: tuple[int, str]
+    revision: Revision
     rows: list[dict[str, Any]]
     last_success_at: str | None
     last_changed_at: dt.datetime | None
-    # The latest run of the same state, so a response never pairs data and a run from two states.
+    # The latest run of the same revision, so a response never pairs data and a run from two
+    # revisions.
     last_run: RunRecord | None = None
 
 
@@ -36,7 +40,7 @@ class Series:
 SNAPSHOT_ATTEMPTS = 3
 
 
-def _state_of(run: RunRecord | None) -> tuple[int, str]:
+def _revision_of(run: RunRecord | None) -> Revision:
     return (0, "none") if run is None else (run.id, str(run.status))
 
 
@@ -48,7 +52,8 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
 
 
 class DataService:
-    """Reads the store and derives what the endpoints return, one full series per store state.
+    """Reads the store and derives what the endpoints return: the national and the per-state
+    series are derived in full once per store revision, the change log read per request.
 
     The store is opened lazily on first use (so creating the app does no I/O) and migrated once,
     which lets a fresh server answer with an empty series instead of failing.
@@ -66,8 +71,11 @@ class DataService:
         self.secrets = secrets
         self.clock = clock
         self._store = store
-        self._series: Series | None = None
         self._lock = threading.Lock()
+        # The national series is kept under the revision it was read at, which a run may have
+        # moved past the one asked for.
+        self._series = SeriesCache(lambda _asked: self._read_series())
+        self._states = SeriesCache(lambda asked: build_series(asked, self.store.rows(STATES)))
 
     @property
     def store(self) -> Store:
@@ -79,20 +87,18 @@ class DataService:
                     self._store = store
         return self._store
 
-    def state(self) -> tuple[int, str]:
+    def revision(self) -> Revision:
         """(latest run id, its status): changes whenever stored data can have changed."""
-        return _state_of(self.store.last_run())
+        return _revision_of(self.store.last_run())
 
-    def series(self, state: tuple[int, str]) -> Series:
-        current = self._series
-        if current is not None and current.state == state:
-            return current
-        series = self._read_series()
-        self._series = series
-        return series
+    def series(self, revision: Revision) -> Series:
+        return self._series.get(revision)
+
+    def states(self, revision: Revision) -> StatesSeries:
+        return self._states.get(revision)
 
     def _read_series(self) -> Series:
-        """The series of one store state. The reads are not one transaction on every backend,
+        """The series of one store revision. The reads are not one transaction on every backend,
         so they are bracketed by the latest run: when a run ended in between, read again."""
         for _ in range(SNAPSHOT_ATTEMPTS):
             before = self.store.last_run()
@@ -101,37 +107,14 @@ class DataService:
             finished = success.finished_at if success is not None else None
             changed = _last_change(self.store) if rows else None
             after = self.store.last_run()
-            if _state_of(before) == _state_of(after):
+            if _revision_of(before) == _revision_of(after):
                 break
         return Series(
-            _state_of(after), rows, finished.isoformat() if finished else None, changed, after
+            _revision_of(after), rows, finished.isoformat() if finished else None, changed, after
         )
 
-    def records_page(
-        self,
-        state: tuple[int, str],
-        start: dt.date | None,
-        end: dt.date | None,
-        limit: int | None,
-        offset: int,
-    ) -> dict[str, Any]:
-        rows = self.series(state).rows
-        low = start.isoformat() if start else None
-        high = end.isoformat() if end else None
-        # ISO dates sort as strings, so the window is a plain comparison on the derived rows.
-        window = [r for r in rows if (low is None or r["date"] >= low)]
-        window = [r for r in window if (high is None or r["date"] <= high)]
-        total = len(window)
-        page = window[offset : offset + limit if limit is not None else None]
-        return {
-            "records": page,
-            "total": total,
-            "limit": limit if limit is not None else total,
-            "offset": offset,
-        }
-
-    def summary(self, state: tuple[int, str]) -> dict[str, Any]:
-        series = self.series(state)
+    def summary(self, revision: Revision) -> dict[str, Any]:
+        series = self.series(revision)
         rows = series.rows
         latest = rows[-1] if rows else None
         recovered = next((r for r in reversed(rows) if r["recovered"] is not None), None)
@@ -172,8 +155,26 @@ class DataService:
         # defence in depth against anything a library echoed into an error message.
         return {"runs": [_scrub(run, self.secrets) for run in runs]}
 
-    def legacy(self, state: tuple[int, str]) -> dict[str, Any]:
-        series = self.series(state)
+    def changes(
+        self,
+        run_id: int | None,
+        series: str | None,
+        start: dt.date | None,
+        end: dt.date | None,
+        limit: int | None,
+        offset: int,
+    ) -> tuple[list[ChangeEntry], int] | None:
+        """One page of change entries (by series, date and run) and the filter's total; None
+        when ``run_id`` names no stored run."""
+        store = self.store
+        if run_id is not None and store.get_run(run_id) is None:
+            return None
+        total = store.count_changes(run_id, series, start, end)
+        entries = store.changes(run_id, series, start, end, limit, offset) if offset < total else []
+        return entries, total
+
+    def legacy(self, revision: Revision) -> dict[str, Any]:
+        series = self.series(revision)
         changed = series.last_changed_at
         return {
             "data": covid_data_rows([_record_of(r) for r in series.rows]),
@@ -183,6 +184,29 @@ class DataService:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def window_page(
+    rows: list[dict[str, Any]],
+    start: dt.date | None,
+    end: dt.date | None,
+    limit: int | None,
+    offset: int,
+) -> dict[str, Any]:
+    """The rows (date order) between ``start`` and ``end`` (inclusive), one page of them and the
+    window's total: ``/api/v1/records`` and one state's records alike."""
+    low = start.isoformat() if start else None
+    high = end.isoformat() if end else None
+    # ISO dates sort as strings, so the window is a plain comparison on the derived rows.
+    window = [r for r in rows if (low is None or r["date"] >= low)]
+    window = [r for r in window if (high is None or r["date"] <= high)]
+    total = len(window)
+    return {
+        "records": window[offset : offset + limit if limit is not None else None],
+        "total": total,
+        "limit": limit if limit is not None else total,
+        "offset": offset,
+    }
 
 
 def _run_status(run: RunRecord) -> dict[str, Any]:

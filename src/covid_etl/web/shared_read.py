@@ -1,10 +1,10 @@
 """One store read shared by the requests waiting for it.
 
-Every API request first reads the store state (latest run id and status) to find its cached
+Every API request first reads the store revision (latest run id and status) to find its cached
 response. That read runs in a worker thread, so that a slow PostgreSQL or S3 round trip never
 stalls the event loop; but a thread hop and a query per request cost more than the cached answer
 itself under load. Requests that arrive while a read is in flight therefore wait for the *next*
-read and share it: each request still gets a state read after it arrived (a run committed before
+read and share it: each request still gets a revision read after it arrived (a run committed before
 the request is always seen), and a burst of requests costs two reads, not one per request.
 """
 

@@ -1,5 +1,5 @@
 """What the states endpoints serve: each jurisdiction's stored series with derived columns and
-per-100k figures, built from the store interface alone and kept per store state.
+per-100k figures, built from the store's rows (kept per store revision by the data service).
 
 Derived columns use the national code (:mod:`covid_etl.series.derive`) over a jurisdiction's *full*
 series, so a window or a snapshot date never changes a value. Per-100k figures divide by the
@@ -10,16 +10,15 @@ Virgin Islands) gets null there, never 0.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from covid_etl.models import StateRecord
 from covid_etl.series.derive import day_over_day, trailing_average
-from covid_etl.series.states import STATES, fips_groups, load_population, per_100k
-from covid_etl.store.base import Store
+from covid_etl.series.states import fips_groups, load_population, per_100k
+from covid_etl.web.cache import Revision
 
 STATE_RECORD_FIELDS = (
     "date",
@@ -64,7 +63,7 @@ class Jurisdiction:
 
 @dataclass(frozen=True, slots=True)
 class StatesSeries:
-    state: tuple[int, str]
+    revision: Revision
     by_fips: dict[str, Jurisdiction]
     data_from: str | None
     data_through: str | None
@@ -101,8 +100,8 @@ def derived_state_rows(
     ]
 
 
-def build_series(state: tuple[int, str], records: Sequence[StateRecord]) -> StatesSeries:
-    """Group the store's rows (fips then date order, as ``Store.state_records`` gives them)
+def build_series(revision: Revision, records: Sequence[StateRecord]) -> StatesSeries:
+    """Group the store's rows (fips then date order, as ``Store.rows(STATES)`` gives them)
     into derived series per jurisdiction, in fips order."""
     census = load_population()
     by_fips: dict[str, Jurisdiction] = {}
@@ -116,7 +115,18 @@ def build_series(state: tuple[int, str], records: Sequence[StateRecord]) -> Stat
         )
     first = min((j.rows[0]["date"] for j in by_fips.values()), default=None)
     through = max((j.rows[-1]["date"] for j in by_fips.values()), default=None)
-    return StatesSeries(state, by_fips, first, through)
+    return StatesSeries(revision, by_fips, first, through)
+
+
+def snapshot(series: StatesSeries, on: dt.date | None) -> dict[str, Any]:
+    """Every jurisdiction on ``on`` (each one's latest row when None)."""
+    day = on.isoformat() if on is not None else None
+    return {
+        "date": day,
+        "data_from": series.data_from,
+        "data_through": series.data_through,
+        "states": [snapshot_entry(j, day) for j in series.by_fips.values()],
+    }
 
 
 def snapshot_entry(jurisdiction: Jurisdiction, on: str | None) -> dict[str, Any]:
@@ -141,58 +151,3 @@ def _latest_on(rows: list[dict[str, Any]], on: str | None) -> dict[str, Any] | N
     # The number of rows dated on or before ``on``; the last of them is the one.
     count = bisect_right(dates, on)
     return rows[count - 1] if count else None
-
-
-class StatesData:
-    """The per-state series of the current store state, derived once per state and shared by
-    every request (under a lock, so concurrent misses derive it once)."""
-
-    def __init__(self, store: Callable[[], Store]) -> None:
-        self._store = store
-        self._series: StatesSeries | None = None
-        self._lock = threading.Lock()
-
-    def series(self, state: tuple[int, str]) -> StatesSeries:
-        current = self._series
-        if current is not None and current.state == state:
-            return current
-        with self._lock:
-            current = self._series
-            if current is None or current.state != state:
-                current = build_series(state, self._store().rows(STATES))
-                self._series = current
-        return current
-
-    def snapshot(self, state: tuple[int, str], on: dt.date | None) -> dict[str, Any]:
-        series = self.series(state)
-        day = on.isoformat() if on is not None else None
-        return {
-            "date": day,
-            "data_from": series.data_from,
-            "data_through": series.data_through,
-            "states": [snapshot_entry(j, day) for j in series.by_fips.values()],
-        }
-
-    def jurisdiction(self, state: tuple[int, str], fips: str) -> Jurisdiction | None:
-        return self.series(state).by_fips.get(fips)
-
-
-def window_page(
-    rows: list[dict[str, Any]],
-    start: dt.date | None,
-    end: dt.date | None,
-    limit: int | None,
-    offset: int,
-) -> dict[str, Any]:
-    """The rows between ``start`` and ``end`` (inclusive), paged like ``/api/v1/records``."""
-    low = start.isoformat() if start else None
-    high = end.isoformat() if end else None
-    window = [r for r in rows if (low is None or r["date"] >= low)]
-    window = [r for r in window if (high is None or r["date"] <= high)]
-    total = len(window)
-    return {
-        "records": window[offset : offset + limit if limit is not None else None],
-        "total": total,
-        "limit": limit if limit is not None else total,
-        "offset": offset,
-    }

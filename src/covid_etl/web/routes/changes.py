@@ -10,9 +10,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from covid_etl.series.changelog import to_csv, valid_series
-from covid_etl.store.base import Store
 from covid_etl.web.cache import Rendered
-from covid_etl.web.context import cached, current_state, web_context
+from covid_etl.web.context import cached, current_revision, web_context
 from covid_etl.web.errors import ApiError, invalid_parameter
 from covid_etl.web.params import (
     End,
@@ -26,6 +25,7 @@ from covid_etl.web.params import (
 )
 from covid_etl.web.render import CSV_TYPE, render_json
 from covid_etl.web.schemas import ChangesPage, ErrorBody
+from covid_etl.web.service import DataService
 
 SERIES_PATTERN = "^(national|[0-9]{2})$"
 
@@ -58,16 +58,14 @@ async def run_changes(
 ) -> Response:
     which = _series_param(series)
     output = response_format(request, fmt)
-    store = web_context(request).service.store
-    state = await current_state(request)
+    service = web_context(request).service
+    revision = await current_revision(request)
 
     def build() -> Rendered:
-        if store.get_run(run_id) is None:
-            raise ApiError(404, f"no run #{run_id}")
-        return changes_page(store, run_id, which, None, None, limit, offset, output)
+        return changes_page(service, run_id, which, None, None, limit, offset, output)
 
-    key = ("run_changes", state, run_id, which, limit, offset, output)
-    return await cached(request, state, key, build)
+    key = ("run_changes", revision, run_id, which, limit, offset, output)
+    return await cached(request, revision, key, build)
 
 
 @router.get(
@@ -88,18 +86,18 @@ async def changes(
     which = _series_param(series)
     first, last = date_window(start, end)
     output = response_format(request, fmt)
-    store = web_context(request).service.store
-    state = await current_state(request)
+    service = web_context(request).service
+    revision = await current_revision(request)
 
     def build() -> Rendered:
-        return changes_page(store, None, which, first, last, limit, offset, output)
+        return changes_page(service, None, which, first, last, limit, offset, output)
 
-    key = ("changes", state, which, first, last, limit, offset, output)
-    return await cached(request, state, key, build)
+    key = ("changes", revision, which, first, last, limit, offset, output)
+    return await cached(request, revision, key, build)
 
 
 def changes_page(
-    store: Store,
+    service: DataService,
     run_id: int | None,
     series: str | None,
     start: dt.date | None,
@@ -108,9 +106,12 @@ def changes_page(
     offset: int,
     fmt: str,
 ) -> Rendered:
-    """One page of entries, sorted by series, date and run; JSON says the filter's total."""
-    total = store.count_changes(run_id, series, start, end)
-    entries = store.changes(run_id, series, start, end, limit, offset) if offset < total else []
+    """One page of entries, sorted by series, date and run; JSON says the filter's total. A 404
+    when ``run_id`` names no run."""
+    found = service.changes(run_id, series, start, end, limit, offset)
+    if found is None:
+        raise ApiError(404, f"no run #{run_id}")
+    entries, total = found
     if fmt == "csv":
         return Rendered.of(to_csv(entries).encode(), CSV_TYPE)
     return render_json(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from covid_etl.web.context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
+from covid_etl.web.context import ERRORS, NOT_MODIFIED, cached, current_revision, web_context
 from covid_etl.web.render import render_json
 from covid_etl.web.schemas import LegacyData
 
@@ -20,7 +20,7 @@ router = APIRouter()
 )
 async def covid_data(request: Request) -> Response:
     service = web_context(request).service
-    state = await current_state(request)
+    revision = await current_revision(request)
     return await cached(
-        request, state, ("legacy", state), lambda: render_json(service.legacy(state))
+        request, revision, ("legacy", revision), lambda: render_json(service.legacy(revision))
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from covid_etl.web.cache import Rendered
-from covid_etl.web.context import ERRORS, NOT_MODIFIED, cached, current_state, web_context
+from covid_etl.web.context import ERRORS, NOT_MODIFIED, cached, current_revision, web_context
 from covid_etl.web.params import (
     End,
     Format,
@@ -19,6 +19,7 @@ from covid_etl.web.params import (
 )
 from covid_etl.web.render import render_csv, render_json
 from covid_etl.web.schemas import RecordsPage, Summary
+from covid_etl.web.service import window_page
 
 router = APIRouter()
 
@@ -40,16 +41,16 @@ async def records(
     first, last = date_window(start, end)
     form = response_format(request, fmt)
     service = web_context(request).service
-    state = await current_state(request)
+    revision = await current_revision(request)
 
     def build() -> Rendered:
-        page = service.records_page(state, first, last, limit, offset)
+        page = window_page(service.series(revision).rows, first, last, limit, offset)
         if form == "csv":
             return render_csv(page["records"])
         return render_json(page)
 
-    key = ("records", state, first, last, limit, offset, form)
-    return await cached(request, state, key, build)
+    key = ("records", revision, first, last, limit, offset, form)
+    return await cached(request, revision, key, build)
 
 
 @router.get(
@@ -60,7 +61,9 @@ async def records(
 )
 async def summary(request: Request) -> Response:
     context = web_context(request)
-    state = await current_state(request)
+    revision = await current_revision(request)
     # The data's age changes at midnight even when the store does not.
-    key = ("summary", state, context.clock().date())
-    return await cached(request, state, key, lambda: render_json(context.service.summary(state)))
+    key = ("summary", revision, context.clock().date())
+    return await cached(
+        request, revision, key, lambda: render_json(context.service.summary(revision))
+    )

@@ -32,7 +32,7 @@ async def runs(
     limit: Annotated[int, Query(ge=1, le=MAX_RUNS, description="Most recent N runs.")] = 20,
 ) -> Response:
     # Not cached: notification outcomes are written after a run finishes, without a new
-    # state; twenty rows are cheap to read.
+    # revision; twenty rows are cheap to read.
     service = web_context(request).service
     return send(request, render_json(await run_in_threadpool(service.runs, limit)))
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from covid_etl.web.cache import Rendered
-from covid_etl.web.context import cached, current_state
+from covid_etl.web.context import cached, current_revision, web_context
 from covid_etl.web.errors import ApiError, invalid_parameter
 from covid_etl.web.params import (
     DATE_QUERY,
@@ -27,7 +27,8 @@ from covid_etl.web.params import (
 )
 from covid_etl.web.render import render_csv, render_json
 from covid_etl.web.schemas import ErrorBody, StateRecordsPage, StatesSnapshot
-from covid_etl.web.states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, StatesData, window_page
+from covid_etl.web.service import window_page
+from covid_etl.web.states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, snapshot
 
 PREFIX = "/api/v1/states"
 _FIPS = re.compile(r"^[0-9]{2}$")
@@ -36,11 +37,6 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter()
-
-
-def states_data(request: Request) -> StatesData:
-    data: StatesData = request.app.state.states
-    return data
 
 
 @router.get(
@@ -59,16 +55,16 @@ async def states(
 ) -> Response:
     on = date_param("date", date)
     form = response_format(request, fmt)
-    data = states_data(request)
-    state = await current_state(request)
+    service = web_context(request).service
+    revision = await current_revision(request)
 
     def build() -> Rendered:
-        snapshot = data.snapshot(state, on)
+        page = snapshot(service.states(revision), on)
         if form == "csv":
-            return render_csv(snapshot["states"], SNAPSHOT_FIELDS)
-        return render_json(snapshot)
+            return render_csv(page["states"], SNAPSHOT_FIELDS)
+        return render_json(page)
 
-    return await cached(request, state, ("states", state, on, form), build)
+    return await cached(request, revision, ("states", revision, on, form), build)
 
 
 @router.get(
@@ -97,10 +93,11 @@ async def state_records(
         raise invalid_parameter("fips", "expected a two-digit FIPS code", fips)
     first, last = date_window(start, end)
     form = response_format(request, fmt)
-    data = states_data(request)
-    state = await current_state(request)
+    service = web_context(request).service
+    revision = await current_revision(request)
     # Unknown fips is checked before the cache: a 404 is never registered for the fast path.
-    jurisdiction = await run_in_threadpool(data.jurisdiction, state, fips)
+    series = await run_in_threadpool(service.states, revision)
+    jurisdiction = series.by_fips.get(fips)
     if jurisdiction is None:
         raise ApiError(404, f"no stored series for fips {fips}")
 
@@ -115,5 +112,5 @@ async def state_records(
         }
         return render_json({**head, **page})
 
-    key = ("state_records", state, fips, first, last, limit, offset, form)
-    return await cached(request, state, key, build)
+    key = ("state_records", revision, fips, first, last, limit, offset, form)
+    return await cached(request, revision, key, build)
