@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from covid_etl.models import Record
-from covid_etl.series.derive import day_over_day, derived_rows, trailing_average
+from covid_etl.series.derive import day_over_day, trailing_average
+from covid_etl.series.national import derived_rows
 
 
 def test_day_over_day_first_value_is_null() -> None:

@@ -14,14 +14,18 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from fastapi.testclient import TestClient
+
 from covid_etl.catalog import Source
 from covid_etl.errors import HistoryShrinks, ParseError
 from covid_etl.models import RunStatus
 from covid_etl.run.pipeline import run_etl
 from covid_etl.series.registry import SERIES
 from covid_etl.series.spec import Built, Column, Key, Series
+from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.sources.csv import column_index, parse_count, parse_date
 from covid_etl.store import open_store
+from covid_etl.web.app import create_app
 from tests.helpers.data import serve_real
 from tests.helpers.env import fast_settings
 from tests.helpers.servers import SourceServer
@@ -158,3 +162,30 @@ def test_a_third_series_keeps_its_contract(sqlite_url: str, source_server: Sourc
         assert store.count(series) == 3  # nothing written by the failed runs
     finally:
         store.close()
+
+
+def test_a_third_series_is_served_by_the_api(
+    database_url: str, source_server: SourceServer
+) -> None:
+    series, urls = serve(source_server, DAY2)
+    chosen = (*SERIES[:1], series)
+    assert run_etl(fast_settings(database_url, **urls), series=chosen).succeeded
+    app = create_app(fast_settings(database_url, schedule=SCHEDULE_OFF), series=chosen)
+    with TestClient(app) as client:
+        page = client.get("/api/v1/regions/AA/records").json()
+        assert page["code"] == "AA" and page["total"] == 2
+        assert [(r["date"], r["cases"]) for r in page["records"]] == [
+            ("2021-01-01", 1),
+            ("2021-01-02", 4),
+        ]
+        assert client.get("/api/v1/regions/ZZ/records").status_code == 404
+        csv_text = client.get("/api/v1/regions/BB/records?format=csv").text
+        # One partition's records, like one state's: the partition is the page's, not a column.
+        assert csv_text.splitlines() == ["date,cases", "2021-01-01,5", "2021-01-02,6"]
+        schema = client.get("/openapi.json").json()
+        operation = schema["paths"]["/api/v1/regions/{code}/records"]["get"]
+        assert operation["parameters"][0]["name"] == "code"
+        page = schema["components"]["schemas"]["RegionsRecordsPage"]
+        assert list(page["properties"]) == ["code", "records", "total", "limit", "offset"]
+        record = schema["components"]["schemas"]["RegionsRecordOut"]["properties"]
+        assert record["cases"]["description"] == "Cumulative cases."

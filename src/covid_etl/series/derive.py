@@ -8,23 +8,8 @@ window still gets its true day-over-day value instead of a null.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from covid_etl.models import Record
 
 WINDOW = 7
-
-RECORD_FIELDS = (
-    "date",
-    "cases",
-    "deaths",
-    "recovered",
-    "new_cases",
-    "new_deaths",
-    "new_recovered",
-    "new_cases_7d_avg",
-    "new_deaths_7d_avg",
-)
 
 
 def day_over_day(values: Sequence[int | None]) -> list[int | None]:
@@ -56,26 +41,3 @@ def trailing_average(values: Sequence[int | None], window: int = WINDOW) -> list
         if run >= window:
             out[i] = round(total / window, 2)
     return out
-
-
-def derived_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
-    """One JSON-ready dict per record with the fields of :data:`RECORD_FIELDS`, in that order."""
-    new_cases = day_over_day([r.cases for r in records])
-    new_deaths = day_over_day([r.deaths for r in records])
-    new_recovered = day_over_day([r.recovered for r in records])
-    cases_avg = trailing_average(new_cases)
-    deaths_avg = trailing_average(new_deaths)
-    return [
-        {
-            "date": r.date.isoformat(),
-            "cases": r.cases,
-            "deaths": r.deaths,
-            "recovered": r.recovered,
-            "new_cases": new_cases[i],
-            "new_deaths": new_deaths[i],
-            "new_recovered": new_recovered[i],
-            "new_cases_7d_avg": cases_avg[i],
-            "new_deaths_7d_avg": deaths_avg[i],
-        }
-        for i, r in enumerate(records)
-    ]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from covid_etl.catalog import JHU, NYT
 from covid_etl.errors import EmptyJoin, HistoryShrinks
 from covid_etl.models import JhuRow, NytRow, Record
 from covid_etl.ranges import format_ranges
+from covid_etl.series.derive import day_over_day, trailing_average
 from covid_etl.series.spec import Built, Column, Key, Series
 from covid_etl.sources.csv import parse_jhu, parse_nyt
 
@@ -131,6 +133,29 @@ def national_shrinks(lost: Sequence[Key]) -> HistoryShrinks:
     )
 
 
+def derived_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """One JSON-ready dict per record with the API's columns (``NATIONAL.api_columns``)."""
+    new_cases = day_over_day([r.cases for r in records])
+    new_deaths = day_over_day([r.deaths for r in records])
+    new_recovered = day_over_day([r.recovered for r in records])
+    cases_avg = trailing_average(new_cases)
+    deaths_avg = trailing_average(new_deaths)
+    return [
+        {
+            "date": r.date.isoformat(),
+            "cases": r.cases,
+            "deaths": r.deaths,
+            "recovered": r.recovered,
+            "new_cases": new_cases[i],
+            "new_deaths": new_deaths[i],
+            "new_recovered": new_recovered[i],
+            "new_cases_7d_avg": cases_avg[i],
+            "new_deaths_7d_avg": deaths_avg[i],
+        }
+        for i, r in enumerate(records)
+    ]
+
+
 NATIONAL = Series(
     name="national",
     table="records",
@@ -146,4 +171,16 @@ NATIONAL = Series(
     parse=parse_national,
     build=build_national,
     shrinks=national_shrinks,
+    derive=derived_rows,
+    api_columns=(
+        Column("date", str, "Day, YYYY-MM-DD.", example="2020-01-22"),
+        Column("cases", int, "Cumulative cases (NYT)."),
+        Column("deaths", int, "Cumulative deaths (NYT)."),
+        Column("recovered", int, "Cumulative recoveries (JHU); null when unreported.", True),
+        Column("new_cases", int, "Cases minus the previous day's; null on day one.", True),
+        Column("new_deaths", int, "Deaths minus the previous day's.", True),
+        Column("new_recovered", int, "Null where either day's value is null.", True),
+        Column("new_cases_7d_avg", float, "Mean of the last 7 daily new_cases.", True),
+        Column("new_deaths_7d_avg", float, "Mean of the last 7 daily new_deaths.", True),
+    ),
 )

@@ -33,6 +33,7 @@ class Column:
     doc: str
     nullable: bool = False
     export_as: str | None = None  # its header in exports, where it differs from ``name``
+    example: str | None = None  # an example value for the API's documentation
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,12 @@ class Series:
     # whose table is not in the store's numbered migrations; the store runs them when the table
     # is missing. The national and per-state tables are in the migrations.
     tables: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # What the API serves of one partition: ``derive(rows)`` turns its full stored series (date
+    # order) into one dict per row with the columns of ``api_columns``, derived figures included
+    # (computed over the full series, so a window never changes a value). By default: the
+    # stored columns but the partition, the date as ISO text.
+    derive: Callable[[Sequence[Any]], list[dict[str, Any]]] | None = None
+    api_columns: tuple[Column, ...] = ()
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -83,6 +90,19 @@ class Series:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def record_columns(self) -> tuple[Column, ...]:
+        """The columns of the API's records (``api_columns``, or the stored ones but the
+        partition)."""
+        return self.api_columns or tuple(c for c in self.columns if c.name != self.partition)
+
+    def api_rows(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """The API's records of one partition's rows (date order)."""
+        if self.derive is not None:
+            return self.derive(rows)
+        names = [c.name for c in self.record_columns]
+        return [{name: _plain(getattr(row, name)) for name in names} for row in rows]
 
     @property
     def export_names(self) -> tuple[str, ...]:
@@ -100,6 +120,10 @@ class Series:
     def log_values(self, row: Any) -> dict[str, Any]:
         """A row's values as the change log records them."""
         return {name: getattr(row, name) for name in self.values}
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 __all__ = ["Built", "Column", "Key", "Series"]

@@ -20,12 +20,13 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from itertools import compress, groupby, islice
 from operator import itemgetter, lt
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from covid_etl.catalog import NYT_STATES
 from covid_etl.errors import HistoryShrinks
 from covid_etl.models import StateKey, StateRecord
 from covid_etl.ranges import describe_keys
+from covid_etl.series.derive import day_over_day, trailing_average
 from covid_etl.series.spec import Built, Column, Key, Series
 from covid_etl.sources.nyt_states import parse_states
 
@@ -137,6 +138,12 @@ def states_shrinks(lost: Sequence[Key]) -> HistoryShrinks:
     return _shrinks([(day, fips) for fips, day in lost])
 
 
+def derive_states(rows: Sequence[StateRecord]) -> list[dict[str, Any]]:
+    """One jurisdiction's API records, per 100k by its census estimate (null without one)."""
+    known = load_population().get(rows[0].fips) if rows else None
+    return derived_state_rows(rows, known.population if known is not None else None)
+
+
 STATES = Series(
     name="states",
     table="states",
@@ -153,6 +160,26 @@ STATES = Series(
     parse=parse_states_source,
     build=build_states,
     shrinks=states_shrinks,
+    derive=derive_states,
+    api_columns=(
+        Column("date", str, "Day, YYYY-MM-DD.", example="2020-01-25"),
+        Column("cases", int, "Cumulative cases (NYT)."),
+        Column("deaths", int, "Cumulative deaths (NYT)."),
+        Column("new_cases", int, "Cases minus the previous day's; null on day one.", True),
+        Column("new_deaths", int, "Deaths minus the previous day's.", True),
+        Column("new_cases_7d_avg", float, "Mean of the last 7 daily new_cases.", True),
+        Column("new_deaths_7d_avg", float, "Mean of the last 7 daily new_deaths.", True),
+        Column(
+            "cases_per_100k",
+            float,
+            "Cases per 100,000 inhabitants (Census 2019); null without an estimate.",
+            True,
+        ),
+        Column("deaths_per_100k", float, "Deaths per 100,000 inhabitants.", True),
+        Column(
+            "new_cases_7d_avg_per_100k", float, "new_cases_7d_avg per 100,000 inhabitants.", True
+        ),
+    ),
 )
 
 
@@ -165,3 +192,38 @@ __all__ = [
     "parse_population",
     "per_100k",
 ]
+
+
+# Two decimals, like the 7-day averages: finer digits are noise next to the census estimate.
+_DIGITS = 2
+
+
+def rate(value: float | None, population: int | None) -> float | None:
+    """``value`` per 100k rounded to two decimals; null without a population."""
+    figure = per_100k(value, population)
+    return None if figure is None else round(figure, _DIGITS)
+
+
+def derived_state_rows(
+    records: Sequence[StateRecord], population: int | None
+) -> list[dict[str, Any]]:
+    """One dict per record (date order) with the API's columns (``STATES.api_columns``)."""
+    new_cases = day_over_day([r.cases for r in records])
+    new_deaths = day_over_day([r.deaths for r in records])
+    cases_avg = trailing_average(new_cases)
+    deaths_avg = trailing_average(new_deaths)
+    return [
+        {
+            "date": r.date.isoformat(),
+            "cases": r.cases,
+            "deaths": r.deaths,
+            "new_cases": new_cases[i],
+            "new_deaths": new_deaths[i],
+            "new_cases_7d_avg": cases_avg[i],
+            "new_deaths_7d_avg": deaths_avg[i],
+            "cases_per_100k": rate(r.cases, population),
+            "deaths_per_100k": rate(r.deaths, population),
+            "new_cases_7d_avg_per_100k": rate(cases_avg[i], population),
+        }
+        for i, r in enumerate(records)
+    ]

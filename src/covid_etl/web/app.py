@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -20,6 +20,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from covid_etl import __version__
 from covid_etl.models import utcnow
 from covid_etl.run.scheduler import Scheduler
+from covid_etl.series.registry import SERIES
+from covid_etl.series.spec import Series
 from covid_etl.settings import Settings
 from covid_etl.store.base import Store
 from covid_etl.web.cache import ResponseCache
@@ -29,6 +31,7 @@ from covid_etl.web.fastpath import FastPathMiddleware
 from covid_etl.web.metrics import install_metrics
 from covid_etl.web.middleware import ApiHeadersMiddleware
 from covid_etl.web.routes import changes, compat, pages, records, runs, states
+from covid_etl.web.routes.series import series_router
 
 # Responses that depend only on the store revision (and the day): served by the fast path.
 CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data", "/api/v1/states")
@@ -42,12 +45,17 @@ def create_app(
     scheduler: Scheduler | None = None,
     store: Store | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
+    series: Sequence[Series] = SERIES,
 ) -> FastAPI:
     """The API over ``store`` (default: ``settings.database_url``, opened on first use). A
-    ``scheduler``, if given, runs in a background thread for the app's lifespan."""
+    ``scheduler``, if given, runs in a background thread for the app's lifespan. ``series``:
+    the declared series served; the national and per-state ones have routes of their own, any
+    other partitioned one gets the generic records route (:mod:`covid_etl.web.routes.series`)."""
     from covid_etl.web.service import DataService
 
-    service = DataService(settings.database_url, settings.secrets(), clock=clock, store=store)
+    service = DataService(
+        settings.database_url, settings.secrets(), clock=clock, store=store, series=series
+    )
     context = WebContext(
         service=service,
         cache=ResponseCache(),
@@ -111,5 +119,8 @@ def create_app(
     install_metrics(app, context, frozenset(CACHED_PATHS))
     for routes in (records, runs, changes, compat, pages, states):
         app.include_router(routes.router)
+    for each in series:
+        if each not in SERIES and each.partition is not None:
+            app.include_router(series_router(each))
     pages.mount_dashboard(app)
     return app

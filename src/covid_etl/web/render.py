@@ -9,8 +9,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from covid_etl.series.derive import RECORD_FIELDS
+from covid_etl.series.registry import NATIONAL
 from covid_etl.web.cache import Rendered
+
+# The national records' columns, the CSV's default header.
+RECORD_FIELDS = tuple(column.name for column in NATIONAL.record_columns)
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv; charset=utf-8"

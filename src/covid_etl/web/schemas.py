@@ -3,25 +3,32 @@ cached bytes), and the property-based test checks real responses against these m
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from covid_etl.series.registry import NATIONAL, STATES
+from covid_etl.series.spec import Series
 
 
-class RecordOut(BaseModel):
-    date: str = Field(description="Day, YYYY-MM-DD.", examples=["2020-01-22"])
-    cases: int = Field(description="Cumulative cases (NYT).")
-    deaths: int = Field(description="Cumulative deaths (NYT).")
-    recovered: int | None = Field(description="Cumulative recoveries (JHU); null when unreported.")
-    new_cases: int | None = Field(description="Cases minus the previous day's; null on day one.")
-    new_deaths: int | None = Field(description="Deaths minus the previous day's.")
-    new_recovered: int | None = Field(description="Null where either day's value is null.")
-    new_cases_7d_avg: float | None = Field(description="Mean of the last 7 daily new_cases.")
-    new_deaths_7d_avg: float | None = Field(description="Mean of the last 7 daily new_deaths.")
+def record_model(name: str, series: Series) -> type[BaseModel]:
+    """The model of a series' API records, from the columns its declaration documents."""
+    fields: dict[str, Any] = {}
+    for column in series.record_columns:
+        kind: Any = str if column.type is dt.date else column.type
+        examples = [column.example] if column.example else None
+        annotation = kind | None if column.nullable else kind
+        fields[column.name] = (annotation, Field(description=column.doc, examples=examples))
+    model: type[BaseModel] = create_model(name, **fields)
+    return model
+
+
+RecordOut = record_model("RecordOut", NATIONAL)
 
 
 class RecordsPage(BaseModel):
-    records: list[RecordOut]
+    records: list[RecordOut]  # type: ignore[valid-type]  # built from the declaration
     total: int = Field(description="Rows in the start/end range, before limit and offset.")
     limit: int = Field(description="The limit applied (the range's total when none was given).")
     offset: int
@@ -56,7 +63,7 @@ class Freshness(BaseModel):
 
 class Summary(BaseModel):
     data_through: str | None
-    latest: RecordOut | None
+    latest: RecordOut | None  # type: ignore[valid-type]  # built from the declaration
     totals: Totals
     recovered_last_reported: DatedValue | None
     last_run: RunBrief | None
@@ -184,28 +191,14 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class StateRecordOut(BaseModel):
-    date: str = Field(description="Day, YYYY-MM-DD.", examples=["2020-01-25"])
-    cases: int = Field(description="Cumulative cases (NYT).")
-    deaths: int = Field(description="Cumulative deaths (NYT).")
-    new_cases: int | None = Field(description="Cases minus the previous day's; null on day one.")
-    new_deaths: int | None = Field(description="Deaths minus the previous day's.")
-    new_cases_7d_avg: float | None = Field(description="Mean of the last 7 daily new_cases.")
-    new_deaths_7d_avg: float | None = Field(description="Mean of the last 7 daily new_deaths.")
-    cases_per_100k: float | None = Field(
-        description="Cases per 100,000 inhabitants (Census 2019); null without an estimate."
-    )
-    deaths_per_100k: float | None = Field(description="Deaths per 100,000 inhabitants.")
-    new_cases_7d_avg_per_100k: float | None = Field(
-        description="new_cases_7d_avg per 100,000 inhabitants."
-    )
+StateRecordOut = record_model("StateRecordOut", STATES)
 
 
 class StateRecordsPage(BaseModel):
     fips: str = Field(description="Two-digit FIPS code.", examples=["06"])
     name: str
     population: int | None = Field(description="Census 2019 estimate; null when unknown.")
-    records: list[StateRecordOut]
+    records: list[StateRecordOut]  # type: ignore[valid-type]  # built from the declaration
     total: int = Field(description="Rows in the start/end range, before limit and offset.")
     limit: int = Field(description="The limit applied (the range's total when none was given).")
     offset: int

@@ -6,17 +6,19 @@ separate from HTTP: the routes (:mod:`covid_etl.web.routes`) reach every read th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from covid_etl.models import ChangeEntry, RunRecord, RunStatus, utcnow
 from covid_etl.publish.original import covid_data_rows, last_modified_text
 from covid_etl.redact import redact
-from covid_etl.series.derive import derived_rows
-from covid_etl.series.registry import NATIONAL, STATES
+from covid_etl.series import spec
+from covid_etl.series.diff import partition_groups
+from covid_etl.series.registry import NATIONAL, SERIES, STATES
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
 from covid_etl.web.cache import Revision, SeriesCache
@@ -34,6 +36,14 @@ class Series:
     # The latest run of the same revision, so a response never pairs data and a run from two
     # revisions.
     last_run: RunRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Partitions:
+    """A declared series' API records by partition, for one store revision."""
+
+    revision: Revision
+    rows: dict[str | None, list[dict[str, Any]]]
 
 
 # Reads of one series that a commit in between makes inconsistent are tried again this often.
@@ -66,8 +76,10 @@ class DataService:
         *,
         clock: Callable[[], dt.datetime] = utcnow,
         store: Store | None = None,
+        series: Sequence[spec.Series] = SERIES,
     ) -> None:
         self.database_url = database_url
+        self.declared = tuple(series)
         self.secrets = secrets
         self.clock = clock
         self._store = store
@@ -76,6 +88,7 @@ class DataService:
         # moved past the one asked for.
         self._series = SeriesCache(lambda _asked: self._read_series())
         self._states = SeriesCache(lambda asked: build_series(asked, self.store.rows(STATES)))
+        self._partitions: dict[str, SeriesCache[Partitions]] = {}
 
     @property
     def store(self) -> Store:
@@ -83,7 +96,7 @@ class DataService:
             with self._lock:
                 if self._store is None:
                     store = open_store(self.database_url)
-                    store.migrate()
+                    store.migrate(self.declared)
                     self._store = store
         return self._store
 
@@ -97,12 +110,28 @@ class DataService:
     def states(self, revision: Revision) -> StatesSeries:
         return self._states.get(revision)
 
+    def partition_rows(
+        self, series: spec.Series, revision: Revision, partition: str
+    ) -> list[dict[str, Any]] | None:
+        """One partition's API records (None when it has no stored row), from the series'
+        records of ``revision``, derived once per revision and shared by every request."""
+        cache = self._partitions.get(series.name)
+        if cache is None:
+            cache = self._partitions.setdefault(
+                series.name, SeriesCache(functools.partial(self._read_partitions, series))
+            )
+        return cache.get(revision).rows.get(partition)
+
+    def _read_partitions(self, series: spec.Series, revision: Revision) -> Partitions:
+        groups = partition_groups(series, self.store.rows(series))
+        return Partitions(revision, {key: series.api_rows(rows) for key, rows in groups.items()})
+
     def _read_series(self) -> Series:
         """The series of one store revision. The reads are not one transaction on every backend,
         so they are bracketed by the latest run: when a run ended in between, read again."""
         for _ in range(SNAPSHOT_ATTEMPTS):
             before = self.store.last_run()
-            rows = derived_rows(self.store.rows(NATIONAL))
+            rows = NATIONAL.api_rows(self.store.rows(NATIONAL))
             success = self.store.last_successful_run()
             finished = success.finished_at if success is not None else None
             changed = _last_change(self.store) if rows else None

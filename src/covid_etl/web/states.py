@@ -16,22 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from covid_etl.models import StateRecord
-from covid_etl.series.derive import day_over_day, trailing_average
-from covid_etl.series.states import fips_groups, load_population, per_100k
+from covid_etl.series.states import STATES, derived_state_rows, fips_groups, load_population
 from covid_etl.web.cache import Revision
 
-STATE_RECORD_FIELDS = (
-    "date",
-    "cases",
-    "deaths",
-    "new_cases",
-    "new_deaths",
-    "new_cases_7d_avg",
-    "new_deaths_7d_avg",
-    "cases_per_100k",
-    "deaths_per_100k",
-    "new_cases_7d_avg_per_100k",
-)
+STATE_RECORD_FIELDS = tuple(column.name for column in STATES.record_columns)
 
 SNAPSHOT_FIELDS = (
     "fips",
@@ -46,9 +34,6 @@ SNAPSHOT_FIELDS = (
     "deaths_per_100k",
     "new_cases_7d_avg_per_100k",
 )
-
-# Two decimals, like the 7-day averages: finer digits are noise next to the census estimate.
-_DIGITS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,37 +52,6 @@ class StatesSeries:
     by_fips: dict[str, Jurisdiction]
     data_from: str | None
     data_through: str | None
-
-
-def rate(value: float | None, population: int | None) -> float | None:
-    """``value`` per 100k rounded to two decimals; null without a population."""
-    figure = per_100k(value, population)
-    return None if figure is None else round(figure, _DIGITS)
-
-
-def derived_state_rows(
-    records: Sequence[StateRecord], population: int | None
-) -> list[dict[str, Any]]:
-    """One dict per record (date order) with the fields of :data:`STATE_RECORD_FIELDS`."""
-    new_cases = day_over_day([r.cases for r in records])
-    new_deaths = day_over_day([r.deaths for r in records])
-    cases_avg = trailing_average(new_cases)
-    deaths_avg = trailing_average(new_deaths)
-    return [
-        {
-            "date": r.date.isoformat(),
-            "cases": r.cases,
-            "deaths": r.deaths,
-            "new_cases": new_cases[i],
-            "new_deaths": new_deaths[i],
-            "new_cases_7d_avg": cases_avg[i],
-            "new_deaths_7d_avg": deaths_avg[i],
-            "cases_per_100k": rate(r.cases, population),
-            "deaths_per_100k": rate(r.deaths, population),
-            "new_cases_7d_avg_per_100k": rate(cases_avg[i], population),
-        }
-        for i, r in enumerate(records)
-    ]
 
 
 def build_series(revision: Revision, records: Sequence[StateRecord]) -> StatesSeries:
