@@ -29,6 +29,7 @@ from covid_etl.web.fastpath import FastPathMiddleware
 from covid_etl.web.metrics import install_metrics
 from covid_etl.web.middleware import ApiHeadersMiddleware
 from covid_etl.web.routes import changes, compat, pages, records, runs, states
+from covid_etl.web.service import DataService
 
 # Responses that depend only on the store revision (and the day): served by the fast path.
 CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data", "/api/v1/states")
@@ -45,8 +46,6 @@ def create_app(
 ) -> FastAPI:
     """The API over ``store`` (default: ``settings.database_url``, opened on first use). A
     ``scheduler``, if given, runs in a background thread for the app's lifespan."""
-    from covid_etl.web.service import DataService
-
     service = DataService(settings.database_url, settings.secrets(), clock=clock, store=store)
     context = WebContext(
         service=service,
