@@ -32,6 +32,7 @@ from covid_etl.web.metrics import install_metrics
 from covid_etl.web.middleware import ApiHeadersMiddleware
 from covid_etl.web.routes import changes, compat, pages, records, runs, states
 from covid_etl.web.routes.series import series_router
+from covid_etl.web.service import DataService
 
 # Responses that depend only on the store revision (and the day): served by the fast path.
 CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data", "/api/v1/states")
@@ -51,8 +52,6 @@ def create_app(
     ``scheduler``, if given, runs in a background thread for the app's lifespan. ``series``:
     the declared series served; the national and per-state ones have routes of their own, any
     other partitioned one gets the generic records route (:mod:`covid_etl.web.routes.series`)."""
-    from covid_etl.web.service import DataService
-
     service = DataService(
         settings.database_url, settings.secrets(), clock=clock, store=store, series=series
     )
