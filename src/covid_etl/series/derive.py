@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from covid_etl.series.spec import Column
+
 WINDOW = 7
 
 
@@ -41,3 +43,18 @@ def trailing_average(values: Sequence[int | None], window: int = WINDOW) -> list
         if run >= window:
             out[i] = round(total / window, 2)
     return out
+
+
+# The columns both series derive from cumulative counts, as their APIs document them.
+CASES = Column("cases", int, "Cumulative cases (NYT).")
+DEATHS = Column("deaths", int, "Cumulative deaths (NYT).")
+NEW_CASES = Column("new_cases", int, "Cases minus the previous day's; null on day one.", True)
+NEW_DEATHS = Column("new_deaths", int, "Deaths minus the previous day's.", True)
+AVERAGES = (
+    Column("new_cases_7d_avg", float, "Mean of the last 7 daily new_cases.", True),
+    Column("new_deaths_7d_avg", float, "Mean of the last 7 daily new_deaths.", True),
+)
+
+
+def date_column(example: str) -> Column:
+    return Column("date", str, "Day, YYYY-MM-DD.", example=example)

@@ -15,7 +15,16 @@ from covid_etl.catalog import JHU, NYT
 from covid_etl.errors import EmptyJoin, HistoryShrinks
 from covid_etl.models import JhuRow, NytRow, Record
 from covid_etl.ranges import format_ranges
-from covid_etl.series.derive import day_over_day, trailing_average
+from covid_etl.series.derive import (
+    AVERAGES,
+    CASES,
+    DEATHS,
+    NEW_CASES,
+    NEW_DEATHS,
+    date_column,
+    day_over_day,
+    trailing_average,
+)
 from covid_etl.series.spec import Built, Column, Key, Series
 from covid_etl.sources.csv import parse_jhu, parse_nyt
 
@@ -173,14 +182,13 @@ NATIONAL = Series(
     shrinks=national_shrinks,
     derive=derived_rows,
     api_columns=(
-        Column("date", str, "Day, YYYY-MM-DD.", example="2020-01-22"),
-        Column("cases", int, "Cumulative cases (NYT)."),
-        Column("deaths", int, "Cumulative deaths (NYT)."),
+        date_column("2020-01-22"),
+        CASES,
+        DEATHS,
         Column("recovered", int, "Cumulative recoveries (JHU); null when unreported.", True),
-        Column("new_cases", int, "Cases minus the previous day's; null on day one.", True),
-        Column("new_deaths", int, "Deaths minus the previous day's.", True),
+        NEW_CASES,
+        NEW_DEATHS,
         Column("new_recovered", int, "Null where either day's value is null.", True),
-        Column("new_cases_7d_avg", float, "Mean of the last 7 daily new_cases.", True),
-        Column("new_deaths_7d_avg", float, "Mean of the last 7 daily new_deaths.", True),
+        *AVERAGES,
     ),
 )

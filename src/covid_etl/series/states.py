@@ -26,7 +26,16 @@ from covid_etl.catalog import NYT_STATES
 from covid_etl.errors import HistoryShrinks
 from covid_etl.models import StateKey, StateRecord
 from covid_etl.ranges import describe_keys
-from covid_etl.series.derive import day_over_day, trailing_average
+from covid_etl.series.derive import (
+    AVERAGES,
+    CASES,
+    DEATHS,
+    NEW_CASES,
+    NEW_DEATHS,
+    date_column,
+    day_over_day,
+    trailing_average,
+)
 from covid_etl.series.spec import Built, Column, Key, Series
 from covid_etl.sources.nyt_states import parse_states
 
@@ -162,13 +171,12 @@ STATES = Series(
     shrinks=states_shrinks,
     derive=derive_states,
     api_columns=(
-        Column("date", str, "Day, YYYY-MM-DD.", example="2020-01-25"),
-        Column("cases", int, "Cumulative cases (NYT)."),
-        Column("deaths", int, "Cumulative deaths (NYT)."),
-        Column("new_cases", int, "Cases minus the previous day's; null on day one.", True),
-        Column("new_deaths", int, "Deaths minus the previous day's.", True),
-        Column("new_cases_7d_avg", float, "Mean of the last 7 daily new_cases.", True),
-        Column("new_deaths_7d_avg", float, "Mean of the last 7 daily new_deaths.", True),
+        date_column("2020-01-25"),
+        CASES,
+        DEATHS,
+        NEW_CASES,
+        NEW_DEATHS,
+        *AVERAGES,
         Column(
             "cases_per_100k",
             float,
