@@ -8,25 +8,24 @@ stored keys is refused (the series' ``shrinks`` error) unless the operator accep
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from covid_etl.series.spec import Key, Series
 
 
-@dataclass(frozen=True, slots=True)
-class Changes:
+class Changes(NamedTuple):
     """How the incoming series differs from the stored one."""
 
     inserted: list[Any]
     updated: list[Any]
     unchanged: int
-    removed: list[Key] = field(default_factory=list)
+    removed: Sequence[Key] = ()
     # The stored rows of updated and removed keys: the change log's values before the run.
-    previous: dict[Key, Any] = field(default_factory=dict)
+    previous: Mapping[Key, Any] = MappingProxyType({})
 
 
 def partition_groups(series: Series, rows: Sequence[Any]) -> dict[str | None, list[Any]]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from covid_etl.catalog import Source
 from covid_etl.errors import HistoryShrinks
@@ -24,8 +24,7 @@ from covid_etl.errors import HistoryShrinks
 Key = tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):
     """One field of a series' rows: its stored column, its type and what it means."""
 
     name: str
@@ -36,18 +35,18 @@ class Column:
     example: str | None = None  # an example value for the API's documentation
 
 
-@dataclass(frozen=True, slots=True)
-class Built:
+class Built(NamedTuple):
     """A series as the sources give it: validated rows (each partition's in date order) and
     what the run should warn about."""
 
     rows: list[Any]
-    warnings: list[str] = field(default_factory=list)
+    warnings: Sequence[str] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Series:
-    """One series, declared once."""
+class Series(NamedTuple):
+    """One series, declared once. (A NamedTuple, like every value imported on every run: its
+    class builds several times faster than a frozen dataclass's, and start-up is most of a
+    no-change run.)"""
 
     name: str  # the run's counts and the change log name it by this
     table: str  # the stored table (its schema is spelled out in the store's migrations)
@@ -69,7 +68,7 @@ class Series:
     # The statements creating its table, by SQL dialect ("sqlite", "postgresql"), for a series
     # whose table is not in the store's numbered migrations; the store runs them when the table
     # is missing. The national and per-state tables are in the migrations.
-    tables: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    tables: Mapping[str, Sequence[str]] = MappingProxyType({})
     # What the API serves of one partition: ``derive(rows)`` turns its full stored series (date
     # order) into one dict per row with the columns of ``api_columns``, derived figures included
     # (computed over the full series, so a window never changes a value). By default: the
