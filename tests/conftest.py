@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from covid_etl.redact import mask_url
-from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
 from tests.helpers import postgres as pg
 from tests.helpers.env import fast_settings
+from tests.helpers.loaded import LoadedStores, session_templates
 from tests.helpers.servers import SmtpSink, SourceServer, WebhookSink, running
 
 
@@ -122,12 +122,19 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_url"))
 
 
+@pytest.fixture(scope="session")
+def loaded_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedStores]:
+    """Stores loaded once per session (per xdist worker), copied for the tests that ask."""
+    yield from session_templates(tmp_path_factory.mktemp("loaded"))
+
+
 @pytest.fixture
-def loaded_url(database_url: str) -> str:
-    """``database_url`` after one offline run of the real snapshot."""
-    result = run_etl(fast_settings(database_url, offline=True))
-    assert result.succeeded, result.run.error
-    return database_url
+def loaded_url(
+    database_url: str, loaded_stores: LoadedStores, request: pytest.FixtureRequest
+) -> str:
+    """``database_url`` after one offline run of the real snapshot: a copy of a store that run
+    loaded once for the session, so each test still has its own."""
+    return loaded_stores.copy_into(request, database_url)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.helpers.env import cli_env
+from tests.helpers.loaded import LoadedStores
 from tests.helpers.screenshots import ARTIFACTS, save_screenshot
 from tests.helpers.serve import Served, serving
 
@@ -64,9 +65,15 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@pytest.fixture
-def served(loaded_url: str) -> Iterator[Served]:
-    with serving(cli_env(loaded_url), "--no-schedule") as running:
+@pytest.fixture(scope="module")
+def served(
+    loaded_stores: LoadedStores,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Served]:
+    """One server for the module over a store after one offline run: the tests only read."""
+    url = loaded_stores.sqlite_copy(request, tmp_path_factory.mktemp("served"))
+    with serving(cli_env(url), "--no-schedule") as running:
         yield running
 
 

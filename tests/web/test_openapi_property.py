@@ -15,11 +15,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL
 from tests.helpers.env import fast_settings
+from tests.helpers.loaded import OFFLINE, LoadedStores
 
 OPERATIONS = [
     ("GET", "/api/v1/records"),
@@ -35,16 +35,23 @@ OPERATIONS = [
 ]
 
 
-@pytest.fixture
-def api_schema(loaded_url: str) -> Any:
-    # The per-state series too, so the states operations answer with data.
+@pytest.fixture(scope="module")
+def api_schema(
+    loaded_stores: LoadedStores,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
+    """The schema of one app for the module (the requests only read), over a store after an
+    offline run and then a run with the per-state series too, so the states operations answer
+    with data."""
     sources = {
         "nyt_url": str(NYT_CURRENT),
         "jhu_url": str(JHU_CURRENT),
         "states_url": str(STATES_REAL),
     }
-    assert run_etl(fast_settings(loaded_url, **sources)).succeeded
-    app = create_app(fast_settings(loaded_url, schedule=SCHEDULE_OFF))
+    directory = tmp_path_factory.mktemp("openapi")
+    url = loaded_stores.sqlite_copy(request, directory, (*OFFLINE, sources))
+    app = create_app(fast_settings(url, schedule=SCHEDULE_OFF))
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -20,6 +20,7 @@ from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
 from tests.helpers.env import cli_env, fast_settings
+from tests.helpers.loaded import LoadedStores
 
 SHIPPED_STATES = Path(str(resources.files("covid_etl") / "data" / "nyt-us-states.csv"))
 TERRITORIES = {"66", "69", "78"}  # Guam, Northern Mariana Islands, Virgin Islands
@@ -33,11 +34,12 @@ STATES_SOURCES: dict[str, object] = {
 
 
 @pytest.fixture
-def states_url(database_url: str) -> str:
-    """``database_url`` after one run with the shipped states file."""
-    result = run_etl(fast_settings(database_url, **STATES_SOURCES))
-    assert result.succeeded, result.run.error
-    return database_url
+def states_url(
+    database_url: str, loaded_stores: LoadedStores, request: pytest.FixtureRequest
+) -> str:
+    """``database_url`` after one run with the shipped states file (a copy of a store that run
+    loaded once for the session)."""
+    return loaded_stores.copy_into(request, database_url, (STATES_SOURCES,))
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from covid_etl.run.pipeline import run_etl
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL
-from tests.helpers.env import cli_env, fast_settings
+from tests.helpers.env import cli_env
+from tests.helpers.loaded import LoadedStores
 from tests.helpers.screenshots import ARTIFACTS, save_screenshot
 from tests.helpers.serve import Served, serving
 from tests.web import test_dashboard_browser as dashboard
@@ -33,12 +33,18 @@ BREAKS = [1, 5, 10, 25, 50, 100]
 NO_DATA = "#e3e6ea"
 
 
-@pytest.fixture
-def states_served(database_url: str) -> Iterator[Served]:
+@pytest.fixture(scope="module")
+def states_served(
+    loaded_stores: LoadedStores,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Served]:
+    """One server for the module over a store after one run with the real per-state file: the
+    tests only read."""
     sources = {"nyt_url": str(NYT_CURRENT), "jhu_url": str(JHU_CURRENT),
                "states_url": str(STATES_REAL)}  # fmt: skip
-    assert run_etl(fast_settings(database_url, **sources)).succeeded
-    with serving(cli_env(database_url), "--no-schedule") as running:
+    url = loaded_stores.sqlite_copy(request, tmp_path_factory.mktemp("served"), (sources,))
+    with serving(cli_env(url), "--no-schedule") as running:
         yield running
 
 
