@@ -21,3 +21,14 @@ on_s3 = pytest.mark.parametrize(
 # The same two backends for a reason other than the lock, which the test states (for example:
 # the S3 store runs the SQLite store's code on a local copy, so the SQLite case covers it).
 on_sqlite_and_postgres = with_writer_lock
+# Where the backend is the subject of a test in a directory that runs on SQLite alone (tests/web,
+# tests/cli: their conftest.py says why), the test takes every backend back with this.
+on_every_backend = pytest.mark.parametrize(
+    "database_url",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("s3", marks=pytest.mark.s3),
+    ],
+    indirect=True,
+)

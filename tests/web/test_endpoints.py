@@ -14,6 +14,7 @@ from covid_etl.models import Record
 from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
+from tests.helpers.backends import on_every_backend
 from tests.helpers.data import JHU_CURRENT, serve_real
 from tests.helpers.env import fast_settings
 from tests.helpers.servers import SourceServer
@@ -77,6 +78,7 @@ def test_summary_empty_store_has_nulls(database_url: str) -> None:
         assert records == {"records": [], "total": 0, "limit": 0, "offset": 0}
 
 
+@on_every_backend
 def test_summary_new_run_shows_at_once(client: TestClient, loaded_url: str) -> None:
     before = client.get("/api/v1/summary")
     run_etl(fast_settings(loaded_url, offline=True))

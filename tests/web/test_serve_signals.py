@@ -15,6 +15,7 @@ import pytest
 from covid_etl.models import RunStatus, Trigger
 from covid_etl.run.pipeline import run_etl
 from covid_etl.store import open_store
+from tests.helpers.backends import on_every_backend
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.serve import free_port
 from tests.helpers.stall_load import MARKER
@@ -34,6 +35,7 @@ def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@on_every_backend
 def test_serve_signal_during_scheduled_run_stops_within_10s_and_run_rolls_back(
     database_url: str, sig: signal.Signals
 ) -> None:

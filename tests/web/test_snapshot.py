@@ -14,6 +14,7 @@ from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
 from covid_etl.web.app import create_app
+from tests.helpers.backends import on_every_backend
 from tests.helpers.env import fast_settings
 
 
@@ -36,6 +37,7 @@ class CommitDuringRead:
         return rows
 
 
+@on_every_backend
 def test_summary_never_mixes_data_and_run_from_two_store_states(database_url: str) -> None:
     inner = open_store(database_url)
     inner.migrate()

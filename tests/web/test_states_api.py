@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from covid_etl.run.pipeline import run_etl
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
+from tests.helpers.backends import on_every_backend
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
 from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.loaded import LoadedStores
@@ -256,6 +257,7 @@ def test_states_empty_when_the_states_are_off(database_url: str) -> None:
         assert client.get("/api/v1/states/06/records").status_code == 404
 
 
+@on_every_backend
 def test_a_new_run_shows_in_the_states_at_once(database_url: str, tmp_path: Path) -> None:
     lines = SHIPPED_STATES.read_text().splitlines(keepends=True)
     cut = tmp_path / "cut.csv"
