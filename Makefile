@@ -41,8 +41,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## make pytest [PYTEST_ARGS=...]: the tests, on every core (pytest-xdist), then the ones marked
+## serial (a time bound that parallel load could break, or a test that disturbs the others) alone;
+## a pass that PYTEST_ARGS leaves without tests (pytest's exit code 5) is no failure
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The theme's notice about its own future is not a warning about this site.
 DOCS_ENV := NO_MKDOCS_2_WARNING=1

@@ -324,6 +324,7 @@ def test_notify_without_a_topic_is_a_configuration_error(
     assert aws.messages() == []
 
 
+@pytest.mark.serial  # an 8 s bound
 def test_a_stuck_source_fails_the_run_before_lambda_times_out(aws: Aws) -> None:
     import time
     from types import SimpleNamespace

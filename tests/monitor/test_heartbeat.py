@@ -71,6 +71,7 @@ def test_heartbeat_answering_an_error_is_logged_not_raised(
     assert "503" in record.getMessage() and TOKEN not in record.getMessage()
 
 
+@pytest.mark.serial  # a 2 s bound
 def test_heartbeat_is_bounded_by_its_timeout(source_server: SourceServer) -> None:
     source_server.script(PING, [Response(status=200, body=b"OK", delay=3.0)])
     started = time.monotonic()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from covid_etl.models import RunStatus
 from covid_etl.monitor.staleness import RunFacts, assess
 from covid_etl.monitor.watch import Episodes, NoticeKind, check_interval, notice_message
@@ -88,6 +90,7 @@ def wait_for(predicate: object, timeout: float) -> bool:
     return False
 
 
+@pytest.mark.serial  # a 4 s episode and 0.4 s checks
 def test_serve_sends_exactly_one_stale_and_one_recovered_notice(
     sqlite_url: str, webhook: WebhookSink
 ) -> None:

@@ -149,6 +149,7 @@ def test_lock_timeout_while_holder_is_mid_load_fails_cleanly(
     assert result.run.error and result.run.error.startswith("another run is in progress")
 
 
+@pytest.mark.serial  # kill moments span a run timed at its start
 def test_25_random_sigkills_never_lose_or_mix_data_and_the_next_run_recovers(
     sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -207,6 +207,7 @@ COVID_ETL = str(Path(sys.executable).parent / "covid-etl")
 MIB = 1024 * 1024
 
 
+@pytest.mark.serial  # the deadline within 2 s
 @pytest.mark.parametrize("where", ["headers", "body"])
 def test_slow_drip_source_ends_the_run_at_the_deadline(
     where: str, sqlite_url: str, source_server: SourceServer

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
 from covid_etl.models import RunRecord, Trigger, utcnow
@@ -40,6 +41,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.serial  # fires 2 s apart
 def test_scheduler_every_two_seconds_records_schedule_runs(database_url: str) -> None:
     settings = fast_settings(database_url, offline=True)
     scheduler = Scheduler(settings, every(2), catch_up=False)

@@ -243,6 +243,7 @@ def test_production_client_fetches_plain_http(source_server: SourceServer) -> No
         assert fetch_source("nyt", url, client=client, policy=POLICY).body == BODY
 
 
+@pytest.mark.serial  # a 100 ms bound
 def test_loopback_source_server_stops_at_once() -> None:
     """Teardown must not wait for the serve loop's next poll (0.5 s by default)."""
     server = SourceServer().start()
@@ -254,6 +255,7 @@ def test_loopback_source_server_stops_at_once() -> None:
 SLOW = FetchPolicy(read_timeout=3, connect_timeout=3, deadline=4, retries=3, retry_backoff=0.01)
 
 
+@pytest.mark.serial  # the deadline within 1 s
 @pytest.mark.parametrize("where", ["headers", "body"])
 def test_fetch_deadline_ends_slow_drip_download(
     where: str, source_server: SourceServer, client: httpx.Client
@@ -272,6 +274,7 @@ def test_fetch_deadline_ends_slow_drip_download(
     assert url in message
 
 
+@pytest.mark.serial  # the deadline within 1 s
 def test_fetch_deadline_bounds_read_timeouts_across_retries(
     source_server: SourceServer, client: httpx.Client
 ) -> None:
@@ -285,6 +288,7 @@ def test_fetch_deadline_bounds_read_timeouts_across_retries(
     assert "deadline of 4s was reached" in str(info.value)
 
 
+@pytest.mark.serial  # the deadline within 1 s
 def test_fetch_deadline_covers_backoff_sleeps(
     source_server: SourceServer, client: httpx.Client
 ) -> None:

@@ -99,6 +99,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.serial  # a lock wait within 6 s
 def test_lock_held_by_another_process_fails_at_stage_lock_within_the_lock_timeout(
     sqlite_url: str, tmp_path: Path, source_server: SourceServer, webhook: WebhookSink
 ) -> None:
@@ -321,7 +322,8 @@ def test_corrupt_database_is_never_written_and_the_run_fails_at_open(
 @pytest.mark.parametrize(
     "argv",
     [["export"], ["runs"], ["serve", "--no-schedule", "--port", str(free_port())]],
-    ids=" ".join,
+    # Without the port number: every xdist worker must collect the same test ids.
+    ids=lambda argv: " ".join(arg for arg in argv if not arg.isdigit()),
 )
 def test_commands_on_a_corrupt_database_print_one_line_and_exit_1(
     corrupt_db: Path, argv: list[str]

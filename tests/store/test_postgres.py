@@ -201,6 +201,7 @@ def test_store_lost_mid_run_fails_the_run_and_notifies(
     assert "lost the connection" in webhook.received[0]["message"]
 
 
+@pytest.mark.serial  # ends every session holding an advisory lock
 @pytest.mark.postgres
 def test_lost_writer_lock_session_stops_the_load(postgres_url: str) -> None:
     store = PostgresStore.from_url(postgres_url)

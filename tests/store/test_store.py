@@ -354,6 +354,7 @@ def test_empty_store_reads(store: HistoryStore) -> None:
 # -- the writer lock ------------------------------------------------------------------------------
 
 
+@pytest.mark.serial  # a lock wait within 3 s
 @with_writer_lock  # S3 takes none: see tests/helpers/backends.py
 def test_writer_lock_waits_a_bounded_time_then_raises(database_url: str) -> None:
     holder, waiter = open_store(database_url), open_store(database_url)

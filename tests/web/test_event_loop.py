@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from covid_etl.models import RunRecord
@@ -59,6 +60,7 @@ def uvicorn_serving(app: Any) -> Iterator[str]:
         thread.join(10)
 
 
+@pytest.mark.serial  # a 100 ms bound
 def test_slow_store_read_does_not_delay_a_cached_response(loaded_url: str) -> None:
     store = SlowHistoryStore(open_store(loaded_url))
     app = create_app(fast_settings(loaded_url, schedule=SCHEDULE_OFF), store=store)

@@ -59,6 +59,7 @@ def test_path_traversal_never_serves_a_file_outside_the_static_directory(
             assert body.startswith(b'{"error":{"status":404'), (target, body[:80])
 
 
+@pytest.mark.serial  # a 2 s bound beside 220 connections
 def test_idle_and_hung_connections_do_not_stop_the_server(served: Served) -> None:
     address = _address(served)
     held: list[socket.socket] = []
