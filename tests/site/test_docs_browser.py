@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.docs_site import built_site
+from tests.helpers.docs_site import session_site
 from tests.helpers.screenshots import ARTIFACTS
 from tests.web import test_dashboard_browser as dashboard
 
@@ -32,7 +32,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_site(tmp_path_factory.mktemp("site"))
+    return session_site(tmp_path_factory)  # one build for both docs modules
 
 
 @pytest.fixture(scope="module")

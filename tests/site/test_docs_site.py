@@ -17,7 +17,7 @@ from covid_etl.settings import Settings
 from docs_gen import cli_reference, http_reference, settings_reference
 from docs_gen.pages import GENERATED, changelog_page, generated_pages
 from docs_gen.repo_links import site_links
-from tests.helpers.docs_site import ROOT, built_site
+from tests.helpers.docs_site import ROOT, session_site
 
 DOCS = ROOT / "docs"
 
@@ -48,7 +48,7 @@ def pages() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_site(tmp_path_factory.mktemp("site"))
+    return session_site(tmp_path_factory)  # one build for both docs modules
 
 
 def test_every_page_in_the_navigation_exists_or_is_generated(config: Any) -> None:
