@@ -22,6 +22,7 @@ from covid_etl.store import open_store
 from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL, serve_real
 from tests.helpers.env import cli_env, fast_settings
+from tests.helpers.loaded import LoadedStores
 from tests.helpers.reference_states import decreasing_states, expected_states_csv
 from tests.helpers.schema import (
     record_run_at_schema_version,
@@ -57,6 +58,21 @@ def stored_counts(database_url: str) -> tuple[int, int]:
         return store.count_records(), store.count_states()
     finally:
         store.close()
+
+
+# The run the tests below start from: settings_for(..., STATES_REAL).
+REAL_STATES_RUN = (
+    {"nyt_url": str(NYT_CURRENT), "jhu_url": str(JHU_CURRENT), "states_url": str(STATES_REAL)},
+)
+
+
+@pytest.fixture
+def real_states_loaded(
+    database_url: str, loaded_stores: LoadedStores, request: pytest.FixtureRequest
+) -> str:
+    """``database_url`` after one run of the real states file: a copy of a store that run
+    loaded once for the session."""
+    return loaded_stores.copy_into(request, database_url, REAL_STATES_RUN)
 
 
 def real_lines() -> list[str]:
@@ -110,9 +126,8 @@ def test_decreases_are_one_warning_line_per_state(database_url: str) -> None:
         assert (f"deaths decrease on {deaths} day(s)" in line) == bool(deaths)
 
 
-def test_rerun_on_the_same_file_changes_nothing(database_url: str) -> None:
+def test_rerun_on_the_same_file_changes_nothing(database_url: str, real_states_loaded: str) -> None:
     settings = settings_for(database_url, STATES_REAL)
-    run_etl(settings)
 
     again = run_etl(settings).run
 
@@ -122,9 +137,8 @@ def test_rerun_on_the_same_file_changes_nothing(database_url: str) -> None:
 
 
 def test_rerun_on_reordered_rows_compares_every_row_and_changes_nothing(
-    database_url: str, tmp_path: Path
+    database_url: str, real_states_loaded: str, tmp_path: Path
 ) -> None:
-    run_etl(settings_for(database_url, STATES_REAL))
     lines = real_lines()
     random.Random(11).shuffle(lines)
     # Rows shuffled and columns in another order: other bytes, the same data.
@@ -158,8 +172,9 @@ def test_revision_cut_at_2021_06_30_then_full_inserts_the_new_days(
     assert exported_states(database_url) == expected_states_csv(STATES_REAL)
 
 
-def test_revised_past_values_are_counted_as_updated(database_url: str, tmp_path: Path) -> None:
-    run_etl(settings_for(database_url, STATES_REAL))
+def test_revised_past_values_are_counted_as_updated(
+    database_url: str, real_states_loaded: str, tmp_path: Path
+) -> None:
     lines = real_lines()
     revised = {"2020-06-01,California,06", "2020-12-25,Texas,48", "2021-03-01,Guam,66"}
     for i, line in enumerate(lines):
@@ -384,9 +399,10 @@ def test_states_are_downloaded_like_the_other_sources(
     assert states_of(again) == (0, 0, REAL_ROWS, "2021-07-08")
 
 
-def test_db_copy_copies_the_states(database_url: str, tmp_path: Path) -> None:
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    run_etl(settings_for(source, STATES_REAL))
+def test_db_copy_copies_the_states(
+    database_url: str, tmp_path: Path, loaded_stores: LoadedStores, request: pytest.FixtureRequest
+) -> None:
+    source = loaded_stores.sqlite_copy(request, tmp_path, REAL_STATES_RUN)
     env = cli_env(database_url)
 
     done = run_cli("db", "copy", "--from", source, "--to", database_url, env=env)
@@ -402,8 +418,9 @@ def test_db_copy_copies_the_states(database_url: str, tmp_path: Path) -> None:
     assert run is not None and states_of(run) == (REAL_ROWS, 0, 0, "2021-07-08")
 
 
-def test_export_states_is_sorted_by_date_then_fips(database_url: str) -> None:
-    run_etl(settings_for(database_url, STATES_REAL))
+def test_export_states_is_sorted_by_date_then_fips(
+    database_url: str, real_states_loaded: str
+) -> None:
     rows = list(csv.reader(io.StringIO(exported_states(database_url))))[1:]
     keys = [(r[0], r[1]) for r in rows]
     assert keys == sorted(keys) and len(keys) == REAL_ROWS
