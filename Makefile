@@ -69,8 +69,8 @@ figures: $(STAMP)
 
 ## make screenshots: run the browser tests that capture the dashboard for the write-up, saving
 ## those captures to docs/images/ as well (needs /usr/bin/chromium)
-SCREENSHOT_TESTS := sqlite and (test_dashboard_desktop_draws_charts_from_local_data_only \
-	or test_map_has_one_shape_per_jurisdiction or test_clicking_california_shows_its_charts)
+SCREENSHOT_TESTS := test_dashboard_desktop_draws_charts_from_local_data_only \
+	or test_map_has_one_shape_per_jurisdiction or test_clicking_california_shows_its_charts
 screenshots: $(STAMP)
 	COVID_ETL_DOCS_SCREENSHOTS=1 COVID_ETL_REQUIRE_BROWSER=1 $(BIN)/pytest -q \
 		tests/web/test_dashboard_browser.py tests/web/test_states_browser.py \

@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from covid_etl.cli import app
 from covid_etl.models import RunRecord, RunStatus, Stage, Trigger, utcnow
 from covid_etl.publish.export import by_date, write_csv
 from covid_etl.run.pipeline import run_etl
@@ -24,6 +26,7 @@ from covid_etl.store.base import SeriesWrite
 from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL, serve_real
 from tests.helpers.env import cli_env, fast_settings
+from tests.helpers.loaded import LoadedStores
 from tests.helpers.reference_states import decreasing_states, expected_states_csv
 from tests.helpers.schema import (
     record_run_at_schema_version,
@@ -59,6 +62,21 @@ def stored_counts(database_url: str) -> tuple[int, int]:
         return store.count(registry.NATIONAL), store.count(registry.STATES)
     finally:
         store.close()
+
+
+# The run the tests below start from: settings_for(..., STATES_REAL).
+REAL_STATES_RUN = (
+    {"nyt_url": str(NYT_CURRENT), "jhu_url": str(JHU_CURRENT), "states_url": str(STATES_REAL)},
+)
+
+
+@pytest.fixture
+def real_states_loaded(
+    database_url: str, loaded_stores: LoadedStores, request: pytest.FixtureRequest
+) -> str:
+    """``database_url`` after one run of the real states file: a copy of a store that run
+    loaded once for the session."""
+    return loaded_stores.copy_into(request, database_url, REAL_STATES_RUN)
 
 
 def real_lines() -> list[str]:
@@ -112,9 +130,8 @@ def test_decreases_are_one_warning_line_per_state(database_url: str) -> None:
         assert (f"deaths decrease on {deaths} day(s)" in line) == bool(deaths)
 
 
-def test_rerun_on_the_same_file_changes_nothing(database_url: str) -> None:
+def test_rerun_on_the_same_file_changes_nothing(database_url: str, real_states_loaded: str) -> None:
     settings = settings_for(database_url, STATES_REAL)
-    run_etl(settings)
 
     again = run_etl(settings).run
 
@@ -124,9 +141,8 @@ def test_rerun_on_the_same_file_changes_nothing(database_url: str) -> None:
 
 
 def test_rerun_on_reordered_rows_compares_every_row_and_changes_nothing(
-    database_url: str, tmp_path: Path
+    database_url: str, real_states_loaded: str, tmp_path: Path
 ) -> None:
-    run_etl(settings_for(database_url, STATES_REAL))
     lines = real_lines()
     random.Random(11).shuffle(lines)
     # Rows shuffled and columns in another order: other bytes, the same data.
@@ -160,8 +176,9 @@ def test_revision_cut_at_2021_06_30_then_full_inserts_the_new_days(
     assert exported_states(database_url) == expected_states_csv(STATES_REAL)
 
 
-def test_revised_past_values_are_counted_as_updated(database_url: str, tmp_path: Path) -> None:
-    run_etl(settings_for(database_url, STATES_REAL))
+def test_revised_past_values_are_counted_as_updated(
+    database_url: str, real_states_loaded: str, tmp_path: Path
+) -> None:
     lines = real_lines()
     revised = {"2020-06-01,California,06", "2020-12-25,Texas,48", "2021-03-01,Guam,66"}
     for i, line in enumerate(lines):
@@ -294,10 +311,11 @@ def test_accept_removals_deletes_the_dropped_state_rows(database_url: str, tmp_p
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "covid_etl.cli", *args],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+    """The command run in this process by click's runner, with ``env`` as its whole environment:
+    what these tests check is what it prints and stores, not how a process behaves."""
+    unset: dict[str, str | None] = {key: None for key in os.environ if key not in env}
+    result = CliRunner().invoke(app, list(args), env={**unset, **env})
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 def states_env(database_url: str) -> dict[str, str]:
@@ -386,9 +404,10 @@ def test_states_are_downloaded_like_the_other_sources(
     assert states_of(again) == (0, 0, REAL_ROWS, "2021-07-08")
 
 
-def test_db_copy_copies_the_states(database_url: str, tmp_path: Path) -> None:
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    run_etl(settings_for(source, STATES_REAL))
+def test_db_copy_copies_the_states(
+    database_url: str, tmp_path: Path, loaded_stores: LoadedStores, request: pytest.FixtureRequest
+) -> None:
+    source = loaded_stores.sqlite_copy(request, tmp_path, REAL_STATES_RUN)
     env = cli_env(database_url)
 
     done = run_cli("db", "copy", "--from", source, "--to", database_url, env=env)
@@ -404,8 +423,9 @@ def test_db_copy_copies_the_states(database_url: str, tmp_path: Path) -> None:
     assert run is not None and states_of(run) == (REAL_ROWS, 0, 0, "2021-07-08")
 
 
-def test_export_states_is_sorted_by_date_then_fips(database_url: str) -> None:
-    run_etl(settings_for(database_url, STATES_REAL))
+def test_export_states_is_sorted_by_date_then_fips(
+    database_url: str, real_states_loaded: str
+) -> None:
     rows = list(csv.reader(io.StringIO(exported_states(database_url))))[1:]
     keys = [(r[0], r[1]) for r in rows]
     assert keys == sorted(keys) and len(keys) == REAL_ROWS

@@ -5,15 +5,34 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from covid_etl.settings import SCHEDULE_OFF
+from covid_etl.web.app import create_app
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
+from tests.helpers.env import fast_settings
+from tests.helpers.loaded import LoadedStores
 from tests.helpers.reference import expected_csv, expected_rows
 
 EXPECTED = expected_rows(NYT_CURRENT, JHU_CURRENT)
+
+
+@pytest.fixture(scope="module")
+def client(
+    loaded_stores: LoadedStores,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TestClient]:
+    """One client for the module, over a store after one offline run: every test here only
+    reads."""
+    url = loaded_stores.sqlite_copy(request, tmp_path_factory.mktemp("records"))
+    app = create_app(fast_settings(url, schedule=SCHEDULE_OFF))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
 
 
 def _all(client: TestClient, **params: Any) -> dict[str, Any]:

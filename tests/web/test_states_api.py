@@ -34,16 +34,19 @@ STATES_SOURCES: dict[str, object] = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def states_url(
-    database_url: str, loaded_stores: LoadedStores, request: pytest.FixtureRequest
+    loaded_stores: LoadedStores,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
-    """``database_url`` after one run with the shipped states file (a copy of a store that run
-    loaded once for the session)."""
-    return loaded_stores.copy_into(request, database_url, (STATES_SOURCES,))
+    """A store after one run with the shipped states file (a copy of a store that run loaded
+    once for the session), shared by the module's tests that take it: they only read."""
+    directory = tmp_path_factory.mktemp("states")
+    return loaded_stores.sqlite_copy(request, directory, (STATES_SOURCES,))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def states_client(states_url: str) -> Iterator[TestClient]:
     app = create_app(fast_settings(states_url, schedule=SCHEDULE_OFF))
     with TestClient(app, raise_server_exceptions=False) as client:
