@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from covid_etl.catalog import JHU, NYT, NYT_STATES, OFF, SOURCES, Source
-from covid_etl.cron import parse_cron
 from covid_etl.errors import ConfigError
 from covid_etl.redact import secrets_in_heartbeat_url, secrets_in_url
 
@@ -95,6 +94,8 @@ def _parse_schedule(value: str) -> str:
     if value.strip().lower() == SCHEDULE_OFF:
         return SCHEDULE_OFF
     try:
+        from covid_etl.cron import parse_cron  # only a schedule needs it (start-up of a run)
+
         parse_cron(value)
     except ConfigError as exc:
         raise ValueError(exc.message) from None
