@@ -37,7 +37,7 @@ SNAPSHOT_FIELDS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Jurisdiction:
+class JurisdictionSeries:
     """One jurisdiction's full derived series (date order) and what the snapshot needs."""
 
     fips: str
@@ -49,7 +49,7 @@ class Jurisdiction:
 @dataclass(frozen=True, slots=True)
 class StatesSeries:
     revision: Revision
-    by_fips: dict[str, Jurisdiction]
+    by_fips: dict[str, JurisdictionSeries]
     data_from: str | None
     data_through: str | None
 
@@ -58,13 +58,13 @@ def build_series(revision: Revision, records: Sequence[StateRecord]) -> StatesSe
     """Group the store's rows (fips then date order, as ``Store.rows(STATES)`` gives them)
     into derived series per jurisdiction, in fips order."""
     census = load_population()
-    by_fips: dict[str, Jurisdiction] = {}
+    by_fips: dict[str, JurisdictionSeries] = {}
     for rows in fips_groups(records):
         fips = rows[0].fips
         known = census.get(fips)
         population = known.population if known is not None else None
         # The published name of the latest row: a fips keeps one name (the data contract).
-        by_fips[fips] = Jurisdiction(
+        by_fips[fips] = JurisdictionSeries(
             fips, rows[-1].name, population, derived_state_rows(rows, population)
         )
     first = min((j.rows[0]["date"] for j in by_fips.values()), default=None)
@@ -83,7 +83,7 @@ def snapshot(series: StatesSeries, on: dt.date | None) -> dict[str, Any]:
     }
 
 
-def snapshot_entry(jurisdiction: Jurisdiction, on: str | None) -> dict[str, Any]:
+def snapshot_entry(jurisdiction: JurisdictionSeries, on: str | None) -> dict[str, Any]:
     """The jurisdiction's latest row on or before ``on`` (its latest row when None); a
     jurisdiction with no row yet on that date has null figures."""
     row = _latest_on(jurisdiction.rows, on)
