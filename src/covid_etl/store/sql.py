@@ -386,14 +386,7 @@ class SqlStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Any]:
-        where, params = self._range(start, end)
-        if partition is not None:
-            where = (
-                f"{where} AND {series.partition} = ?"
-                if where
-                else (f" WHERE {series.partition} = ?")
-            )
-            params += (partition,)
+        where, params = self._range(start, end, partition=(series.partition, partition))
         query = (
             f"SELECT {', '.join(series.names)} FROM {series.table}{where} "
             f"ORDER BY {', '.join(series.key)}"
@@ -433,8 +426,18 @@ class SqlStore:
             )
         return self._date_out(self._read(query, ())[0][0])
 
-    def _range(self, start: dt.date | None, end: dt.date | None) -> tuple[str, tuple[Any, ...]]:
+    def _range(
+        self,
+        start: dt.date | None,
+        end: dt.date | None,
+        partition: tuple[str | None, str | None] = (None, None),
+    ) -> tuple[str, tuple[Any, ...]]:
+        """A WHERE clause for a date range and, given ``(column, value)``, one partition."""
         clauses, params = [], []
+        column, value = partition
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
         if start is not None:
             clauses.append("date >= ?")
             params.append(self._date_in(start))

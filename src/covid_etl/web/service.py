@@ -215,29 +215,6 @@ class DataService:
             self._store.close()
 
 
-def window_page(
-    rows: list[dict[str, Any]],
-    start: dt.date | None,
-    end: dt.date | None,
-    limit: int | None,
-    offset: int,
-) -> dict[str, Any]:
-    """The rows (date order) between ``start`` and ``end`` (inclusive), one page of them and the
-    window's total: ``/api/v1/records`` and one state's records alike."""
-    low = start.isoformat() if start else None
-    high = end.isoformat() if end else None
-    # ISO dates sort as strings, so the window is a plain comparison on the derived rows.
-    window = [r for r in rows if (low is None or r["date"] >= low)]
-    window = [r for r in window if (high is None or r["date"] <= high)]
-    total = len(window)
-    return {
-        "records": window[offset : offset + limit if limit is not None else None],
-        "total": total,
-        "limit": limit if limit is not None else total,
-        "offset": offset,
-    }
-
-
 def _run_status(run: RunRecord) -> dict[str, Any]:
     return run.to_dict(("id", "status", "finished_at"))
 

@@ -17,9 +17,8 @@ from covid_etl.web.params import (
     json_or_csv,
     response_format,
 )
-from covid_etl.web.render import render_csv, render_json
+from covid_etl.web.render import render_json, render_page
 from covid_etl.web.schemas import RecordsPage, Summary
-from covid_etl.web.service import window_page
 
 router = APIRouter()
 
@@ -44,10 +43,7 @@ async def records(
     revision = await current_revision(request)
 
     def build() -> Rendered:
-        page = window_page(service.series(revision).rows, first, last, limit, offset)
-        if form == "csv":
-            return render_csv(page["records"])
-        return render_json(page)
+        return render_page(service.series(revision).rows, first, last, limit, offset, form)
 
     key = ("records", revision, first, last, limit, offset, form)
     return await cached(request, revision, key, build)

@@ -28,9 +28,8 @@ from covid_etl.web.params import (
     json_or_csv,
     response_format,
 )
-from covid_etl.web.render import render_csv, render_json
+from covid_etl.web.render import render_page
 from covid_etl.web.schemas import ErrorBody, record_model
-from covid_etl.web.service import window_page
 
 
 def series_router(series: Series) -> APIRouter:
@@ -80,10 +79,7 @@ def series_router(series: Series) -> APIRouter:
             raise ApiError(404, f"no stored series for {column} {partition}")
 
         def build() -> Rendered:
-            window = window_page(rows, first, last, limit, offset)
-            if form == "csv":
-                return render_csv(window["records"], fields)
-            return render_json({column: partition, **window})
+            return render_page(rows, first, last, limit, offset, form, fields, {column: partition})
 
         key = (series.name, revision, partition, first, last, limit, offset, form)
         return await cached(request, revision, key, build)

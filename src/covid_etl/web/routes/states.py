@@ -25,9 +25,8 @@ from covid_etl.web.params import (
     json_or_csv,
     response_format,
 )
-from covid_etl.web.render import render_csv, render_json
+from covid_etl.web.render import render_csv, render_json, render_page
 from covid_etl.web.schemas import ErrorBody, StateRecordsPage, StatesSnapshot
-from covid_etl.web.service import window_page
 from covid_etl.web.states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, snapshot
 
 PREFIX = "/api/v1/states"
@@ -102,15 +101,13 @@ async def state_records(
         raise ApiError(404, f"no stored series for fips {fips}")
 
     def build() -> Rendered:
-        page = window_page(jurisdiction.rows, first, last, limit, offset)
-        if form == "csv":
-            return render_csv(page["records"], STATE_RECORD_FIELDS)
         head = {
             "fips": jurisdiction.fips,
             "name": jurisdiction.name,
             "population": jurisdiction.population,
         }
-        return render_json({**head, **page})
+        return render_page(jurisdiction.rows, first, last, limit, offset, form,
+                           STATE_RECORD_FIELDS, head)  # fmt: skip
 
     key = ("state_records", revision, fips, first, last, limit, offset, form)
     return await cached(request, revision, key, build)
