@@ -14,8 +14,6 @@ from covid_etl.catalog import JHU, NYT, NYT_STATES, OFF, SOURCES, Source
 from covid_etl.errors import ConfigError
 from covid_etl.redact import secrets_in_heartbeat_url, secrets_in_url
 
-# COVID_ETL_STATES_URL=off keeps the national series only.
-STATES_OFF = OFF
 DEFAULT_DATABASE_URL = "sqlite:///data/covid-etl.db"
 SCHEDULE_OFF = "off"
 
@@ -104,7 +102,7 @@ def _parse_schedule(value: str) -> str:
 
 def _parse_states_url(value: str) -> str:
     """The per-state source, or ``off`` (in any case) to keep the national series only."""
-    return STATES_OFF if value.strip().lower() == STATES_OFF else value
+    return OFF if value.strip().lower() == OFF else value
 
 
 RUN_AGE_OFF = "off"
@@ -351,10 +349,6 @@ class Settings:
             _parse_heartbeat_url,
         ),
     )
-
-    @property
-    def states_enabled(self) -> bool:
-        return self.states_url != STATES_OFF
 
     def source_url(self, source: Source) -> str:
         """The configured URL of a source (``off`` for a source switched off); a source with no

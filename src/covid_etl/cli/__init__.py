@@ -24,7 +24,7 @@ import click
 from covid_etl import __version__
 from covid_etl.errors import ConfigError, EtlError, StoreUnavailable
 from covid_etl.log import configure_logging
-from covid_etl.models import Trigger, utcnow
+from covid_etl.models import STATES_NAME, Trigger, utcnow
 from covid_etl.publish.original import publish_original
 from covid_etl.redact import redact, secrets_in_url
 from covid_etl.run.pipeline import RUN_FAILED_TAG, run_etl
@@ -346,7 +346,7 @@ def export(
     """Export a stored series (by default the national one), sorted by date."""
     from covid_etl.publish import export as exporting
 
-    series = next(s for s in SERIES if s.name == ("states" if states else series_name))
+    series = next(s for s in SERIES if s.name == (STATES_NAME if states else series_name))
     with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         rows = exporting.by_date(series, store.rows(series))
     writer = exporting.write_csv if fmt == "csv" else exporting.write_json

@@ -10,7 +10,7 @@ from typing import Any
 from covid_etl.models import RunRecord, RunStatus
 from covid_etl.notify.render import UNKNOWN_DATA
 from covid_etl.ranges import join_ranges
-from covid_etl.series.changelog import display_rows, summary_lines, value_change
+from covid_etl.series.changelog import NATIONAL, display_rows, summary_lines, value_change
 
 
 def _console(stderr: bool = False) -> Any:
@@ -163,7 +163,7 @@ def print_changes(run_id: int, entries: Sequence[Any]) -> None:
     out.print(f"[bold]Run #{run_id} changed {len(entries)} row(s)[/]")
     for line in summary_lines(entries):
         out.print(f"  {escape(line)}")
-    states = any(e.series != "national" for e in entries)
+    states = any(e.series != NATIONAL for e in entries)
     figures = ["cases", "deaths", "recovered"] + (["name"] if states else [])
     table = Table(show_edge=False)
     for column in ("series", "date(s)", "kind", *figures):

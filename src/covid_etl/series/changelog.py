@@ -11,12 +11,13 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from covid_etl.models import ChangeEntry
+from covid_etl.models import NATIONAL_NAME, ChangeEntry
 from covid_etl.ranges import describe_keys, format_ranges, shown_dates
 from covid_etl.series.diff import Changes
 from covid_etl.series.spec import Series
 
-NATIONAL = "national"
+# The change log's series value of the national series (its name).
+NATIONAL = NATIONAL_NAME
 INSERTED, UPDATED, REMOVED = "inserted", "updated", "removed"
 KINDS = (INSERTED, UPDATED, REMOVED)
 # The figures compared when a notification names the largest change (name is not a figure).

@@ -13,7 +13,7 @@ from typing import Any
 
 from covid_etl.catalog import JHU, NYT
 from covid_etl.errors import EmptyJoin, HistoryShrinks
-from covid_etl.models import JhuRow, NytRow, Record
+from covid_etl.models import NATIONAL_NAME, JhuRow, NytRow, Record
 from covid_etl.ranges import format_ranges
 from covid_etl.series.derive import (
     AVERAGES,
@@ -166,7 +166,7 @@ def derived_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
 
 
 NATIONAL = Series(
-    name="national",
+    name=NATIONAL_NAME,
     table="records",
     row=Record,
     columns=(

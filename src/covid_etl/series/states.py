@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from covid_etl.catalog import NYT_STATES
 from covid_etl.errors import HistoryShrinks
-from covid_etl.models import StateKey, StateRecord
+from covid_etl.models import STATES_NAME, StateKey, StateRecord
 from covid_etl.ranges import describe_keys
 from covid_etl.series.derive import (
     AVERAGES,
@@ -154,7 +154,7 @@ def derive_states(rows: Sequence[StateRecord]) -> list[dict[str, Any]]:
 
 
 STATES = Series(
-    name="states",
+    name=STATES_NAME,
     table="states",
     row=StateRecord,
     columns=(

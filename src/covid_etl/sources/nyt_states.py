@@ -21,6 +21,7 @@ import gc
 from itertools import pairwise
 from operator import itemgetter
 
+from covid_etl.catalog import NYT_STATES
 from covid_etl.errors import ParseError
 from covid_etl.models import StateRecord
 from covid_etl.sources.csv import (
@@ -31,7 +32,7 @@ from covid_etl.sources.csv import (
     parse_date,
 )
 
-SOURCE = "states"
+SOURCE = NYT_STATES.name
 STATES_COLUMNS = ("date", "state", "fips", "cases", "deaths")
 
 
