@@ -31,8 +31,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -43,11 +41,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 import covid_etl
-from covid_etl.run.pipeline import run_etl
+from covid_etl.series.registry import STATES
 from covid_etl.settings import SCHEDULE_OFF
+from covid_etl.store import open_store
 from covid_etl.web.app import create_app
-from tests.helpers import postgres as pg
+from tests.helpers.backends import on_every_backend
 from tests.helpers.env import fast_settings
+from tests.helpers.loaded import LoadedStores, Runs, backend_of
 
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "answers" / "read-endpoints.json"
 RECORD = os.environ.get("COVID_ETL_RECORD_ANSWERS", "") == "1"
@@ -266,62 +266,30 @@ def all_answers(loaded: Loaded) -> list[dict[str, Any]]:
     return answers
 
 
-# -- one store per backend, loaded once for the whole module ------------------------------------
+# -- one store per backend, a copy of one loaded once per session ------------------------------
+
+# The run whose answers are recorded: the offline snapshot, the per-state series on.
+STATES_ON: Runs = ({"offline": True, "states_url": SHIPPED_STATES},)
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("s3", marks=pytest.mark.s3),
-    ],
-)
+@pytest.fixture
 def loaded(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    database_url: str, loaded_stores: LoadedStores, request: pytest.FixtureRequest
 ) -> Iterator[Loaded]:
-    """A store on ``request.param`` after one offline run of the snapshot with the per-state
-    series on, and one client over it, shared by the module's tests."""
-    backend = str(request.param)
-    tmp = tmp_path_factory.mktemp(f"answers-{backend}")
-    with pytest.MonkeyPatch.context() as mp:
-        if backend == "postgres":
-            with pg.throwaway_database(request.getfixturevalue("postgres_server")) as url:
-                yield from _load(backend, url)
-            return
-        if backend == "s3":
-            url = _bucket(request.getfixturevalue("moto_endpoint"), mp, tmp)
-        else:
-            url = f"sqlite:///{tmp / 'covid.db'}"
-        yield from _load(backend, url)
-
-
-def _load(backend: str, url: str) -> Iterator[Loaded]:
-    result = run_etl(fast_settings(url, offline=True, states_url=SHIPPED_STATES))
-    assert result.succeeded, result.run.error
-    # The per-state series must be in the store too, or half the answers would be empty.
-    assert result.run.states is not None and result.run.states.inserted > 0
+    """``database_url`` after one offline run of the snapshot with the per-state series on, and
+    a client over it."""
+    url = loaded_stores.copy_into(request, database_url, STATES_ON)
     app = create_app(fast_settings(url, schedule=SCHEDULE_OFF))
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Loaded(backend, client, result.run.id)
-
-
-def _bucket(endpoint: str, mp: pytest.MonkeyPatch, tmp: Path) -> str:
-    """As the ``s3_url`` fixture does, for the module: a versioned bucket on the session's moto
-    server, reached through AWS_ENDPOINT_URL, the store's local copies kept under ``tmp``."""
-    import boto3
-
-    from tests.helpers.aws import fake_credentials
-
-    fake_credentials(mp)
-    mp.setenv("AWS_ENDPOINT_URL", endpoint)
-    mp.setenv("TMPDIR", str(tmp))
-    mp.setattr(tempfile, "tempdir", str(tmp))
-    bucket = f"covid-etl-{uuid.uuid4().hex[:12]}"
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    return f"s3://{bucket}/testing"
+        store = open_store(url)
+        try:
+            run = store.last_run()
+            states = store.count(STATES)
+        finally:
+            store.close()
+        # The per-state series must be in the store too, or half the answers would be empty.
+        assert run is not None and states > 0
+        yield Loaded(backend_of(url), client, run.id)
 
 
 # -- the test -----------------------------------------------------------------------------------
@@ -330,6 +298,7 @@ def _bucket(endpoint: str, mp: pytest.MonkeyPatch, tmp: Path) -> str:
 _recorded_by: list[str] = []
 
 
+@on_every_backend
 def test_every_read_endpoint_answers_as_recorded(loaded: Loaded) -> None:
     answers = all_answers(loaded)
     if RECORD and not _recorded_by:
