@@ -58,8 +58,21 @@ NYT_STATES = Source(
     "size cap, checksum, conditional requests).",
     optional=True,
 )
+NYT_ANOMALIES = Source(
+    "anomalies",
+    "NYT anomalies",
+    "anomalies_url",
+    "COVID_ETL_ANOMALIES_URL",
+    "https://raw.githubusercontent.com/nytimes/covid-19-data/master/rolling-averages/"
+    "anomalies.csv",
+    "nyt-anomalies.csv",
+    "NYT rolling-averages/anomalies.csv (the NYT's notes on anomalous days, and which days its "
+    "7-day averages leave out): an http(s) URL, a local file path, or `off` (the averages then "
+    "leave out negative days only). Fetched like the other sources.",
+    optional=True,
+)
 # Every source, in fetch order.
-SOURCES: tuple[Source, ...] = (NYT, JHU, NYT_STATES)
+SOURCES: tuple[Source, ...] = (NYT, JHU, NYT_STATES, NYT_ANOMALIES)
 BY_NAME = {source.name: source for source in SOURCES}
 
 
@@ -69,4 +82,4 @@ def source_label(name: str) -> str:
     return found.label if found is not None else name
 
 
-__all__ = ["BY_NAME", "JHU", "NYT", "NYT_STATES", "OFF", "SOURCES", "Source", "source_label"]
+__all__ = ["BY_NAME", "JHU", "NYT", "NYT_ANOMALIES", "NYT_STATES", "OFF", "SOURCES", "Source", "source_label"]

@@ -55,15 +55,45 @@ class DeliveryStatus(StrEnum):
 
 
 class Record(NamedTuple):
-    """One joined row of the national series."""
+    """One row of the national series: every NYT date, with JHU's recovered where JHU has
+    the date. ``in_jhu`` is 1 where JHU has a row for the date and 0 where it has none: the
+    original system's outputs keep only the dates of both sources (its inner join). An int,
+    not a bool, so that it reads and logs the same on every backend."""
 
     date: dt.date
     cases: int
     deaths: int
     recovered: int | None
+    in_jhu: int = 1
 
     def values(self) -> tuple[int, int, int | None]:
         return (self.cases, self.deaths, self.recovered)
+
+
+class Anomaly(NamedTuple):
+    """One of the NYT's notes on an anomalous day or range of days (rolling-averages/
+    anomalies.csv), its fields named as the NYT's columns. A note is identified by its place
+    (``geoid``: ``USA``, ``USA-SS`` or ``USA-SSCCC``), measure (``type``: ``cases``,
+    ``deaths`` or ``both``) and first day. The two flags are ``"yes"`` or None, as published;
+    empty texts are None."""
+
+    date: dt.date
+    geoid: str
+    type: str
+    end_date: dt.date | None
+    county: str | None
+    state: str | None
+    omit_from_rolling_average: str | None
+    omit_from_rolling_average_on_subgeographies: str | None
+    description: str | None
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end_date or self.date
+
+    def covers(self, measure: str) -> bool:
+        """Whether the note is about ``measure`` (``cases`` or ``deaths``)."""
+        return self.type == measure or self.type == "both"
 
 
 # A row of the per-state series is identified by its date and its two-digit FIPS code.

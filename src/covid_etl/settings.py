@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from covid_etl.catalog import JHU, NYT, NYT_STATES, OFF, SOURCES, Source
+from covid_etl.catalog import JHU, NYT, NYT_ANOMALIES, NYT_STATES, OFF, SOURCES, Source
 from covid_etl.errors import ConfigError
 from covid_etl.redact import secrets_in_heartbeat_url, secrets_in_url
 
@@ -100,8 +100,8 @@ def _parse_schedule(value: str) -> str:
     return value.strip()
 
 
-def _parse_states_url(value: str) -> str:
-    """The per-state source, or ``off`` (in any case) to keep the national series only."""
+def _parse_optional_url(value: str) -> str:
+    """An optional source's URL, or ``off`` (in any case) to leave it out."""
     return OFF if value.strip().lower() == OFF else value
 
 
@@ -178,7 +178,11 @@ class Settings:
     jhu_url: str = field(default=JHU.default_url, metadata=_doc(JHU.doc, JHU.env))
     states_url: str = field(
         default=NYT_STATES.default_url,
-        metadata=_doc(NYT_STATES.doc, NYT_STATES.env, _parse_states_url),
+        metadata=_doc(NYT_STATES.doc, NYT_STATES.env, _parse_optional_url),
+    )
+    anomalies_url: str = field(
+        default=NYT_ANOMALIES.default_url,
+        metadata=_doc(NYT_ANOMALIES.doc, NYT_ANOMALIES.env, _parse_optional_url),
     )
     notify: tuple[str, ...] = field(
         default=(),

@@ -15,6 +15,11 @@ JHU_ALL_COUNTRIES = REAL / "jhu" / "time-series-19-covid-combined.csv"
 # The real NYT us-states.csv (27,129 rows, 2020-01-21..2021-07-08) and the census estimates.
 STATES_REAL = FIXTURES / "states" / "us-states.csv"
 POPULATION_REAL = FIXTURES / "states" / "state-population-2019.csv"
+# The NYT's anomaly notes (the shipped snapshot) and its own rolling averages of the same vintage
+# (2021-07-08) as STATES_REAL and NYT_2021_07_08, the national file of that day.
+ANOMALIES_CURRENT = PACKAGE_DATA / "nyt-anomalies.csv"
+ROLLING = REAL / "nyt" / "rolling-averages"
+NYT_2021_07_08 = REAL / "nyt" / "us-2021-07-08.csv"
 
 
 def nyt_history(day: str) -> Path:

@@ -25,11 +25,11 @@ def write_csv(series: Series, rows: Iterable[Any], out: TextIO) -> None:
     """A header of the export names, then one line per row; null is an empty cell."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(series.export_names)
-    writer.writerows(tuple(_cell(value) for value in row) for row in rows)
+    writer.writerows(tuple(_cell(value) for value in series.exported(row)) for row in rows)
 
 
 def row_dict(series: Series, row: Any) -> dict[str, object]:
-    return {name: _json(value) for name, value in zip(series.export_names, row, strict=True)}
+    return {name: _json(value) for name, value in zip(series.export_names, series.exported(row), strict=True)}
 
 
 def write_json(series: Series, rows: Iterable[Any], out: TextIO) -> None:

@@ -78,7 +78,9 @@ def covid_data_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
     """The original design's 13 columns, by the original's rules (docs/api.md): no null
     anywhere, because its front-end parses every field and sums the diffs per month.
 
-    Unreported recoveries count as 0, as the original took JHU's 0 as data, so
+    Only the dates JHU has too (``in_jhu``): the original joined the sources with an inner join,
+    where our own series keeps every NYT date. Unreported recoveries count as 0, as the
+    original took JHU's 0 as data, so
     ``recoveries-diff`` drops by the whole cumulative value on the first unreported day. This
     is a compatibility view; the corrected series is
     :func:`covid_etl.series.derive.derived_rows`'s.
@@ -86,6 +88,8 @@ def covid_data_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     previous: tuple[dt.date, int, int, int] | None = None
     for r in records:
+        if not r.in_jhu:
+            continue  # the original's inner join: only the dates of both sources
         recoveries = r.recovered if r.recovered is not None else 0
         before_date, before_cases, before_deaths, before_recoveries = previous or (
             r.date,

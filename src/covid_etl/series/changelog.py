@@ -14,7 +14,7 @@ from typing import Any
 from covid_etl.models import NATIONAL_NAME, ChangeEntry
 from covid_etl.ranges import describe_keys, format_ranges, shown_dates
 from covid_etl.series.diff import Changes
-from covid_etl.series.spec import Series
+from covid_etl.series.spec import Key, Series
 
 # The change log's series value of the national series (its name).
 NATIONAL = NATIONAL_NAME
@@ -29,28 +29,26 @@ def change_entries(series: Series, changes: Changes) -> list[ChangeEntry]:
     stored rows. A new row's entry (``inserted``, no values before, the row's values after)
     is written by the store with the row, since it needs nothing but the row. Not sorted: the
     store writes and returns entries in (series, date, run) order."""
-    partition_of = _partition_of(series)
+    logged_as = _logged_as(series)
     values, key_of, previous = series.log_values, series.key_of, changes.previous
-    entries = [
-        ChangeEntry(partition_of(row), row.date, UPDATED, values(previous[key_of(row)]),
-                    values(row))
-        for row in changes.updated
-    ]  # fmt: skip
+    entries = []
+    for row in changes.updated:
+        key = key_of(row)
+        entries.append(ChangeEntry(logged_as(key), row.date, UPDATED, values(previous[key]),
+                                   values(row)))  # fmt: skip
     entries += [
-        ChangeEntry(series.log_series(None if len(key) == 1 else key[0]), key[-1], REMOVED,
-                    values(previous[key]), None)
+        ChangeEntry(logged_as(key), key[-1], REMOVED, values(previous[key]), None)
         for key in changes.removed
-    ]  # fmt: skip
+    ]
     return entries
 
 
-def _partition_of(series: Series) -> Callable[[Any], str]:
-    """A row's change-log ``series`` value."""
+def _logged_as(series: Series) -> Callable[[Key], str]:
+    """A key's change-log ``series`` value."""
     if series.partition is None:
         name = series.name
-        return lambda row: name
-    column = series.partition
-    return lambda row: series.log_series(getattr(row, column))
+        return lambda key: name
+    return lambda key: series.log_series(*key[:-1])
 
 
 def difference(entry: ChangeEntry, figure: str) -> int | None:

@@ -3,7 +3,8 @@
 The sources revise the past, so every stored key is compared, not only new dates; only rows
 whose values differ are written. A run never deletes on its own: incoming data that lacks
 stored keys is refused (the series' ``shrinks`` error) unless the operator accepted the removals
-(``covid-etl run --accept-removals``).
+(``covid-etl run --accept-removals``), or the series is a curated list whose removals are real
+(the NYT's notes: no ``shrinks``).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def diff_series(
             lost.append(key)
             previous[key] = stored[key]
     lost.sort()
-    if lost and not accept_removals:
+    if lost and not accept_removals and series.shrinks is not None:
         raise series.shrinks(lost)
     return Changes(inserted, updated, unchanged, removed=lost, previous=previous)
 

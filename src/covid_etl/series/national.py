@@ -1,7 +1,9 @@
-"""Join the two sources into the national series and compare it with what is stored. Pure.
+"""Join the two sources into the national series. Pure.
 
-The rules are the data contract in DESIGN.md: NYT is authoritative for cases and deaths, JHU gives
-recovered; only dates present in both are kept; recovered is null where JHU stopped reporting it.
+The rules are the data contract (docs/data-contract.md): the NYT is the spine and authoritative
+for cases and deaths, one row per NYT date; JHU gives recovered, null where JHU has no row for the
+date or stopped reporting it. Each row keeps whether JHU has its date (``in_jhu``): the original
+system's outputs keep its inner join, the dates of both sources.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from covid_etl.catalog import JHU, NYT
 from covid_etl.errors import EmptyJoin, HistoryShrinks
-from covid_etl.models import NATIONAL_NAME, JhuRow, NytRow, Record
+from covid_etl.models import NATIONAL_NAME, Anomaly, JhuRow, NytRow, Record
 from covid_etl.ranges import format_ranges
 from covid_etl.series.derive import (
     AVERAGES,
@@ -21,9 +23,13 @@ from covid_etl.series.derive import (
     DEATHS,
     NEW_CASES,
     NEW_DEATHS,
+    OMITTED,
+    daily_values,
     date_column,
     day_over_day,
-    trailing_average,
+    left_out_days,
+    nyt_average,
+    rounded,
 )
 from covid_etl.series.spec import Built, Column, Key, Series
 from covid_etl.sources.csv import parse_jhu, parse_nyt
@@ -60,15 +66,16 @@ def normalize_recovered(rows: Sequence[JhuRow]) -> tuple[list[JhuRow], dt.date |
 
 
 def join_sources(nyt: Sequence[NytRow], jhu: Sequence[JhuRow]) -> Joined:
-    """Inner-join NYT and JHU rows on date, sorted by date, with the contract's warnings."""
+    """One record per NYT date (left join on date), sorted by date, with the contract's
+    warnings. Sources that share no date are refused: such a JHU file is not the US series."""
     jhu_rows, discontinued = normalize_recovered(jhu)
     recovered_by_date = {row.date: row.recovered for row in jhu_rows}
     records = [
-        Record(row.date, row.cases, row.deaths, recovered_by_date[row.date])
+        Record(row.date, row.cases, row.deaths, recovered_by_date.get(row.date),
+               int(row.date in recovered_by_date))
         for row in nyt
-        if row.date in recovered_by_date
-    ]
-    if not records:
+    ]  # fmt: skip
+    if not any(r.in_jhu for r in records):
         raise EmptyJoin(
             "the sources share no date: "
             f"NYT covers {_span([r.date for r in nyt])}, JHU covers {_span([r.date for r in jhu])}"
@@ -80,7 +87,7 @@ def join_sources(nyt: Sequence[NytRow], jhu: Sequence[JhuRow]) -> Joined:
             f"JHU recovered not reported from {discontinued.isoformat()} "
             "(0 after being positive); stored as null"
         )
-    warnings.extend(dropped_date_warnings(nyt, jhu_rows, {r.date for r in records}))
+    warnings.extend(coverage_warnings(records, jhu_rows))
     return Joined(records=records, warnings=warnings)
 
 
@@ -106,16 +113,22 @@ def decrease_warnings(records: Sequence[Record]) -> list[str]:
     return warnings
 
 
-def dropped_date_warnings(
-    nyt: Sequence[NytRow], jhu: Sequence[JhuRow], joined: set[dt.date]
-) -> list[str]:
-    """Say which dates the join dropped, per source, as compact ranges."""
+def coverage_warnings(records: Sequence[Record], jhu: Sequence[JhuRow]) -> list[str]:
+    """JHU ending before the NYT (recovered is null after its last day), and JHU dates the NYT
+    lacks (left out: the NYT is the spine), as compact ranges."""
     warnings = []
-    for label, dates in (("NYT", [r.date for r in nyt]), ("JHU", [r.date for r in jhu])):
-        dropped = sorted(d for d in dates if d not in joined)
-        if dropped:
-            ranges = format_ranges(dropped)
-            warnings.append(f"join dropped {len(dropped)} date(s) found only in {label}: {ranges}")
+    last_jhu, last_nyt = max(r.date for r in jhu), records[-1].date
+    if last_jhu < last_nyt:
+        warnings.append(
+            f"JHU ends on {last_jhu.isoformat()}, before the NYT ({last_nyt.isoformat()}): "
+            "recovered is null after it"
+        )
+    nyt_dates = {r.date for r in records}
+    only_jhu = sorted(r.date for r in jhu if r.date not in nyt_dates)
+    if only_jhu:
+        warnings.append(
+            f"{len(only_jhu)} JHU date(s) not in the NYT file left out: {format_ranges(only_jhu)}"
+        )
     return warnings
 
 
@@ -142,13 +155,15 @@ def national_shrinks(lost: Sequence[Key]) -> HistoryShrinks:
     )
 
 
-def derived_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
-    """One JSON-ready dict per record with the API's columns (``NATIONAL.api_columns``)."""
-    new_cases = day_over_day([r.cases for r in records])
-    new_deaths = day_over_day([r.deaths for r in records])
+def derived_rows(records: Sequence[Record], notes: Sequence[Anomaly] = ()) -> list[dict[str, Any]]:
+    """One JSON-ready dict per record with the API's columns (``NATIONAL.api_columns``), the
+    averages by the NYT's rule with its national notes (geoid ``USA``)."""
+    dates = [r.date for r in records]
+    new_cases = daily_values([r.cases for r in records])
+    new_deaths = daily_values([r.deaths for r in records])
     new_recovered = day_over_day([r.recovered for r in records])
-    cases_avg = trailing_average(new_cases)
-    deaths_avg = trailing_average(new_deaths)
+    cases = nyt_average(dates, new_cases, left_out_days(notes, "cases"))
+    deaths = nyt_average(dates, new_deaths, left_out_days(notes, "deaths"))
     return [
         {
             "date": r.date.isoformat(),
@@ -158,11 +173,16 @@ def derived_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
             "new_cases": new_cases[i],
             "new_deaths": new_deaths[i],
             "new_recovered": new_recovered[i],
-            "new_cases_7d_avg": cases_avg[i],
-            "new_deaths_7d_avg": deaths_avg[i],
+            "new_cases_7d_avg": rounded(cases.averages[i]),
+            "new_deaths_7d_avg": rounded(deaths.averages[i]),
+            "new_cases_omitted": cases.left_out[i],
+            "new_deaths_omitted": deaths.left_out[i],
         }
         for i, r in enumerate(records)
     ]
+
+
+NATION = "USA"  # the NYT's geoid of the nation
 
 
 NATIONAL = Series(
@@ -174,6 +194,7 @@ NATIONAL = Series(
         Column("cases", int, "Cumulative cases (NYT)."),
         Column("deaths", int, "Cumulative deaths (NYT)."),
         Column("recovered", int, "Cumulative recoveries (JHU); null where not reported.", True),
+        Column("in_jhu", int, "1 where JHU has a row for the date, else 0.", internal=True),
     ),
     partition=None,
     sources=(NYT, JHU),
@@ -181,8 +202,9 @@ NATIONAL = Series(
     build=build_national,
     shrinks=national_shrinks,
     derive=derived_rows,
+    place=lambda _partition: NATION,
     api_columns=(
-        date_column("2020-01-22"),
+        date_column("2020-01-21"),
         CASES,
         DEATHS,
         Column("recovered", int, "Cumulative recoveries (JHU); null when unreported.", True),
@@ -190,5 +212,6 @@ NATIONAL = Series(
         NEW_DEATHS,
         Column("new_recovered", int, "Null where either day's value is null.", True),
         *AVERAGES,
+        *OMITTED,
     ),
 )

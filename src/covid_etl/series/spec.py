@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from covid_etl.catalog import Source
 from covid_etl.errors import HistoryShrinks
+from covid_etl.models import Anomaly
 
 # A stored row's key, in the table's key order: (date,) or (partition value, date).
 Key = tuple[Any, ...]
@@ -33,6 +34,8 @@ class Column(NamedTuple):
     nullable: bool = False
     export_as: str | None = None  # its header in exports, where it differs from ``name``
     example: str | None = None  # an example value for the API's documentation
+    # Kept for the store's own use (the national ``in_jhu``): not exported, not served.
+    internal: bool = False
 
 
 class Built(NamedTuple):
@@ -60,26 +63,33 @@ class Series(NamedTuple):
     # The transform stage: parsed rows -> the series and its warnings. Raises DataError.
     build: Callable[[Any], Built]
     # The error for stored keys the incoming series lacks (a run never shrinks history unless
-    # the operator accepted the removals).
-    shrinks: Callable[[Sequence[Key]], HistoryShrinks]
+    # the operator accepted the removals). None: the source is a curated list whose removals
+    # are real (the NYT's notes), applied and recorded like any change.
+    shrinks: Callable[[Sequence[Key]], HistoryShrinks] | None
     # The change log's ``series`` value of a partition is this prefix and the partition value;
     # an unpartitioned series is logged under its name.
     log_prefix: str = ""
+    # Key columns between the partition and the date, for rows that are unique only with them
+    # (a note's ``type``): the key is (partition, *subkey, date).
+    subkey: tuple[str, ...] = ()
     # The statements creating its table, by SQL dialect ("sqlite", "postgresql"), for a series
     # whose table is not in the store's numbered migrations; the store runs them when the table
     # is missing. The national and per-state tables are in the migrations.
     tables: Mapping[str, Sequence[str]] = MappingProxyType({})
-    # What the API serves of one partition: ``derive(rows)`` turns its full stored series (date
-    # order) into one dict per row with the columns of ``api_columns``, derived figures included
-    # (computed over the full series, so a window never changes a value). By default: the
-    # stored columns but the partition, the date as ISO text.
-    derive: Callable[[Sequence[Any]], list[dict[str, Any]]] | None = None
+    # What the API serves of one partition: ``derive(rows, notes)`` turns its full stored
+    # series (date order) and the NYT's anomaly notes for its place into one dict per row with
+    # the columns of ``api_columns``, derived figures included (computed over the full series,
+    # so a window never changes a value). By default: the stored columns but the partition, the
+    # date as ISO text.
+    derive: Callable[[Sequence[Any], Sequence[Anomaly]], list[dict[str, Any]]] | None = None
     api_columns: tuple[Column, ...] = ()
+    # The NYT's geoid of a partition (``USA``, ``USA-06``): whose anomaly notes apply to it.
+    place: Callable[[str | None], str] | None = None
 
     @property
     def key(self) -> tuple[str, ...]:
         """The stored key's columns, in the table's key order."""
-        return ("date",) if self.partition is None else (self.partition, "date")
+        return ("date",) if self.partition is None else (self.partition, *self.subkey, "date")
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -96,29 +106,46 @@ class Series(NamedTuple):
         partition)."""
         return self.api_columns or tuple(c for c in self.columns if c.name != self.partition)
 
-    def api_rows(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        """The API's records of one partition's rows (date order)."""
+    def api_rows(self, rows: Sequence[Any], notes: Sequence[Anomaly] = ()) -> list[dict[str, Any]]:
+        """The API's records of one partition's rows (date order), with the notes on its place."""
         if self.derive is not None:
-            return self.derive(rows)
+            return self.derive(rows, notes)
         names = [c.name for c in self.record_columns]
         return [{name: _plain(getattr(row, name)) for name in names} for row in rows]
 
     @property
     def export_names(self) -> tuple[str, ...]:
-        return tuple(c.export_as or c.name for c in self.columns)
+        return tuple(c.export_as or c.name for c in self.columns if not c.internal)
+
+    def exported(self, row: Any) -> tuple[Any, ...]:
+        """A row's exported values (its internal columns left out), in ``export_names`` order."""
+        if not any(c.internal for c in self.columns):
+            return tuple(row)
+        return tuple(v for v, c in zip(row, self.columns, strict=True) if not c.internal)
 
     def key_of(self, row: Any) -> Key:
         if self.partition is None:
             return (row.date,)
+        if self.subkey:
+            return (getattr(row, self.partition), *(getattr(row, c) for c in self.subkey), row.date)
         return (getattr(row, self.partition), row.date)
 
-    def log_series(self, partition: str | None) -> str:
-        """The change log's ``series`` value of a partition's rows."""
-        return self.name if partition is None else self.log_prefix + partition
+    def log_series(self, partition: str | None, *subkey: str) -> str:
+        """The change log's ``series`` value of a partition's rows (with the subkey's values:
+        ``anomalies:USA-06:cases``)."""
+        if partition is None:
+            return self.name
+        return self.log_prefix + ":".join((partition, *subkey))
+
+    @property
+    def logged(self) -> tuple[str, ...]:
+        """The values the change log records: all but the internal columns."""
+        internal = {c.name for c in self.columns if c.internal}
+        return tuple(name for name in self.values if name not in internal)
 
     def log_values(self, row: Any) -> dict[str, Any]:
         """A row's values as the change log records them."""
-        return {name: getattr(row, name) for name in self.values}
+        return {name: getattr(row, name) for name in self.logged}
 
 
 def _plain(value: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from covid_etl.catalog import NYT_STATES
 from covid_etl.errors import HistoryShrinks
-from covid_etl.models import STATES_NAME, StateKey, StateRecord
+from covid_etl.models import STATES_NAME, Anomaly, StateKey, StateRecord
 from covid_etl.ranges import describe_keys
 from covid_etl.series.derive import (
     AVERAGES,
@@ -32,9 +32,12 @@ from covid_etl.series.derive import (
     DEATHS,
     NEW_CASES,
     NEW_DEATHS,
+    OMITTED,
+    daily_values,
     date_column,
-    day_over_day,
-    trailing_average,
+    left_out_days,
+    nyt_average,
+    rounded,
 )
 from covid_etl.series.spec import Built, Column, Key, Series
 from covid_etl.sources.nyt_states import parse_states
@@ -147,10 +150,17 @@ def states_shrinks(lost: Sequence[Key]) -> HistoryShrinks:
     return _shrinks([(day, fips) for fips, day in lost])
 
 
-def derive_states(rows: Sequence[StateRecord]) -> list[dict[str, Any]]:
+def derive_states(
+    rows: Sequence[StateRecord], notes: Sequence[Anomaly] = ()
+) -> list[dict[str, Any]]:
     """One jurisdiction's API records, per 100k by its census estimate (null without one)."""
     known = load_population().get(rows[0].fips) if rows else None
-    return derived_state_rows(rows, known.population if known is not None else None)
+    return derived_state_rows(rows, known.population if known is not None else None, notes)
+
+
+def state_geoid(fips: str | None) -> str:
+    """The NYT's geoid of a state (``06`` -> ``USA-06``): whose notes apply to it."""
+    return f"USA-{fips}"
 
 
 STATES = Series(
@@ -170,6 +180,7 @@ STATES = Series(
     build=build_states,
     shrinks=states_shrinks,
     derive=derive_states,
+    place=state_geoid,
     api_columns=(
         date_column("2020-01-25"),
         CASES,
@@ -177,6 +188,7 @@ STATES = Series(
         NEW_CASES,
         NEW_DEATHS,
         *AVERAGES,
+        *OMITTED,
         Column(
             "cases_per_100k",
             float,
@@ -186,6 +198,9 @@ STATES = Series(
         Column("deaths_per_100k", float, "Deaths per 100,000 inhabitants.", True),
         Column(
             "new_cases_7d_avg_per_100k", float, "new_cases_7d_avg per 100,000 inhabitants.", True
+        ),
+        Column(
+            "new_deaths_7d_avg_per_100k", float, "new_deaths_7d_avg per 100,000 inhabitants.", True
         ),
     ),
 )
@@ -213,13 +228,16 @@ def rate(value: float | None, population: int | None) -> float | None:
 
 
 def derived_state_rows(
-    records: Sequence[StateRecord], population: int | None
+    records: Sequence[StateRecord], population: int | None, notes: Sequence[Anomaly] = ()
 ) -> list[dict[str, Any]]:
-    """One dict per record (date order) with the API's columns (``STATES.api_columns``)."""
-    new_cases = day_over_day([r.cases for r in records])
-    new_deaths = day_over_day([r.deaths for r in records])
-    cases_avg = trailing_average(new_cases)
-    deaths_avg = trailing_average(new_deaths)
+    """One dict per record (date order) with the API's columns (``STATES.api_columns``); the
+    averages by the NYT's rule with the state's notes, per 100k from the unrounded average (as
+    the NYT computes it)."""
+    dates = [r.date for r in records]
+    new_cases = daily_values([r.cases for r in records])
+    new_deaths = daily_values([r.deaths for r in records])
+    cases = nyt_average(dates, new_cases, left_out_days(notes, "cases"))
+    deaths = nyt_average(dates, new_deaths, left_out_days(notes, "deaths"))
     return [
         {
             "date": r.date.isoformat(),
@@ -227,11 +245,14 @@ def derived_state_rows(
             "deaths": r.deaths,
             "new_cases": new_cases[i],
             "new_deaths": new_deaths[i],
-            "new_cases_7d_avg": cases_avg[i],
-            "new_deaths_7d_avg": deaths_avg[i],
+            "new_cases_7d_avg": rounded(cases.averages[i]),
+            "new_deaths_7d_avg": rounded(deaths.averages[i]),
+            "new_cases_omitted": cases.left_out[i],
+            "new_deaths_omitted": deaths.left_out[i],
             "cases_per_100k": rate(r.cases, population),
             "deaths_per_100k": rate(r.deaths, population),
-            "new_cases_7d_avg_per_100k": rate(cases_avg[i], population),
+            "new_cases_7d_avg_per_100k": rate(cases.averages[i], population),
+            "new_deaths_7d_avg_per_100k": rate(deaths.averages[i], population),
         }
         for i, r in enumerate(records)
     ]

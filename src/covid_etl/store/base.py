@@ -216,6 +216,8 @@ class History(NamedTuple):
     notifications: list[NotificationRow]
     states: Sequence[StoredState] = ()
     changes: Sequence[ChangeEntry] = ()
+    # The NYT's anomaly notes, each with the run that last wrote it.
+    anomalies: Sequence[tuple[Any, int]] = ()
 
 
 @runtime_checkable

@@ -121,6 +121,25 @@ MIGRATIONS = (
         "ALTER TABLE states ADD CONSTRAINT states_pkey PRIMARY KEY (fips, date)",
         "DROP INDEX states_by_fips",
     ),
+    # 8: every NYT date in the national series, with whether JHU has it; the NYT's notes.
+    (
+        "ALTER TABLE records ADD COLUMN in_jhu SMALLINT NOT NULL DEFAULT 1 "
+        "CHECK (in_jhu IN (0, 1))",
+        """CREATE TABLE anomalies (
+            date DATE NOT NULL,
+            geoid TEXT NOT NULL CHECK (geoid ~ '^USA(-[0-9]{2}([0-9]{3})?)?$'),
+            type TEXT NOT NULL CHECK (type IN ('cases', 'deaths', 'both')),
+            end_date DATE CHECK (end_date >= date),
+            county TEXT,
+            state TEXT,
+            omit_from_rolling_average TEXT CHECK (omit_from_rolling_average = 'yes'),
+            omit_from_rolling_average_on_subgeographies TEXT
+                CHECK (omit_from_rolling_average_on_subgeographies = 'yes'),
+            description TEXT,
+            run_id BIGINT NOT NULL REFERENCES runs (id),
+            PRIMARY KEY (geoid, type, date)
+        )""",
+    ),
 )
 
 # A server that answered with one of these is busy or restarting: worth another attempt. Any other

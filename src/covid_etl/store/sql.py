@@ -22,7 +22,7 @@ from covid_etl.models import (
     RunStatus,
     Trigger,
 )
-from covid_etl.series.registry import NATIONAL, STATES
+from covid_etl.series.registry import ANOMALIES, NATIONAL, STATES
 from covid_etl.series.spec import Key, Series
 from covid_etl.store.base import (
     History,
@@ -297,14 +297,14 @@ class SqlStore:
         with the values :meth:`Series.log_values` gives, built by the database. In the table's
         key order, which is the change log's (series, date) order: each entry is appended after
         the previous one instead of into one of 55 places (a third faster on a large load)."""
-        values = ", ".join(f"'{name}', {name}" for name in series.values)
+        values = ", ".join(f"'{name}', {name}" for name in series.logged)
         params: tuple[Any, ...]
         if series.partition is None:
             logged_as, params = "?", (run_id, series.name, run_id)
-        elif series.log_prefix:
-            logged_as, params = f"? || {series.partition}", (run_id, series.log_prefix, run_id)
         else:
-            logged_as, params = series.partition, (run_id, run_id)
+            # Series.log_series in SQL: the prefix, then the partition and subkey joined by ":".
+            parts = " || ':' || ".join((series.partition, *series.subkey))
+            logged_as, params = f"? || {parts}", (run_id, series.log_prefix, run_id)
         cur.execute(
             self._sql(
                 f"INSERT INTO changes ({CHANGE_COLUMNS}) "
@@ -338,7 +338,9 @@ class SqlStore:
                 f"INSERT INTO {series.table} ({', '.join(columns)}) "
                 f"VALUES ({_placeholders(', '.join(columns))}){replace}"
             ),
-            [(date_in(row[0]), *row[1:], run_id) for row in rows],
+            [(date_in(row[0]), *row[1:], run_id) for row in rows]
+            if not _later_dates(series)
+            else [(*self._row_in(series, row), run_id) for row in rows],
         )
 
     def get_run(self, run_id: int) -> RunRecord | None:
@@ -398,6 +400,8 @@ class SqlStore:
             query += " LIMIT -1 OFFSET ?" if self.paramstyle == "qmark" else " OFFSET ?"
             params += (offset,)
         date_out, make = self._date_out, series.row
+        if _later_dates(series):
+            return [self._row_out(series, row) for row in self._read(query, params)]
         # The date is the first column of every series; the rest come as stored.
         return [make(date_out(row[0]), *row[1:]) for row in self._read(query, params)]
 
@@ -579,7 +583,12 @@ class SqlStore:
             )
         ]
         return History(
-            runs=runs, records=records, notifications=notes, states=states, changes=changes
+            runs=runs,
+            records=records,
+            notifications=notes,
+            states=states,
+            changes=changes,
+            anomalies=self._stored(ANOMALIES),
         )
 
     def restore_history(self, history: History) -> None:
@@ -589,7 +598,7 @@ class SqlStore:
             cur.execute(
                 "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM records) "
                 "+ (SELECT COUNT(*) FROM notifications) + (SELECT COUNT(*) FROM states) "
-                "+ (SELECT COUNT(*) FROM changes)"
+                "+ (SELECT COUNT(*) FROM changes) + (SELECT COUNT(*) FROM anomalies)"
             )
             if int(cur.fetchone()[0]):
                 raise StoreError(
@@ -606,6 +615,7 @@ class SqlStore:
             copied: tuple[tuple[Series, Sequence[tuple[Any, int]]], ...] = (
                 (NATIONAL, history.records),
                 (STATES, history.states),
+                (ANOMALIES, history.anomalies),
             )
             for series, stored in copied:
                 columns = ", ".join((*series.names, "run_id"))
@@ -615,7 +625,7 @@ class SqlStore:
                             f"INSERT INTO {series.table} ({columns}) "
                             f"VALUES ({_placeholders(columns)})"
                         ),
-                        [(self._date_in(row[0]), *row[1:], run_id) for row, run_id in batch],
+                        [(*self._row_in(series, row), run_id) for row, run_id in batch],
                     )
             for entries in chunks(history.changes, 5000):
                 self._write_changes(cur, entries)
@@ -648,8 +658,17 @@ class SqlStore:
             f"SELECT {', '.join(series.names)}, run_id FROM {series.table} "
             f"ORDER BY {', '.join(series.key)}"
         )
-        date_out, make = self._date_out, series.row
-        return [(make(date_out(row[0]), *row[1:-1]), int(row[-1])) for row in self._read(query, ())]
+        return [(self._row_out(series, row[:-1]), int(row[-1])) for row in self._read(query, ())]
+
+    def _row_in(self, series: Series, row: Sequence[Any]) -> tuple[Any, ...]:
+        """A row's values as the database takes them: its date columns adapted."""
+        dates = _date_columns(series)
+        return tuple(self._date_in(v) if i in dates else v for i, v in enumerate(row))
+
+    def _row_out(self, series: Series, values: Sequence[Any]) -> Any:
+        """A stored row as the series' NamedTuple: its date columns read back as dates."""
+        dates = _date_columns(series)
+        return series.row(*(self._date_out(v) if i in dates else v for i, v in enumerate(values)))
 
     def _after_explicit_ids(self, cur: Any) -> None:
         """Hook: make generated ids continue after explicitly inserted ones (SQLite's
@@ -674,6 +693,21 @@ class SqlStore:
     def _rollback_quietly(self) -> None:
         with contextlib.suppress(Exception):
             self._connection().rollback()
+
+
+def _date_columns(series: Series) -> frozenset[int]:
+    """The positions of a series' date columns (the first, ``date``, and any other)."""
+    return _date_positions(series.columns)
+
+
+@functools.cache
+def _date_positions(columns: tuple[Any, ...]) -> frozenset[int]:
+    return frozenset(i for i, column in enumerate(columns) if column.type is dt.date)
+
+
+def _later_dates(series: Series) -> bool:
+    """Whether a series has a date column besides its first (a note's ``end_date``)."""
+    return len(_date_columns(series)) > 1
 
 
 def _placeholders(columns: str) -> str:

@@ -151,6 +151,26 @@ MIGRATIONS = (
         "DROP TABLE states",  # and its index states_by_fips, which the new key replaces
         "ALTER TABLE states_v7 RENAME TO states",
     ),
+    # 8: the national series keeps every NYT date, with whether JHU has it (every row stored
+    # before was of both sources); the NYT's anomaly notes, keyed by (geoid, type, date).
+    (
+        "ALTER TABLE records ADD COLUMN in_jhu INTEGER NOT NULL DEFAULT 1 "
+        "CHECK (in_jhu IN (0, 1))",
+        """CREATE TABLE anomalies (
+            date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            geoid TEXT NOT NULL CHECK (geoid GLOB 'USA*'),
+            type TEXT NOT NULL CHECK (type IN ('cases', 'deaths', 'both')),
+            end_date TEXT CHECK (end_date >= date),
+            county TEXT,
+            state TEXT,
+            omit_from_rolling_average TEXT CHECK (omit_from_rolling_average = 'yes'),
+            omit_from_rolling_average_on_subgeographies TEXT
+                CHECK (omit_from_rolling_average_on_subgeographies = 'yes'),
+            description TEXT,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            PRIMARY KEY (geoid, type, date)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 

@@ -216,6 +216,7 @@ class StateSnapshotOut(BaseModel):
     cases_per_100k: float | None
     deaths_per_100k: float | None
     new_cases_7d_avg_per_100k: float | None
+    new_deaths_7d_avg_per_100k: float | None
 
 
 class StatesSnapshot(BaseModel):

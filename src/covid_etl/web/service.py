@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from covid_etl.models import ChangeEntry, RunRecord, RunStatus, utcnow
+from covid_etl.models import Anomaly, ChangeEntry, Record, RunRecord, RunStatus, utcnow
 from covid_etl.publish.original import covid_data_rows, last_modified_text
 from covid_etl.redact import redact
 from covid_etl.series import spec
 from covid_etl.series.diff import partition_groups
-from covid_etl.series.registry import NATIONAL, SERIES, STATES
+from covid_etl.series.anomalies import notes_by_place
+from covid_etl.series.national import NATION
+from covid_etl.series.registry import ANOMALIES, NATIONAL, SERIES, STATES
 from covid_etl.store import open_store
 from covid_etl.store.base import Store
 from covid_etl.web.cache import Revision, SeriesCache
@@ -36,6 +38,17 @@ class Series:
     # The latest run of the same revision, so a response never pairs data and a run from two
     # revisions.
     last_run: RunRecord | None = None
+    # The stored rows the records are derived from (the original's view needs ``in_jhu``).
+    stored: Sequence[Record] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notes:
+    """The NYT's anomaly notes of one store revision: all of them (key order) and by geoid."""
+
+    revision: Revision
+    all: list[Anomaly]
+    by_place: dict[str, list[Anomaly]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +100,10 @@ class DataService:
         # The national series is kept under the revision it was read at, which a run may have
         # moved past the one asked for.
         self._series = SeriesCache(lambda _asked: self._read_series())
-        self._states = SeriesCache(lambda asked: build_series(asked, self.store.rows(STATES)))
+        self._notes = SeriesCache(self._read_notes)
+        self._states = SeriesCache(
+            lambda asked: build_series(asked, self.store.rows(STATES), self.notes(asked).by_place)
+        )
         self._partitions: dict[str, SeriesCache[Partitions]] = {}
 
     @property
@@ -110,6 +126,31 @@ class DataService:
     def states(self, revision: Revision) -> StatesSeries:
         return self._states.get(revision)
 
+    def notes(self, revision: Revision) -> Notes:
+        """The stored anomaly notes (every series' averages apply them)."""
+        return self._notes.get(revision)
+
+    def _read_notes(self, revision: Revision) -> Notes:
+        notes = self.store.rows(ANOMALIES)
+        return Notes(revision, notes, notes_by_place(notes))
+
+    def anomalies(
+        self,
+        revision: Revision,
+        geoid: str | None,
+        start: dt.date | None,
+        end: dt.date | None,
+    ) -> list[Anomaly]:
+        """The notes of ``geoid`` (all when None) whose days overlap ``start``..``end``, by
+        date, then geoid and type."""
+        notes = self.notes(revision)
+        chosen = notes.all if geoid is None else notes.by_place.get(geoid, [])
+        found = [
+            n for n in chosen
+            if (start is None or n.last_day >= start) and (end is None or n.date <= end)
+        ]  # fmt: skip
+        return sorted(found, key=lambda n: (n.date, n.geoid, n.type))
+
     def partition_rows(
         self, series: spec.Series, revision: Revision, partition: str
     ) -> list[dict[str, Any]] | None:
@@ -124,14 +165,23 @@ class DataService:
 
     def _read_partitions(self, series: spec.Series, revision: Revision) -> Partitions:
         groups = partition_groups(series, self.store.rows(series))
-        return Partitions(revision, {key: series.api_rows(rows) for key, rows in groups.items()})
+        place, by_place = series.place, self.notes(revision).by_place
+        return Partitions(
+            revision,
+            {
+                key: series.api_rows(rows, by_place.get(place(key), []) if place else [])
+                for key, rows in groups.items()
+            },
+        )
 
     def _read_series(self) -> Series:
         """The series of one store revision. The reads are not one transaction on every backend,
         so they are bracketed by the latest run: when a run ended in between, read again."""
         for _ in range(SNAPSHOT_ATTEMPTS):
             before = self.store.last_run()
-            rows = NATIONAL.api_rows(self.store.rows(NATIONAL))
+            stored = self.store.rows(NATIONAL)
+            notes = self._read_notes(_revision_of(before)).by_place.get(NATION, [])
+            rows = NATIONAL.api_rows(stored, notes)
             success = self.store.last_successful_run()
             finished = success.finished_at if success is not None else None
             changed = _last_change(self.store) if rows else None
@@ -139,7 +189,12 @@ class DataService:
             if _revision_of(before) == _revision_of(after):
                 break
         return Series(
-            _revision_of(after), rows, finished.isoformat() if finished else None, changed, after
+            _revision_of(after),
+            rows,
+            finished.isoformat() if finished else None,
+            changed,
+            after,
+            stored,
         )
 
     def summary(self, revision: Revision) -> dict[str, Any]:
@@ -206,7 +261,7 @@ class DataService:
         series = self.series(revision)
         changed = series.last_changed_at
         return {
-            "data": covid_data_rows([_record_of(r) for r in series.rows]),
+            "data": covid_data_rows(series.stored),
             "last_modified_date": last_modified_text(changed) if changed is not None else None,
         }
 
@@ -236,8 +291,3 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
         return value
     return json.loads(redact(json.dumps(value), [json.dumps(s)[1:-1] for s in secrets]))
 
-
-def _record_of(row: dict[str, Any]) -> Any:
-    from covid_etl.models import Record
-
-    return Record(dt.date.fromisoformat(row["date"]), row["cases"], row["deaths"], row["recovered"])

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from covid_etl.models import StateRecord
-from covid_etl.series.states import STATES, derived_state_rows, fips_groups, load_population
+from covid_etl.models import Anomaly, StateRecord
+from covid_etl.series.states import (
+    STATES,
+    derived_state_rows,
+    fips_groups,
+    load_population,
+    state_geoid,
+)
 from covid_etl.web.cache import Revision
 
 STATE_RECORD_FIELDS = tuple(column.name for column in STATES.record_columns)
@@ -33,6 +39,7 @@ SNAPSHOT_FIELDS = (
     "cases_per_100k",
     "deaths_per_100k",
     "new_cases_7d_avg_per_100k",
+    "new_deaths_7d_avg_per_100k",
 )
 
 
@@ -54,9 +61,15 @@ class StatesSeries:
     data_through: str | None
 
 
-def build_series(revision: Revision, records: Sequence[StateRecord]) -> StatesSeries:
+def build_series(
+    revision: Revision,
+    records: Sequence[StateRecord],
+    notes: Mapping[str, Sequence[Anomaly]] | None = None,
+) -> StatesSeries:
     """Group the store's rows (fips then date order, as ``Store.rows(STATES)`` gives them)
-    into derived series per jurisdiction, in fips order."""
+    into derived series per jurisdiction, in fips order; ``notes`` are the NYT's anomaly notes
+    by geoid (``USA-06``), which the averages apply."""
+    notes = notes or {}
     census = load_population()
     by_fips: dict[str, JurisdictionSeries] = {}
     for rows in fips_groups(records):
@@ -65,7 +78,10 @@ def build_series(revision: Revision, records: Sequence[StateRecord]) -> StatesSe
         population = known.population if known is not None else None
         # The published name of the latest row: a fips keeps one name (the data contract).
         by_fips[fips] = JurisdictionSeries(
-            fips, rows[-1].name, population, derived_state_rows(rows, population)
+            fips,
+            rows[-1].name,
+            population,
+            derived_state_rows(rows, population, notes.get(state_geoid(fips), ())),
         )
     first = min((j.rows[0]["date"] for j in by_fips.values()), default=None)
     through = max((j.rows[-1]["date"] for j in by_fips.values()), default=None)
