@@ -88,7 +88,7 @@ def test_a_window_with_every_day_left_out_has_no_average() -> None:
     notes = [_note(days[7], "cases", end=days[13])]
     out = nyt_average(days, [1] * 14, left_out_days(notes, "cases"))
     # Days before the first row count as 0 and are never left out: day one's window has six.
-    assert out.averages[0] == 0.0 and out.averages[6] == 1.0
+    assert out.averages[0] == 1 / 7 and out.averages[6] == 1.0
     assert out.averages[13] is None
 
 
