@@ -56,8 +56,8 @@ def test_run_json_then_export_csv_and_json(database_url: str, tmp_path: Path) ->
     out = json.loads(result.stdout)
     assert out.keys() >= RUN_JSON_KEYS
     assert out["status"] == "succeeded" and out["initial_load"] is True
-    assert (out["inserted"], out["updated"], out["unchanged"]) == (816, 0, 0)
-    assert out["data_through"] == "2022-04-16" and out["error"] is None
+    assert (out["inserted"], out["updated"], out["unchanged"]) == (1100, 0, 0)
+    assert out["data_through"] == "2023-01-24" and out["error"] is None
 
     exported = runner.invoke(app, ["export"], env=env)
     assert exported.exit_code == 0
@@ -79,7 +79,7 @@ def test_run_readable_summary_mentions_counts(database_url: str) -> None:
     result = runner.invoke(app, ["run", "--offline"], env=cli_env(database_url))
     assert result.exit_code == 0
     assert "Run #1 succeeded (initial load, production)" in result.output
-    assert "816 inserted, 0 updated, 0 unchanged" in result.output
+    assert "1100 inserted, 0 updated, 0 unchanged" in result.output
     assert "summary printed" in result.output
 
 
@@ -90,7 +90,7 @@ def test_runs_lists_history_as_json_and_table(database_url: str) -> None:
     result = runner.invoke(app, ["runs", "--json", "--limit", "1"], env=env)
     history = json.loads(result.stdout)
     assert [r["id"] for r in history] == [2]
-    assert history[0]["unchanged"] == 816 and history[0]["status"] == "succeeded"
+    assert history[0]["unchanged"] == 1100 and history[0]["status"] == "succeeded"
     table = runner.invoke(app, ["runs"], env=env)
     assert table.exit_code == 0 and "succeeded" in table.output
 
@@ -135,7 +135,7 @@ def test_console_script_runs_as_a_real_process(database_url: str) -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["inserted"] == 816
+    assert json.loads(proc.stdout)["inserted"] == 1100
     logs = [json.loads(line) for line in proc.stderr.splitlines()]
     assert any(entry["message"] == "run #1 succeeded" for entry in logs)
     assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in logs)
@@ -170,7 +170,7 @@ def test_export_csv_round_trips_through_csv_reader(database_url: str) -> None:
     env = cli_env(database_url)
     runner.invoke(app, ["run", "--offline"], env=env)
     rows = list(csv.DictReader(io.StringIO(runner.invoke(app, ["export"], env=env).stdout)))
-    assert len(rows) == 816
+    assert len(rows) == 1100
     assert rows[0] == {"date": "2020-01-22", "cases": "1", "deaths": "0", "recovered": "0"}
     assert rows[-1]["recovered"] == ""
 
@@ -187,7 +187,7 @@ def test_make_run_offline_loads_the_snapshot(tmp_path: Path) -> None:
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "816 inserted, 0 updated, 0 unchanged" in proc.stdout
+    assert "1100 inserted, 0 updated, 0 unchanged" in proc.stdout
     assert database.exists()
 
 

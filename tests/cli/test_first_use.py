@@ -101,4 +101,4 @@ def test_failure_after_data_was_stored_names_the_data_date(tmp_path: Path) -> No
     closed = free_port()
     result = run_cli(tmp_path, COVID_ETL_NYT_URL=f"http://127.0.0.1:{closed}/us.csv")
     assert result.returncode == 1
-    assert "Database unchanged; data still through 2022-04-16." in result.stdout
+    assert "Database unchanged; data still through 2023-01-24." in result.stdout

@@ -138,7 +138,7 @@ def test_initial_load_writes_s3_and_sends_one_testing_message(aws: Aws) -> None:
     assert record["requestContext"]["condition"] == "Success"
     assert set(summary) >= CLI_KEYS
     assert summary["status"] == "succeeded" and summary["initial_load"] is True
-    assert (summary["inserted"], summary["updated"], summary["unchanged"]) == (816, 0, 0)
+    assert (summary["inserted"], summary["updated"], summary["unchanged"]) == (1100, 0, 0)
     assert summary["trigger"] == "event" and summary["environment"] == "testing"
     assert aws.exported() == expected_csv(NYT_CURRENT, JHU_CURRENT)
     assert published["published"] is True
@@ -148,8 +148,8 @@ def test_initial_load_writes_s3_and_sends_one_testing_message(aws: Aws) -> None:
     assert attributes(message)["status"] == "succeeded"
     body = message["Body"]
     assert body == summary["body"]  # the renderer's text, unchanged
-    assert "Rows updated in the database: 816" in body and "  inserted: 816" in body
-    assert "Data through: 2022-04-16" in body
+    assert "Rows updated in the database: 1100" in body and "  inserted: 1100" in body
+    assert "Data through: 2023-01-24" in body
 
 
 def test_production_message_does_not_reach_the_testing_queue(aws: Aws) -> None:
@@ -185,7 +185,7 @@ def test_malformed_source_fails_with_the_reason_and_leaves_s3_unchanged(aws: Aws
     body = message["Body"]
     assert body.startswith("covid-etl run #2 failed at stage validate.")
     assert "Error: NYT CSV: count is negative" in body and "column 'cases'" in body
-    assert "Database unchanged; data still through 2022-04-16." in body
+    assert "Database unchanged; data still through 2023-01-24." in body
 
 
 def test_duplicate_delivery_does_not_load_twice_or_notify_twice(aws: Aws) -> None:
@@ -230,7 +230,7 @@ def test_concurrent_invocations_cannot_both_write(
             t.start()
         for t in threads:
             t.join()
-    loads = [r for r in results if r["ok"] and r["inserted"] == 816]
+    loads = [r for r in results if r["ok"] and r["inserted"] == 1100]
     assert len(loads) == 1
     for other in (r for r in results if r is not loads[0]):
         # Waited and found nothing to do, or gave up waiting: never a second load.
@@ -238,7 +238,7 @@ def test_concurrent_invocations_cannot_both_write(
             not other["ok"] and "another run committed first" in other["errorMessage"]
         )
     assert aws.exported() == expected_csv(NYT_CURRENT, JHU_CURRENT)
-    assert sum(r["inserted"] for r in aws.runs()) == 816
+    assert sum(r["inserted"] for r in aws.runs()) == 1100
 
 
 def test_recorded_timeout_record_becomes_a_failure_message(aws: Aws) -> None:
@@ -262,13 +262,13 @@ def test_any_store_url_works(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path
     # StoreUrl may point at PostgreSQL; the handlers do not care which backend it is.
     monkeypatch.setenv("COVID_ETL_DATABASE_URL", f"sqlite:///{tmp_path / 'covid.db'}")
     record, _ = invoke({"environment": "testing"})
-    assert record["responsePayload"]["inserted"] == 816
+    assert record["responsePayload"]["inserted"] == 1100
     assert len(aws.messages()) == 1
     assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET)
 
 
 def test_sns_subject_fits_the_limit() -> None:
-    long = "[covid-etl testing] Succeeded (initial load): 816 row(s) updated (816 inserted, " * 2
+    long = "[covid-etl testing] Succeeded (initial load): 1100 row(s) updated (1100 inserted, " * 2
     assert len(sns_subject(long)) == MAX_SUBJECT and sns_subject(long).endswith("...")
     assert sns_subject("a\nb — c") == "a b ? c"
 
@@ -297,7 +297,7 @@ def test_lambda_path_imports_no_apprise_click_rich_or_pandas(source_server: Sour
         env.update(
             COVID_ETL_DATABASE_URL=f"s3://{BUCKET}", COVID_ETL_NYT_URL=urls["nyt_url"],
             COVID_ETL_JHU_URL=urls["jhu_url"], COVID_ETL_LOG_FORMAT="json",
-            COVID_ETL_STATES_URL="off",
+            COVID_ETL_STATES_URL="off", COVID_ETL_ANOMALIES_URL="off",
         )  # fmt: skip
         proc = subprocess.run(
             [sys.executable, str(ROOT / "tests" / "helpers" / "lambda_path.py")],
@@ -306,9 +306,9 @@ def test_lambda_path_imports_no_apprise_click_rich_or_pandas(source_server: Sour
         assert proc.returncode == 0, proc.stderr
         # Standard output is Lambda's log stream: the run's metrics line, then the summary.
         emf, printed = (json.loads(line) for line in proc.stdout.splitlines())
-        assert emf["Status"] == "succeeded" and emf["RowsChanged"] == 816
+        assert emf["Status"] == "succeeded" and emf["RowsChanged"] == 1100
         summary = printed
-        assert summary["inserted"] == 816 and summary["environment"] == "testing"
+        assert summary["inserted"] == 1100 and summary["environment"] == "testing"
     finally:
         server.stop()
 
@@ -358,12 +358,13 @@ def test_duplicate_delivery_is_refused_on_every_store(
         "COVID_ETL_NYT_URL": urls["nyt_url"],
         "COVID_ETL_JHU_URL": urls["jhu_url"],
         "COVID_ETL_STATES_URL": "off",
+        "COVID_ETL_ANOMALIES_URL": "off",
         "COVID_ETL_RETRY_BACKOFF": "0.01",
     }
     delivery = parse_invocation({"environment": "testing"}, "req-1")
     first = run_invocation(delivery, environ)
     again = run_invocation(delivery, environ)
-    assert (first["duplicate"], first["inserted"]) == (False, 816)
+    assert (first["duplicate"], first["inserted"]) == (False, 1100)
     assert again["duplicate"] is True and again["run_id"] == first["run_id"]
     other = run_invocation(parse_invocation({"environment": "testing"}, "req-2"), environ)
     assert not other["duplicate"] and other["run_id"] == first["run_id"] + 1
@@ -408,7 +409,7 @@ def test_etl_writes_its_outcome_as_one_emf_line_per_run(
     assert ok["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment", "Status"]]
     assert (ok["Environment"], ok["Status"]) == ("testing", "succeeded")
     values = _check_emf(ok)
-    assert values["Runs"] == 1 and values["RowsChanged"] == 816
+    assert values["Runs"] == 1 and values["RowsChanged"] == 1100
     assert 0 <= values["Duration"] < 120
 
     aws.source.serve("/nytimes/covid-19-data/master/us.csv", b"date,cases\n")

@@ -54,7 +54,8 @@ def moto_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str
 def smoke(endpoint: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("COVID_ETL_")}
     full.pop("AWS_ENDPOINT_URL", None)  # the smoke test must use its --endpoint-url
-    full.update(COVID_ETL_RETRY_BACKOFF="0.01", COVID_ETL_STATES_URL="off", **env)
+    full.update(COVID_ETL_RETRY_BACKOFF="0.01", COVID_ETL_STATES_URL="off",
+                COVID_ETL_ANOMALIES_URL="off", **env)  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "covid_etl.aws.smoke", "--endpoint-url", endpoint,
          "--in-process", "--timeout", "20", *args],
@@ -90,8 +91,8 @@ def test_smoke_passes_against_a_moto_server(
     report = json.loads(proc.stdout)
     assert report["ok"] is True
     assert report["attributes"]["environment"] == "testing"
-    assert report["counts"] == {"inserted": 816, "updated": 0, "unchanged": 0}
-    assert report["stored_rows"] == 816
+    assert report["counts"] == {"inserted": 1100, "updated": 0, "unchanged": 0}
+    assert report["stored_rows"] == 1100
     assert report["removed_objects"] >= 2  # covid-etl.db and acg-covid-data.csv
     s3 = resources["s3"]
     assert versions(s3, "testing/") == []
@@ -164,6 +165,6 @@ def test_smoke_finds_everything_from_the_template_stack(
     proc = smoke(moto_server, "--stack-name", tt.STACK, "--region", REGION)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["counts"]["inserted"] == 816 and report["stored_rows"] == 816
+    assert report["counts"]["inserted"] == 1100 and report["stored_rows"] == 1100
     page = s3.list_object_versions(Bucket=values["DataBucket"], Prefix="testing/")
     assert not page.get("Versions") and not page.get("DeleteMarkers")

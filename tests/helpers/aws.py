@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+
 REGION = "us-east-1"
 BUCKET = "covid-etl-data"
 
@@ -32,6 +33,7 @@ def fake_credentials(mp: pytest.MonkeyPatch) -> None:
         mp.delenv(key)
     # These S3 tests run on the national series only (the per-state source is on SQL stores).
     mp.setenv("COVID_ETL_STATES_URL", "off")
+    mp.setenv("COVID_ETL_ANOMALIES_URL", "off")
 
 
 @contextmanager

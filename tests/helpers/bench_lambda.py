@@ -43,7 +43,7 @@ def main() -> None:
         urls = serve_real(server)
         os.environ.update(
             COVID_ETL_NYT_URL=urls["nyt_url"], COVID_ETL_JHU_URL=urls["jhu_url"],
-            COVID_ETL_STATES_URL="off",
+            COVID_ETL_STATES_URL="off", COVID_ETL_ANOMALIES_URL="off",
         )  # fmt: skip
         for _ in range(repetitions):
             with mock_aws():

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 from covid_etl.settings import Settings
+from tests.helpers.data import ANOMALIES_CURRENT
+
+# The NYT's notes: off by default, like the per-state series, so that a test's counts are those
+# of the series it is about; the tests of the notes and of what is served switch them on with
+# the shipped file (no test reaches the real host).
+ANOMALIES_LOCAL = str(ANOMALIES_CURRENT)
 
 
 def fast_settings(database_url: str, **overrides: object) -> Settings:
@@ -20,6 +26,7 @@ def fast_settings(database_url: str, **overrides: object) -> Settings:
         "notify_retries": 1,
         "environment": "testing",
         "states_url": "off",
+        "anomalies_url": "off",
     }
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
@@ -33,6 +40,7 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
             "COVID_ETL_DATABASE_URL": database_url,
             "COVID_ETL_RETRY_BACKOFF": "0.01",
             "COVID_ETL_STATES_URL": "off",
+            "COVID_ETL_ANOMALIES_URL": "off",
         }
     )
     env.update(extra)

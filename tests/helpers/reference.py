@@ -25,9 +25,21 @@ def expected_rows(nyt_path: Path, jhu_path: Path) -> list[tuple[str, int, int, i
             positive_seen = True
         elif value == 0 and positive_seen:
             recovered[day] = None
-    return [
-        (day, nyt[day][0], nyt[day][1], recovered[day]) for day in sorted(set(nyt) & set(recovered))
-    ]
+    # The NYT is the spine: every NYT date, recovered null where JHU has no row.
+    return [(day, nyt[day][0], nyt[day][1], recovered.get(day)) for day in sorted(nyt)]
+
+
+def expected_original_dates(nyt_path: Path, jhu_path: Path) -> list[str]:
+    """The dates of the original system's outputs: its inner join, the dates of both sources."""
+    with open(nyt_path, newline="") as f:
+        nyt = {row["date"] for row in csv.DictReader(f)}
+    with open(jhu_path, newline="") as f:
+        jhu = {
+            row["Date"]
+            for row in csv.DictReader(f)
+            if row["Country/Region"] == "US" and row["Province/State"] == ""
+        }
+    return sorted(nyt & jhu)
 
 
 def expected_csv(nyt_path: Path, jhu_path: Path) -> str:

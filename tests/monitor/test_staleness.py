@@ -154,7 +154,7 @@ def test_check_after_a_success_is_healthy(database_url: str) -> None:
     result = check(database_url)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"healthy: last successful run #{run_id} at ")
-    assert result.stdout.rstrip().endswith("max age 26h); data through 2022-04-16")
+    assert result.stdout.rstrip().endswith("max age 26h); data through 2023-01-24")
 
 
 def test_check_after_only_a_failure_is_stale(database_url: str, tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_check_with_the_clock_past_the_max_age_is_stale(database_url: str) -> No
     result = check(database_url, clock=later(26.1))
     assert result.exit_code == 1
     assert result.stdout.startswith("stale: no successful run since ")
-    assert f"(run #{run_id}, 26h 6m ago; max age 26h); data through 2022-04-16" in result.stdout
+    assert f"(run #{run_id}, 26h 6m ago; max age 26h); data through 2023-01-24" in result.stdout
     # The operator's own limit, and off.
     assert check(database_url, clock=later(2.5), COVID_ETL_MAX_RUN_AGE="2h").exit_code == 1
     assert check(database_url, clock=later(2.5), COVID_ETL_MAX_RUN_AGE="3h").exit_code == 0
@@ -202,7 +202,7 @@ def test_check_json_prints_the_facts(database_url: str) -> None:
     assert 30 * HOUR - 60 < facts["last_success_age_seconds"] < 30 * HOUR + 60
     assert dt.datetime.fromisoformat(facts["last_success_at"]).tzinfo is not None
     assert facts["max_run_age_seconds"] == 26 * HOUR
-    assert facts["data_through"] == "2022-04-16"
+    assert facts["data_through"] == "2023-01-24"
     assert facts["data_age_days"] > 1000
 
 

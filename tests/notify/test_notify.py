@@ -56,7 +56,7 @@ def test_smtp_receives_failure_email_with_reason(
         "(line 3, column 'date', value '2020-13-01')" in mail.body
     )
     assert f"Run: #{run.id} (manual)" in mail.body
-    assert "Database unchanged; data still through 2022-04-16." in mail.body
+    assert "Database unchanged; data still through 2023-01-24." in mail.body
 
 
 def test_webhook_receives_success_and_recovery_note(
@@ -72,7 +72,7 @@ def test_webhook_receives_success_and_recovery_note(
         "Succeeded",
     ]
     success = webhook.received[1]
-    assert "Succeeded (initial load): 816 row(s) updated" in success["title"]
+    assert "Succeeded (initial load): 1100 row(s) updated" in success["title"]
     assert f"Recovered from failed run #{failed.id}." in success["message"]
     assert ok.recovered_from == failed.id
 
@@ -97,7 +97,7 @@ def test_dead_channel_does_not_fail_run_and_next_run_delivers(
     second = run_etl(fast_settings(database_url, notify=(webhook.url,), **urls)).run
     titles = [m["title"] for m in webhook.received]
     assert len(titles) == 2
-    assert "initial load" in titles[0] and "816 row(s)" in titles[0]
+    assert "initial load" in titles[0] and "1100 row(s)" in titles[0]
     assert "0 row(s) updated" in titles[1]
     assert store.pending_notifications() == []
     assert store.get_run(first.id).notification_status == "delivered to 1 channel(s)"  # type: ignore[union-attr]

@@ -28,13 +28,13 @@ from tests.helpers.env import cli_env
 from tests.helpers.schema import record_run_at_schema_version, upgraded_store
 from tests.helpers.servers import WebhookSink
 
-# Two ranges and a single day, all inside the joined series (2020-01-22 .. 2022-04-16).
+# Two ranges and a single day, all inside the national series (2020-01-21 .. 2023-01-24).
 DROPPED = (
     [dt.date(2021, 1, 1) + dt.timedelta(days=i) for i in range(5)]
     + [dt.date(2021, 3, 10)]
-    + [dt.date(2022, 4, 15), dt.date(2022, 4, 16)]
+    + [dt.date(2023, 1, 23), dt.date(2023, 1, 24)]
 )
-DROPPED_RANGES = "2021-01-01..2021-01-05, 2021-03-10, 2022-04-15..2022-04-16"
+DROPPED_RANGES = "2021-01-01..2021-01-05, 2021-03-10, 2023-01-23..2023-01-24"
 
 
 def without_dates(source: Path, target: Path, dates: list[dt.date]) -> Path:
@@ -76,7 +76,7 @@ def test_shrunken_source_fails_and_says_how_to_accept_the_removals(
 ) -> None:
     assert cli(database_url, NYT_CURRENT).returncode == 0
     before = stored(database_url)
-    assert len(before) == 816
+    assert len(before) == 1100
     shrunken = without_dates(NYT_CURRENT, tmp_path / "us.csv", DROPPED)
 
     result = cli(database_url, shrunken)
@@ -106,10 +106,10 @@ def test_accept_removals_deletes_records_and_reports_them(
     out = json.loads(result.stdout)
     assert out["status"] == "succeeded"
     assert (out["removed"], out["inserted"], out["updated"]) == (8, 0, 0)
-    assert out["unchanged"] == 816 - 8
-    assert out["data_through"] == "2022-04-14"
+    assert out["unchanged"] == 1100 - 8
+    assert out["data_through"] == "2023-01-22"
     after = stored(database_url)
-    assert len(after) == 816 - 8 and not set(DROPPED) & set(after)
+    assert len(after) == 1100 - 8 and not set(DROPPED) & set(after)
 
     run = runs(database_url)[0]
     assert (run["removed"], run["removed_dates"]) == (8, DROPPED_RANGES.split(", "))
@@ -154,7 +154,7 @@ def test_aws_event_accepts_removals(database_url: str, tmp_path: Path) -> None:
         "COVID_ETL_STATES_URL": "off",
     }
     first = run_invocation(parse_invocation({"environment": "testing"}, "req-1"), environ)
-    assert first["inserted"] == 816 and first["removed"] == 0
+    assert first["inserted"] == 1100 and first["removed"] == 0
     environ["COVID_ETL_NYT_URL"] = str(shrunken)
 
     event = {"environment": "testing", "accept_removals": True}
@@ -162,7 +162,7 @@ def test_aws_event_accepts_removals(database_url: str, tmp_path: Path) -> None:
 
     assert summary["status"] == "succeeded" and summary["removed"] == 8
     assert DROPPED_RANGES in summary["body"]
-    assert len(stored(store_url_for(database_url, "testing"))) == 816 - 8
+    assert len(stored(store_url_for(database_url, "testing"))) == 1100 - 8
 
 
 def test_aws_event_accept_removals_must_be_a_boolean() -> None:

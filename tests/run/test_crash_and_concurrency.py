@@ -111,9 +111,9 @@ def test_concurrent_runs_load_data_exactly_once(
     for code, _, err in results:
         assert code == 0, err
     outputs = [output for _, output, _ in results]
-    assert sorted(o["inserted"] for o in outputs) == [0, 0, 0, 0, 816]
+    assert sorted(o["inserted"] for o in outputs) == [0, 0, 0, 0, 1100]
     assert all(o["status"] == "succeeded" and o["updated"] == 0 for o in outputs)
-    assert sorted(o["unchanged"] for o in outputs) == [0, 816, 816, 816, 816]
+    assert sorted(o["unchanged"] for o in outputs) == [0, 1100, 1100, 1100, 1100]
     assert sum(o["initial_load"] for o in outputs) == 1
     assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
     store = open_store(database_url)
@@ -241,7 +241,7 @@ def test_sigkill_between_download_and_upload_leaves_the_object_unchanged(
     # Same ETag, same version: not a byte of the killed run reached S3, not even its run record.
     assert s3_object(database_url) == version
     assert rows(database_url) == before
-    assert run_ids_and_counts(database_url) == [(1, "succeeded", 511, True)]
+    assert run_ids_and_counts(database_url) == [(1, "succeeded", 512, True)]
 
     after = run_etl(fast_settings(database_url, **new)).run
     assert after.status is RunStatus.SUCCEEDED and after.id == 2
@@ -252,7 +252,7 @@ def test_sigkill_between_download_and_upload_leaves_the_object_unchanged(
 @on_s3
 def test_concurrent_s3_runs_commit_once(database_url: str, source_server: SourceServer) -> None:
     outputs = run_at_once(database_url, serve_real(source_server), count=5)
-    loads = [o for code, o, _ in outputs if code == 0 and o["inserted"] == 816]
+    loads = [o for code, o, _ in outputs if code == 0 and o["inserted"] == 1100]
     assert len(loads) == 1 and loads[0]["initial_load"]
     for code, output, err in outputs:
         if output is loads[0]:
@@ -262,7 +262,7 @@ def test_concurrent_s3_runs_commit_once(database_url: str, source_server: Source
             code == 1 and "another run committed first" in output["error"]
         ), err
     stored = run_ids_and_counts(database_url)
-    assert sum(inserted for _, _, inserted, _ in stored) == 816
+    assert sum(inserted for _, _, inserted, _ in stored) == 1100
     assert sum(initial for *_, initial in stored) == 1
     assert len(stored) == sum(code == 0 for code, _, _ in outputs)
     assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
@@ -309,7 +309,7 @@ def test_lost_race_reads_the_new_object_and_tries_once_more(
     assert others == [RunStatus.SUCCEEDED]
     # The retry started from the other run's commit: nothing left to do.
     assert run.status is RunStatus.SUCCEEDED
-    assert (run.inserted, run.updated, run.unchanged) == (0, 0, 816)
+    assert (run.inserted, run.updated, run.unchanged) == (0, 0, 1100)
     stored = run_ids_and_counts(database_url)
     assert [(i, status) for i, status, *_ in stored] == [
         (1, "succeeded"), (2, "succeeded"), (3, "succeeded"),

@@ -96,8 +96,8 @@ CASES: dict[str, tuple[str, object, str, str]] = {
     "html_page_200": (NYT_PATH, b"<!DOCTYPE html>\n<html><body>Too many requests</body></html>",
                       "validate", "NYT CSV: the body is an HTML page, not CSV"),
     "truncated_file": (NYT_PATH, b"\n".join(NYT_CURRENT.read_bytes().split(b"\n")[:400]),
-                       "transform", "the new data lacks 418 date(s) that are already stored "
-                       "(2021-02-23..2022-04-16)"),
+                       "transform", "the new data lacks 701 date(s) that are already stored "
+                       "(2021-02-23..2023-01-24)"),
     "empty_join": (JHU_PATH, JHU_HEADER + b"2019-06-01,US,,1,0,0\n", "transform",
                    "the sources share no date"),
     "http_404": (NYT_PATH, [Response(404, b"404: Not Found")], "extract",
@@ -162,7 +162,7 @@ def test_malformed_source_fails_run_and_keeps_data(
     note = webhook.received[0]
     assert f"FAILED at stage {stage}" in note["title"]
     assert reason in note["message"]
-    assert "Database unchanged; data still through 2022-04-16." in note["message"]
+    assert "Database unchanged; data still through 2023-01-24." in note["message"]
 
 
 def test_bom_crlf_and_reordered_columns_load_the_same_data(
@@ -185,7 +185,7 @@ def test_bom_crlf_and_reordered_columns_load_the_same_data(
     result = runner.invoke(app, ["run", "--json"], env=env)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert (out["inserted"], out["updated"], out["unchanged"]) == (0, 0, 816)
+    assert (out["inserted"], out["updated"], out["unchanged"]) == (0, 0, 1100)
     assert snapshot(database_url) == before
 
 
@@ -198,7 +198,7 @@ def test_http_500_then_success_is_retried_and_succeeds(
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["status"] == "succeeded"
-    assert (out["inserted"], out["updated"], out["unchanged"]) == (0, 0, 816)
+    assert (out["inserted"], out["updated"], out["unchanged"]) == (0, 0, 1100)
     assert webhook.received and "Succeeded" in webhook.received[0]["title"]
 
 
@@ -259,7 +259,7 @@ def test_gzip_bomb_is_stopped_while_it_inflates_and_memory_stays_bounded(
         return measured.peak_rss, json.loads(measured.stdout.strip().splitlines()[-1])
 
     normal, out = peak("normal")
-    assert out["inserted"] == 816
+    assert out["inserted"] == 1100
     for limit in (64 * MIB, 4 * MIB):  # the default, and a small one
         source_server.script(JHU_PATH, [Response(200, bomb, {"Content-Encoding": "gzip"})])
         bombed, out = peak(f"bomb-{limit}", COVID_ETL_MAX_BYTES=str(limit))

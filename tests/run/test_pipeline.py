@@ -40,14 +40,14 @@ def test_real_data_initial_load_then_rerun_changes_nothing(
     first = run_etl(settings).run
     assert first.status is RunStatus.SUCCEEDED
     assert first.initial_load
-    assert (first.inserted, first.updated, first.unchanged) == (816, 0, 0)
-    assert first.data_through is not None and first.data_through.isoformat() == "2022-04-16"
+    assert (first.inserted, first.updated, first.unchanged) == (1100, 0, 0)
+    assert first.data_through is not None and first.data_through.isoformat() == "2023-01-24"
     assert exported(database_url) == expected_csv(NYT_CURRENT, JHU_CURRENT)
 
     second = run_etl(settings).run
     assert second.status is RunStatus.SUCCEEDED
     assert not second.initial_load
-    assert (second.inserted, second.updated, second.unchanged) == (0, 0, 816)
+    assert (second.inserted, second.updated, second.unchanged) == (0, 0, 1100)
     assert second.warnings == first.warnings
     # The re-run asked conditionally and both sources answered 304 Not Modified.
     assert all(s.not_modified and s.status == 304 for s in second.sources)
@@ -58,7 +58,7 @@ def test_real_revisions_2021_06_15_to_16_insert_1_update_16(
     database_url: str, source_server: SourceServer
 ) -> None:
     day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
-    assert run_etl(fast_settings(database_url, **day1)).run.inserted == 511
+    assert run_etl(fast_settings(database_url, **day1)).run.inserted == 512
     day2 = serve_real(source_server, nyt_history("2021-06-16"), jhu_history("2021-06-16"))
     run = run_etl(fast_settings(database_url, **day2)).run
     assert (run.inserted, run.updated, run.unchanged) == (1, 16, 495)
@@ -89,7 +89,7 @@ def test_all_countries_jhu_file_parses_and_joins(
     settings = fast_settings(database_url, **serve_real(source_server, jhu=JHU_ALL_COUNTRIES))
     run = run_etl(settings).run
     assert run.status is RunStatus.SUCCEEDED
-    assert run.inserted == 420
+    assert run.inserted == 1100  # every NYT date; JHU (to 2021-03-16) gives recovered
     assert exported(database_url) == expected_csv(NYT_CURRENT, JHU_ALL_COUNTRIES)
 
 
@@ -104,7 +104,7 @@ def test_one_source_changed_other_not_modified_refetches_both(
     )
     run = run_etl(fast_settings(database_url, **urls)).run
     assert run.status is RunStatus.SUCCEEDED
-    assert (run.inserted, run.updated) == (0, 16)  # JHU still ends on 06-15
+    assert (run.inserted, run.updated) == (1, 16)  # the NYT is the spine: 06-16 is in, JHU or not
 
 
 def test_run_after_failure_reports_recovery(database_url: str, source_server: SourceServer) -> None:
@@ -116,13 +116,13 @@ def test_run_after_failure_reports_recovery(database_url: str, source_server: So
     ok = run_etl(fast_settings(database_url, **urls)).run
     assert ok.status is RunStatus.SUCCEEDED
     assert ok.recovered_from == failed.id
-    assert ok.initial_load and ok.inserted == 816
+    assert ok.initial_load and ok.inserted == 1100
 
 
 def test_offline_run_uses_bundled_snapshot(database_url: str) -> None:
     run = run_etl(fast_settings(database_url, offline=True), trigger=Trigger.SCHEDULE).run
     assert run.status is RunStatus.SUCCEEDED
-    assert run.inserted == 816
+    assert run.inserted == 1100
     assert run.trigger is Trigger.SCHEDULE
     assert all(Path(s.url).name in {"nyt-us.csv", "jhu-combined-us.csv"} for s in run.sources)
 

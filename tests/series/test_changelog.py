@@ -64,7 +64,7 @@ def test_real_revisions_2021_06_15_to_16_log_1_insert_16_updates_with_both_value
     assert second.status is RunStatus.SUCCEEDED
 
     initial = logged(database_url, first.id)
-    assert len(initial) == 511 and {e.kind for e in initial} == {"inserted"}
+    assert len(initial) == 512 and {e.kind for e in initial} == {"inserted"}
 
     entries = logged(database_url, second.id)
     assert len(entries) == 17
@@ -111,7 +111,7 @@ def test_rerun_and_failed_run_log_nothing(database_url: str, source_server: Sour
     assert failed.status is RunStatus.FAILED
     store = open_store(database_url)
     try:
-        assert store.count_changes() == 511
+        assert store.count_changes() == 512
         assert store.count_changes(run_id=rerun.id) == store.count_changes(run_id=failed.id) == 0
         assert store.last_changed_run_id() == first.id
     finally:
@@ -128,7 +128,7 @@ def test_run_killed_mid_load_leaves_no_entries(
         pass  # killed inside its load transaction on leaving the block
     store = open_store(database_url)
     try:
-        assert store.count_changes() == 511
+        assert store.count_changes() == 512
         assert store.last_changed_run_id() == first.id
     finally:
         store.close()
@@ -178,7 +178,7 @@ def test_states_entries_name_the_fips_with_values_before_and_after(
         new_york = store.changes(series="36", start=dt.date(2021, 6, 30), end=dt.date(2021, 7, 1))
     finally:
         store.close()
-    assert initial == 816 + STATE_ROWS_THROUGH_2021_06_30
+    assert initial == 1100 + STATE_ROWS_THROUGH_2021_06_30
     # 55 jurisdictions x 8 new days, and the revised row; the national series is unchanged.
     assert len(entries) == 441
     (update,) = [e for e in entries if e.kind == "updated"]
@@ -272,10 +272,10 @@ def test_changes_command_shows_the_latest_changing_run(
 
     as_csv = cli(sqlite_url, "1", "--format", "csv").stdout.splitlines()
     assert as_csv[0].startswith("run_id,series,date,kind,cases_before,cases_after")
-    assert len(as_csv) == 1 + 511
-    # The initial load's 511 consecutive days are one range in the table.
+    assert len(as_csv) == 1 + 512
+    # The initial load's 512 consecutive days are one range in the table.
     initial = cli(sqlite_url, "1").stdout
-    assert "2020-01-22..2021-06-15" in initial and initial.count("inserted") == 2
+    assert "2020-01-21..2021-06-15" in initial and initial.count("inserted") == 2
 
     as_json = json.loads(cli(sqlite_url, "2", "--series", "national", "--format", "json").stdout)
     assert len(as_json) == 17 and as_json[0]["before"] == by_date("2021-06-15")["2021-05-14"]
@@ -353,7 +353,7 @@ def test_s3_publishes_the_original_change_log_of_the_latest_changing_run(
         return list(body.decode().splitlines())
 
     initial = published()
-    assert initial[0] == "date,status_update" and len(initial) == 1 + 511
+    assert initial[0] == "date,status_update" and len(initial) == 1 + 512
     assert set(initial[1:]) == {f"{d},NEW RECORD" for d in by_date("2021-06-15")}
 
     run_etl(fast_settings(database_url, **day(source_server, "2021-06-16")))
@@ -383,7 +383,7 @@ def test_schema_6_keeps_every_change_entry_and_still_refuses_an_unknown_kind(
         cut = states_file(tmp_path / "cut.csv", "2021-06-30")
         run_etl(states_settings(database_url, cut), store=old)
         before = old.changes()
-    assert len(before) == 816 + STATE_ROWS_THROUGH_2021_06_30
+    assert len(before) == 1100 + STATE_ROWS_THROUGH_2021_06_30
     with upgraded_store(database_url) as store:
         assert store.changes() == before
         refused = pytest.raises(Exception, match=r"(?i)check constraint")
@@ -413,6 +413,6 @@ def test_a_database_from_before_the_change_log_upgrades_and_logs_the_next_run(
     store = open_store(database_url)
     try:
         assert store.schema_version() == len(store.migrations)  # type: ignore[attr-defined]
-        assert store.count_changes(run_id=first.id) == 511
+        assert store.count_changes(run_id=first.id) == 512
     finally:
         store.close()

@@ -24,7 +24,7 @@ def test_join_real_data_matches_independent_reference() -> None:
     )
     got = [(r.date.isoformat(), r.cases, r.deaths, r.recovered) for r in joined.records]
     assert got == expected_rows(NYT_CURRENT, JHU_CURRENT)
-    assert len(got) == 816
+    assert len(got) == 1100
     assert sum(1 for r in joined.records if r.recovered is None) == 489
     assert "JHU recovered not reported from 2020-12-14" in "\n".join(joined.warnings)
 

@@ -110,7 +110,7 @@ def test_initial_load_of_the_real_states_file_equals_the_reference(database_url:
     assert states_of(run) == (REAL_ROWS, 0, 0, "2021-07-08")
     assert exported_states(database_url) == expected_states_csv(STATES_REAL)
     # The national series is loaded as before, from its own source: never from the states.
-    assert (run.inserted, run.data_through and run.data_through.isoformat()) == (816, "2022-04-16")
+    assert (run.inserted, run.data_through and run.data_through.isoformat()) == (1100, "2023-01-24")
 
 
 def test_decreases_are_one_warning_line_per_state(database_url: str) -> None:
@@ -336,9 +336,9 @@ def test_states_off_runs_the_national_series_only(database_url: str) -> None:
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["states"] is None
-    assert (summary["inserted"], summary["data_through"]) == (816, "2022-04-16")
+    assert (summary["inserted"], summary["data_through"]) == (1100, "2023-01-24")
     assert not any(w.startswith("states:") for w in summary["warnings"])
-    assert stored_counts(database_url) == (816, 0)
+    assert stored_counts(database_url) == (1100, 0)
     listed = json.loads(run_cli("runs", "--json", env=env).stdout)
     assert listed[0]["states"] is None
 

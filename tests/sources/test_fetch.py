@@ -410,7 +410,7 @@ def test_run_loads_http_sources_through_a_forward_proxy(sqlite_url: str) -> None
     ):
         urls = serve_real(server)
         code, out = run_cli(sqlite_url, urls, HTTP_PROXY=proxy.url)
-    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 1100), out
     assert proxy.carried == [f"GET {urls['nyt_url']}", f"GET {urls['jhu_url']}"]
 
 
@@ -424,7 +424,7 @@ def test_run_loads_https_sources_through_a_connect_proxy_with_a_private_ca(
     ):
         urls = serve_real(server)
         code, out = run_cli(sqlite_url, urls, HTTPS_PROXY=proxy.url, SSL_CERT_FILE=str(pem))
-    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 1100), out
     assert proxy.carried == [f"CONNECT {ONLY_VIA_PROXY}:{server.port}"] * 2
 
 
@@ -448,7 +448,7 @@ def test_private_ca_source_loads_with_ssl_cert_file_and_fails_clearly_without(
     assert str(refused["error"]).startswith(
         f"NYT download failed: TLS certificate verification failed ({urls['nyt_url']})"
     )
-    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 816), out
+    assert (code, out["status"], out["inserted"]) == (0, "succeeded", 1100), out
 
 
 def test_fetch_truncated_gzip_body_and_unknown_encoding_are_refused(

@@ -53,7 +53,7 @@ def digest(path: Path) -> str:
 
 def load_day1(url: str, server: SourceServer) -> list[tuple[str, int, int, int | None]]:
     day1 = serve_real(server, nyt_history(DAY1), jhu_history(DAY1))
-    assert run_etl(fast_settings(url, **day1)).run.inserted == 511
+    assert run_etl(fast_settings(url, **day1)).run.inserted == 512
     return rows(url)
 
 
@@ -84,7 +84,7 @@ def only_notice(webhook: WebhookSink) -> str:
 
 
 def assert_notice_tells_the_truth(notice: str) -> None:
-    """The store holds 511 rows through DAY1: the notice says so, or that it could not tell."""
+    """The store holds 512 rows through DAY1: the notice says so, or that it could not tell."""
     assert NO_DATA_YET not in notice
     assert (
         f"data still through {DAY1}" in notice
@@ -354,6 +354,6 @@ def test_quick_check_runs_once_per_store_and_an_intact_database_passes(sqlite_ur
     try:
         store.migrate()
         store.migrate()
-        assert store.count(registry.NATIONAL) == 816
+        assert store.count(registry.NATIONAL) == 1100
     finally:
         store.close()

@@ -319,7 +319,7 @@ def test_real_data_gives_identical_counts_and_exports(
         post = _steps(first, current, source_server) + _steps(second, revisions, source_server)
     assert post == lite
     counts = [step[:4] for step in post]
-    assert counts == [(True, 816, 0, 0), (False, 0, 0, 816), (True, 511, 0, 0), (False, 1, 16, 495)]
+    assert counts == [(True, 1100, 0, 0), (False, 0, 0, 1100), (True, 512, 0, 0), (False, 1, 16, 496)]
 
 
 # -- concurrency and crashes ----------------------------------------------------------------------
@@ -354,15 +354,15 @@ def test_five_concurrent_runs_load_once(database_url: str, source_server: Source
         outputs.append(json.loads(stdout))
     loads = [o for o in outputs if o["inserted"]]
     assert len(loads) == 1
-    assert (loads[0]["initial_load"], loads[0]["inserted"], loads[0]["updated"]) == (True, 816, 0)
+    assert (loads[0]["initial_load"], loads[0]["inserted"], loads[0]["updated"]) == (True, 1100, 0)
     for other in outputs:
         if other is not loads[0]:
-            assert (other["inserted"], other["updated"], other["unchanged"]) == (0, 0, 816)
+            assert (other["inserted"], other["updated"], other["unchanged"]) == (0, 0, 1100)
     store = open_store(database_url)
     try:
         runs = store.list_runs()
         assert len(runs) == 5 and all(r.status is RunStatus.SUCCEEDED for r in runs)
-        assert sum(r.inserted for r in runs) == 816
+        assert sum(r.inserted for r in runs) == 1100
     finally:
         store.close()
     assert exports(database_url)[0] == expected_csv(NYT_CURRENT, JHU_CURRENT)
@@ -374,7 +374,7 @@ def test_sigkill_mid_load_keeps_data_releases_lock_and_next_run_recovers(
     database_url: str, source_server: SourceServer
 ) -> None:
     day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
-    assert run_etl(fast_settings(database_url, **day1)).run.inserted == 511
+    assert run_etl(fast_settings(database_url, **day1)).run.inserted == 512
     before = exports(database_url)
     day2 = serve_real(source_server, nyt_history("2021-06-16"), jhu_history("2021-06-16"))
     env = cli_env(
@@ -522,7 +522,7 @@ def test_cli_run_runs_export_on_each_backend(database_url: str) -> None:
     env = cli_env(database_url, COVID_ETL_OFFLINE="1")
     first = cli("run", "--json", env=env)
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["inserted"] == 816
+    assert json.loads(first.stdout)["inserted"] == 1100
     again = cli("run", env=env)
     assert again.returncode == 0 and "0 row(s) changed" in again.stdout
     history = cli("runs", "--json", env=env)
@@ -564,7 +564,7 @@ def test_failure_notice_for_a_lost_server_says_the_data_state_is_unknown(
     postgres_url: str, source_server: SourceServer, webhook: WebhookSink
 ) -> None:
     day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
-    assert run_etl(fast_settings(postgres_url, **day1)).run.inserted == 511
+    assert run_etl(fast_settings(postgres_url, **day1)).run.inserted == 512
     # The server is gone: the same database, reached at a port where nothing listens.
     gone = pg.with_port(postgres_url, free_port())
     env = cli_env(
@@ -603,13 +603,13 @@ def test_connection_lost_after_the_commit_leaves_the_run_succeeded(
     done = cli("run", "--json", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     out = json.loads(done.stdout)
-    assert out["status"] == "succeeded" and out["inserted"] == 816 and out["run_id"] == 1
+    assert out["status"] == "succeeded" and out["inserted"] == 1100 and out["run_id"] == 1
     assert [m["title"].split("]")[1].split()[0] for m in webhook.received] == ["Succeeded"]
     store = open_store(postgres_url)
     try:
         run = store.get_run(1)
         assert run is not None and run.status is RunStatus.SUCCEEDED
-        assert store.count(registry.NATIONAL) == 816
+        assert store.count(registry.NATIONAL) == 1100
     finally:
         store.close()
 
@@ -619,7 +619,7 @@ def test_server_ending_the_sessions_during_the_load_keeps_the_data_and_next_run_
     postgres_url: str, source_server: SourceServer
 ) -> None:
     day1 = serve_real(source_server, nyt_history("2021-06-15"), jhu_history("2021-06-15"))
-    assert run_etl(fast_settings(postgres_url, **day1)).run.inserted == 511
+    assert run_etl(fast_settings(postgres_url, **day1)).run.inserted == 512
     before = exports(postgres_url)
     day2 = serve_real(source_server, nyt_history("2021-06-16"), jhu_history("2021-06-16"))
     env = cli_env(

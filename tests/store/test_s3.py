@@ -97,7 +97,7 @@ def test_each_run_is_one_conditional_put_and_a_warm_copy_costs_a_304(
 
     with s3_traffic() as again:
         run = run_etl(settings).run
-    assert run.status is RunStatus.SUCCEEDED and run.unchanged == 816
+    assert run.status is RunStatus.SUCCEEDED and run.unchanged == 1100
     # The copy cached by the first run is revalidated, not downloaded; the run record is the
     # only write, and the CSV is not republished.
     assert again.count("GetObject", 200) == 0 and again.count("GetObject", 304) >= 1
@@ -116,7 +116,7 @@ def test_a_cold_container_downloads_the_object_once(
     cold.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(cold))  # a new container: empty /tmp
     with s3_traffic() as traffic:
-        assert run_etl(settings).run.unchanged == 816
+        assert run_etl(settings).run.unchanged == 1100
     assert traffic.count("GetObject", 200) == 1 and traffic.count("PutObject") == 1
 
 
@@ -139,7 +139,7 @@ def test_published_csv_rows_equal_covid_data(
 
     # Derived output only: a run that changed no data does not rewrite it.
     version = head(s3, bucket, "testing/acg-covid-data.csv")
-    assert run_etl(new).run.unchanged == 816
+    assert run_etl(new).run.unchanged == 1100
     assert head(s3, bucket, "testing/acg-covid-data.csv") == version
 
 
@@ -176,7 +176,7 @@ def test_api_serves_a_new_commit_within_the_revalidation_interval(
         assert client.get("/api/v1/summary").json()["data_through"] == "2021-06-15"
         assert len(traffic.requests) == before
         clock[0] += 31
-        assert client.get("/api/v1/summary").json()["data_through"] == "2022-04-16"
+        assert client.get("/api/v1/summary").json()["data_through"] == "2023-01-24"
         assert traffic.requests[before:] == [("GetObject", 200)]
 
 

@@ -27,7 +27,7 @@ def values(day: str) -> dict[str, dict[str, int | None]]:
 
 @pytest.fixture
 def revised(database_url: str, source_server: SourceServer) -> Iterator[TestClient]:
-    """Run 1 loads 2021-06-15 (511 rows), run 2 revises it with 2021-06-16 (17 entries)."""
+    """Run 1 loads 2021-06-15 (512 rows), run 2 revises it with 2021-06-16 (17 entries)."""
     for day in ("2021-06-15", "2021-06-16"):
         urls = serve_real(source_server, nyt_history(day), jhu_history(day))
         assert run_etl(fast_settings(database_url, **urls)).succeeded
@@ -65,7 +65,7 @@ def test_run_changes_pages_like_records(revised: TestClient) -> None:
     assert page["changes"] == everything[15:]
     beyond = get(revised, "/api/v1/runs/2/changes", limit=5, offset=100)
     assert beyond["changes"] == [] and beyond["total"] == 17
-    assert get(revised, "/api/v1/runs/1/changes", limit=10)["total"] == 511
+    assert get(revised, "/api/v1/runs/1/changes", limit=10)["total"] == 512
 
 
 def test_run_changes_as_csv(revised: TestClient) -> None:
@@ -103,7 +103,7 @@ def test_changes_of_a_date_range_show_how_a_day_evolved(revised: TestClient) -> 
     assert first["after"] == second["before"] == values("2021-06-15")["2021-06-15"]
     assert second["after"] == values("2021-06-16")["2021-06-15"]
     assert get(revised, "/api/v1/changes", series="36")["total"] == 0
-    assert get(revised, "/api/v1/changes")["total"] == 511 + 17
+    assert get(revised, "/api/v1/changes")["total"] == 512 + 17
 
 
 def test_changes_carry_an_etag_and_answer_304(revised: TestClient) -> None:

@@ -134,7 +134,7 @@ def test_dashboard_desktop_draws_charts_from_local_data_only(browser: Any, serve
         assert page.locator(f"#{chart} canvas").count() >= 1
         box = page.locator(f"#{chart} canvas").first.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 100
-    assert page.inner_text("#headline-cases").replace(",", "").strip().startswith("80")
+    assert page.inner_text("#headline-cases").strip() == "101,795,726"  # 2023-01-24
     assert page.inner_text("#data-through").strip() not in ("", "…")
     assert page.inner_text("#last-run").strip() not in ("", "…")
     ready_ms = page.evaluate("window.__readyAt")
@@ -262,8 +262,8 @@ def test_dashboard_cumulative_y_axes_fit_the_zoomed_window(browser: Any, served:
         extent = page.evaluate(LINE_EXTENT, ["chart-cumulative", rgb])
         assert extent is not None, name
         top, bottom, height = extent
-        # 2022 alone: cases rise from 55.6 to 80.5 million, deaths from 826 to 987 thousand. An
-        # axis from zero squeezes each line into the top sixth to third of the plot.
+        # 2022 alone: cases rise from 54.9 to 100.5 million, deaths from 825 thousand to 1.1
+        # million. An axis from zero leaves the lines about a half and a quarter of the plot.
         assert bottom - top >= 0.6 * height, (name, extent)
     assert_clean(watched)
 

@@ -31,6 +31,20 @@ from tests.helpers.env import fast_settings
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "answers" / "read-endpoints.json"
 SHIPPED_STATES = str(resources.files("covid_etl") / "data" / "nyt-us-states.csv")
 RUN_ID = "{run_id}"  # the recorded paths' stand-in for the id of the run that loaded the store
+# Requests asked besides the recorded ones: those of endpoints the golden file does not hold yet
+# (a request it holds too is asked once).
+EXTRA_REQUESTS: list[dict[str, Any]] = [
+    {"method": "GET", "path": path, "headers": {}}
+    for path in (
+        "/api/v1/anomalies",
+        "/api/v1/anomalies?geoid=USA-39&start=2021-03-07&end=2021-03-10",
+        "/api/v1/anomalies?geoid=USA-36998&limit=2&offset=1",
+        "/api/v1/anomalies?geoid=USA-99",
+        "/api/v1/anomalies?geoid=usa",
+        "/api/v1/anomalies?start=2021-03-10&end=2021-03-01",
+        "/api/v1/anomalies?limit=100001",
+    )
+]
 JSON_TYPE = "application/json"
 # JSON Schema type names and the Python values json.loads gives for them.
 JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -136,6 +150,7 @@ def test_json_answers_carry_only_the_fields_their_schema_declares(
     client, run_id = answered
     document = client.get("/openapi.json").json()
     requests = [entry["request"] for entry in json.loads(GOLDEN.read_text("utf-8"))]
+    requests += [extra for extra in EXTRA_REQUESTS if extra not in requests]
     problems: list[str] = []
     checked: set[str] = set()
     for request in requests:

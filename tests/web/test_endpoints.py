@@ -43,8 +43,8 @@ def _app_client(url: str, **kwargs: Any) -> TestClient:
 
 def test_summary_real_data_has_latest_totals_and_last_report(client: TestClient) -> None:
     body = client.get("/api/v1/summary").json()
-    assert body["data_through"] == "2022-04-16"
-    assert body["latest"]["date"] == "2022-04-16"
+    assert body["data_through"] == "2023-01-24"
+    assert body["latest"]["date"] == "2023-01-24"
     assert body["totals"] == {"cases": 80524627, "deaths": 987211, "recovered": None}
     assert body["recovered_last_reported"] == {"date": "2020-12-13", "value": 6298082}
     run = body["last_run"]
@@ -58,7 +58,7 @@ def test_summary_real_data_has_latest_totals_and_last_report(client: TestClient)
         "updated",
         "unchanged",
     }
-    assert (run["status"], run["trigger"], run["inserted"]) == ("succeeded", "manual", 816)
+    assert (run["status"], run["trigger"], run["inserted"]) == ("succeeded", "manual", 1100)
     assert body["freshness"]["last_success_at"] == run["finished_at"]
 
 
@@ -93,7 +93,7 @@ def test_runs_lists_most_recent_first_with_limit(client: TestClient, loaded_url:
     assert len(runs) == 2 and runs[0]["id"] > runs[1]["id"]
     one = client.get("/api/v1/runs?limit=1").json()["runs"]
     assert [r["id"] for r in one] == [runs[0]["id"]]
-    assert runs[0]["unchanged"] == 816
+    assert runs[0]["unchanged"] == 1100
 
 
 def test_runs_source_credentials_are_masked(database_url: str, source_server: SourceServer) -> None:
@@ -116,7 +116,7 @@ def test_covid_data_has_the_thirteen_columns_with_numbers(client: TestClient) ->
     body = client.get("/covid_data").json()
     assert set(body) == {"data", "last_modified_date"}
     rows = body["data"]
-    assert len(rows) == 816
+    assert len(rows) == 1100
     for row in rows:
         assert list(row) == LEGACY_COLUMNS
         for key in ("date", "month", "day_of_week"):
@@ -142,14 +142,14 @@ def test_healthz_reports_store_and_scheduler(client: TestClient) -> None:
     last_run = body.pop("last_run")
     assert body == {
         "status": "ok",
-        "data_through": "2022-04-16",
+        "data_through": "2023-01-24",
         "scheduler": {"enabled": False},
         "stale": False,
     }
     assert freshness["stale"] is False
     assert freshness["last_success_run_id"] == freshness["last_run_id"] == 1
     assert freshness["last_run_status"] == "succeeded"
-    assert freshness["data_through"] == "2022-04-16"
+    assert freshness["data_through"] == "2023-01-24"
     assert (last_run["id"], last_run["status"]) == (1, "succeeded")
     assert response.headers["cache-control"] == "no-store"
 

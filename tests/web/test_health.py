@@ -64,7 +64,7 @@ def test_healthz_failed_run_after_a_load_still_reports_the_data(
     run_id = _failed_run(loaded_url, tmp_path)
     status, body = _health(loaded_url)
     assert status == 200
-    assert body["data_through"] == "2022-04-16"
+    assert body["data_through"] == "2023-01-24"
     assert body["last_run"] == {
         "id": run_id,
         "status": "failed",
@@ -74,5 +74,5 @@ def test_healthz_failed_run_after_a_load_still_reports_the_data(
 
 def test_healthz_loaded_store_reports_the_succeeded_run(client: TestClient) -> None:
     body = client.get("/healthz").json()
-    assert body["data_through"] == "2022-04-16"
+    assert body["data_through"] == "2023-01-24"
     assert body["last_run"]["status"] == "succeeded"

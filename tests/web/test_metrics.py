@@ -54,7 +54,7 @@ def test_run_metrics_move_after_a_run(database_url: str) -> None:
     assert runs(after, "succeeded") == 1 and runs(after, "failed") == 0
     assert run.finished_at is not None
     assert after[("covid_etl_last_success_timestamp_seconds", ())] == run.finished_at.timestamp()
-    assert after[("covid_etl_last_run_rows", (("change", "inserted"),))] == 816
+    assert after[("covid_etl_last_run_rows", (("change", "inserted"),))] == 1100
     assert after[("covid_etl_last_run_rows", (("change", "updated"),))] == 0
     assert 0 < after[("covid_etl_last_run_duration_seconds", ())] < 120
     assert after[("covid_etl_notifications_pending", ())] == 0

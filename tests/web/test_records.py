@@ -1,4 +1,4 @@
-"""/api/v1/records on the real 816-row data: values, derived columns, formats, filters, paging."""
+"""/api/v1/records on the real 1100-row data: values, derived columns, formats, filters, paging."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def _avg7(daily: list[int | None]) -> list[float | None]:
 
 def test_records_all_rows_equal_the_reference(client: TestClient) -> None:
     body = _all(client)
-    assert (body["total"], body["limit"], body["offset"]) == (816, 816, 0)
+    assert (body["total"], body["limit"], body["offset"]) == (1100, 1100, 0)
     got = [(r["date"], r["cases"], r["deaths"], r["recovered"]) for r in body["records"]]
     assert got == EXPECTED
 
@@ -123,14 +123,14 @@ def test_records_pages_concatenate_to_the_full_series(client: TestClient) -> Non
     pages = []
     for offset in range(0, 900, 100):
         page = _all(client, limit=100, offset=offset)
-        assert (page["total"], page["limit"], page["offset"]) == (816, 100, offset)
+        assert (page["total"], page["limit"], page["offset"]) == (1100, 100, offset)
         pages.extend(page["records"])
     assert pages == full
 
 
 def test_records_offset_past_the_end_is_empty(client: TestClient) -> None:
     body = _all(client, offset=5000)
-    assert body["records"] == [] and body["total"] == 816
+    assert body["records"] == [] and body["total"] == 1100
 
 
 def test_records_range_outside_the_data_is_empty(client: TestClient) -> None:
@@ -149,7 +149,7 @@ def test_records_csv_agrees_with_json(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     parsed = list(csv.DictReader(io.StringIO(response.text)))
-    assert len(parsed) == len(rows) == 816
+    assert len(parsed) == len(rows) == 1100
     for got, want in zip(parsed, rows, strict=True):
         assert got == {k: "" if v is None else str(v) for k, v in want.items()}
 

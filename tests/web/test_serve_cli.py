@@ -19,7 +19,7 @@ def test_serve_no_schedule_serves_the_api(loaded_url: str) -> None:
         health = httpx.get(f"{served.base_url}/healthz").json()
         assert health["scheduler"] == {"enabled": False}
         records = httpx.get(f"{served.base_url}/api/v1/records").json()
-        assert records["total"] == 816
+        assert records["total"] == 1100
         assert "server" not in httpx.get(f"{served.base_url}/healthz").headers
 
 
@@ -88,8 +88,8 @@ def test_serve_empty_store_catches_up_with_a_scheduled_run(database_url: str) ->
                 break
             assert time.monotonic() < deadline, "no catch-up run"
             time.sleep(0.1)
-        assert (run["trigger"], run["status"], run["inserted"]) == ("schedule", "succeeded", 816)
-        assert summary["data_through"] == "2022-04-16"
+        assert (run["trigger"], run["status"], run["inserted"]) == ("schedule", "succeeded", 1100)
+        assert summary["data_through"] == "2023-01-24"
 
 
 def test_serve_port_in_use_exits_2_with_one_line_and_nothing_before(database_url: str) -> None:

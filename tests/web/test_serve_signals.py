@@ -82,7 +82,7 @@ def test_serve_signal_during_scheduled_run_stops_within_10s_and_run_rolls_back(
         after = run_etl(fast_settings(database_url, offline=True)).run
         assert (after.status, after.inserted, after.recovered_from) == (
             RunStatus.SUCCEEDED,
-            816,
+            1100,
             None,
         )
         return
@@ -98,7 +98,7 @@ def test_serve_signal_during_scheduled_run_stops_within_10s_and_run_rolls_back(
     after = run_etl(fast_settings(database_url, offline=True)).run
     assert (after.status, after.inserted, after.recovered_from) == (
         RunStatus.SUCCEEDED,
-        816,
+        1100,
         abandoned.id,
     )
     store = open_store(database_url)

@@ -30,12 +30,18 @@ from covid_etl.web.errors import install_error_handlers
 from covid_etl.web.fastpath import FastPathMiddleware
 from covid_etl.web.metrics import install_metrics
 from covid_etl.web.middleware import ApiHeadersMiddleware
-from covid_etl.web.routes import changes, compat, pages, records, runs, states
+from covid_etl.web.routes import anomalies, changes, compat, pages, records, runs, states
 from covid_etl.web.routes.series import series_router
 from covid_etl.web.service import DataService
 
 # Responses that depend only on the store revision (and the day): served by the fast path.
-CACHED_PATHS = ("/api/v1/records", "/api/v1/summary", "/covid_data", "/api/v1/states")
+CACHED_PATHS = (
+    "/api/v1/records",
+    "/api/v1/summary",
+    "/covid_data",
+    "/api/v1/states",
+    "/api/v1/anomalies",
+)
 # Paths under these prefixes too (one state's records).
 CACHED_PREFIXES = ("/api/v1/states/",)
 
@@ -94,7 +100,8 @@ def create_app(
         version=__version__,
         description=(
             "US COVID-19 national series (NYT cases and deaths, JHU recoveries) and per-state "
-            "series (NYT; per 100k from Census 2019 estimates), read-only. "
+            "series (NYT; per 100k from Census 2019 estimates), and the NYT's notes on "
+            "anomalous days, read-only. "
             "Errors share one shape: {error: {status, code, message, details}}."
         ),
         docs_url=None,
@@ -116,7 +123,7 @@ def create_app(
     app.add_middleware(ApiHeadersMiddleware)
     # Outermost, so that the fast path's answers are counted too.
     install_metrics(app, context, frozenset(CACHED_PATHS))
-    for routes in (records, runs, changes, compat, pages, states):
+    for routes in (records, runs, changes, anomalies, compat, pages, states):
         app.include_router(routes.router)
     for each in series:
         if each not in SERIES and each.partition is not None:

@@ -137,6 +137,52 @@ class ChangesPage(BaseModel):
     offset: int
 
 
+class AnomalyOut(BaseModel):
+    """One of the NYT's notes on anomalous days, its fields named and ordered as the NYT's
+    columns (rolling-averages/anomalies.csv)."""
+
+    date: str = Field(description="The note's first day, YYYY-MM-DD.", examples=["2020-04-09"])
+    end_date: str | None = Field(
+        description="The last day of a note on a range of days, YYYY-MM-DD; null for one day.",
+        examples=["2021-03-08"],
+    )
+    county: str | None = Field(
+        description="The county's name, for a county note; null otherwise.",
+        examples=["New York City"],
+    )
+    state: str | None = Field(
+        description="The state's name, for a state or county note; null for the nation.",
+        examples=["Wyoming"],
+    )
+    geoid: str = Field(
+        description="The place: USA (the nation), USA-SS (a state, two-digit FIPS code) or "
+        "USA-SSCCC (a county; the NYT's own codes such as USA-36998 for New York City "
+        "included).",
+        examples=["USA-56"],
+    )
+    type: str = Field(description="The measure: cases, deaths or both.", examples=["cases"])
+    omit_from_rolling_average: bool = Field(
+        description="Whether the 7-day averages leave the note's days out (the NYT's yes; "
+        "false where it leaves the column empty)."
+    )
+    omit_from_rolling_average_on_subgeographies: bool = Field(
+        description="Whether the averages of the places within (a state's counties) leave "
+        "those days out too."
+    )
+    description: str | None = Field(
+        description="The NYT's explanation as published; null where it gives none."
+    )
+
+
+class AnomaliesPage(BaseModel):
+    anomalies: list[AnomalyOut] = Field(
+        description="One page of the notes, by date, then geoid and type."
+    )
+    total: int = Field(description="Notes matching geoid, start and end, before limit and offset.")
+    limit: int = Field(description="The limit applied (the total when none was given).")
+    offset: int = Field(description="Notes skipped before the page.")
+
+
 class LegacyRow(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 

@@ -3,7 +3,10 @@
  *
  * Loads the records and summary from the API (relative URLs, so the page also
  * works behind a path prefix such as an API Gateway stage), fills in the
- * headline figures and draws two uPlot charts whose x ranges stay in sync.
+ * headline figures and draws three uPlot charts whose x ranges stay in sync.
+ * The 7-day averages are the API's (the NYT's rule), never computed here. The
+ * NYT's notes for the place shown (/api/v1/anomalies) are marked on the daily
+ * charts and listed below them.
  *
  * Written for a strict Content-Security-Policy: no inline script or style.
  * Element styles are only ever set through the CSSOM (element.style), which
@@ -16,7 +19,9 @@
     records: "api/v1/records?format=json",
     summary: "api/v1/summary",
     runChanges: "api/v1/runs/{id}/changes?series=national&format=json",
+    notes: "api/v1/anomalies?geoid=",
   };
+  var NATIONAL = { geoid: "USA", name: "the United States" };
   var DAY = 86400; // seconds; uPlot time scales use Unix seconds
   var MAX_PAGES = 100;
 
@@ -31,7 +36,29 @@
     tick: "#cfd5dc",
     marker: "#6b7480",
     revised: "#b26a00",
+    omitted: "#1b1f24",
+    omittedFill: "rgba(255, 255, 255, 0.75)",
+    note: "rgba(106, 61, 154, 0.5)",
+    noteBand: "rgba(106, 61, 154, 0.12)",
   };
+  // The daily charts, one per measure: its name in the notes' "type", columns and colours.
+  var MEASURES = {
+    daily: {
+      type: "cases",
+      label: "Cases",
+      key: "new_cases",
+      color: COLORS.cases,
+      thin: COLORS.casesThin,
+    },
+    deaths: {
+      type: "deaths",
+      label: "Deaths",
+      key: "new_deaths",
+      color: COLORS.deaths,
+      thin: COLORS.deathsThin,
+    },
+  };
+  var MARK_STRIP = 18; // CSS px above a daily chart's plot area, where the notes' marks sit
 
   var state = {
     records: [],
@@ -46,6 +73,9 @@
     recoveredStop: null, // Unix seconds of the first date without a recovered value
     revised: [], // Unix seconds of the days the last run revised (the change log)
     observers: [],
+    place: null, // { geoid, name } whose notes are asked for or shown
+    notes: [], // the NYT's notes for that place
+    notesTicket: 0, // the latest notes request; older answers are ignored
   };
 
   /* ---------------------------------------------------------------- utils */
@@ -108,12 +138,13 @@
     });
   }
 
-  function loadRecords() {
-    return fetchJSON(ENDPOINTS.records).then(function (first) {
-      if (!first || !Array.isArray(first.records)) {
-        throw new Error("unexpected response from " + ENDPOINTS.records);
+  // Every item of a paged list (`key` in each page), following offsets until `total`.
+  function loadPages(base, key) {
+    return fetchJSON(base).then(function (first) {
+      if (!first || !Array.isArray(first[key])) {
+        throw new Error("unexpected response from " + base);
       }
-      var all = first.records.slice();
+      var all = first[key].slice();
       var total = typeof first.total === "number" ? first.total : all.length;
       var limit = typeof first.limit === "number" && first.limit > 0 ? first.limit : null;
       var pages = 1;
@@ -121,11 +152,11 @@
       // Follow pagination if the API returned only part of the rows.
       function next() {
         if (all.length >= total || pages >= MAX_PAGES) return all;
-        var url = ENDPOINTS.records + "&offset=" + all.length + (limit ? "&limit=" + limit : "");
+        var url = base + "&offset=" + all.length + (limit ? "&limit=" + limit : "");
         pages += 1;
         return fetchJSON(url).then(function (page) {
-          if (!page || !Array.isArray(page.records) || page.records.length === 0) return all;
-          all = all.concat(page.records);
+          if (!page || !Array.isArray(page[key]) || page[key].length === 0) return all;
+          all = all.concat(page[key]);
           return next();
         });
       }
@@ -162,10 +193,11 @@
         : null;
   }
 
-  function column(key, log) {
+  // A column's values; with `flag`, only where the row's flag is `want` (elsewhere null).
+  function column(key, log, flag, want) {
     return state.records.map(function (r) {
       var v = r[key];
-      if (v == null) return null;
+      if (v == null || (flag && !!r[flag] !== want)) return null;
       v = Number(v);
       return log ? positiveOrNull(v) : v;
     });
@@ -370,6 +402,213 @@
     ctx.restore();
   }
 
+  /* ---------------------------------------------------------------- notes */
+
+  // The NYT's notes on the place shown: asked for again whenever the place changes.
+  function loadNotes(place) {
+    var ticket = ++state.notesTicket;
+    state.place = place;
+    state.notes = [];
+    document.body.dataset.notes = "loading";
+    setText("notes-title", "Notes from The New York Times on " + place.name);
+    setText("notes-status", "Loading the notes…");
+    $("notes-table").hidden = true;
+    redrawDaily();
+    return loadPages(ENDPOINTS.notes + encodeURIComponent(place.geoid), "anomalies").then(
+      function (notes) {
+        if (ticket !== state.notesTicket) return;
+        state.notes = notes.filter(function (n) {
+          return n && typeof n.date === "string";
+        });
+        renderNotes();
+        redrawDaily();
+        document.body.dataset.notes = place.geoid;
+      },
+      function (err) {
+        if (ticket !== state.notesTicket) return;
+        var why = err && err.message ? err.message : String(err);
+        setText("notes-status", "The notes could not load: " + why + ".");
+        document.body.dataset.notes = "error";
+      }
+    );
+  }
+
+  function measureText(type) {
+    return type === "both" ? "cases and deaths" : String(type);
+  }
+
+  function noteDays(n) {
+    return n.end_date && n.end_date !== n.date ? n.date + " to " + n.end_date : n.date;
+  }
+
+  // One line for a mark's label and tip: the days, measure, average and description.
+  function noteText(n) {
+    return (
+      noteDays(n) + ", " + measureText(n.type) + " (" +
+      (n.omit_from_rolling_average ? "left out of" : "counted in") + " the 7-day average): " +
+      (n.description || "no description")
+    );
+  }
+
+  function cell(tr, text, tag) {
+    var td = document.createElement(tag || "td");
+    td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function renderNotes() {
+    var table = $("notes-table");
+    var body = table.querySelector("tbody");
+    body.textContent = "";
+    var n = state.notes.length;
+    var count = n + (n === 1 ? " note" : " notes") + ", oldest first.";
+    setText("notes-status", n ? count : "The NYT has no notes for this place.");
+    state.notes.forEach(function (note) {
+      var tr = document.createElement("tr");
+      tr.dataset.date = note.date;
+      var th = cell(tr, noteDays(note), "th");
+      th.scope = "row";
+      cell(tr, measureText(note.type)).dataset.label = "Measure";
+      cell(tr, note.omit_from_rolling_average ? "yes" : "no").dataset.label = "Left out of average";
+      cell(tr, note.description || "–");
+      body.appendChild(tr);
+    });
+    table.hidden = !n;
+  }
+
+  function notesOn(measure) {
+    return state.notes.filter(function (n) {
+      return n.type === measure.type || n.type === "both";
+    });
+  }
+
+  // A note's days as x positions (CSS px from the plot's left): each day is the slot around it.
+  function noteSpan(u, n) {
+    var from = dateToTs(n.date);
+    var to = n.end_date ? Math.max(from, dateToTs(n.end_date)) : from;
+    return [u.valToPos(from - DAY / 2, "x"), u.valToPos(to + DAY / 2, "x")];
+  }
+
+  // Under the bars: a band over each note's days, or a line where that would be under 3 px.
+  function drawNoteBands(u, measure) {
+    var notes = notesOn(measure);
+    if (!notes.length) return;
+    var ctx = u.ctx;
+    var px = uPlot.pxRatio || 1;
+    var left = u.bbox.left;
+    var right = left + u.bbox.width;
+    ctx.save();
+    notes.forEach(function (n) {
+      var span = noteSpan(u, n);
+      var x0 = Math.max(left, left + span[0] * px);
+      var x1 = Math.min(right, left + span[1] * px);
+      if (x1 < left || x0 > right) return;
+      if (x1 - x0 >= 3 * px) {
+        ctx.fillStyle = COLORS.noteBand;
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+      } else {
+        ctx.fillStyle = COLORS.note;
+        ctx.fillRect(Math.round((x0 + x1) / 2 - px / 2), u.bbox.top, px, u.bbox.height);
+      }
+    });
+    ctx.restore();
+  }
+
+  // Above the plot: one focusable mark per note, labelled with its text; placed on every draw.
+  function placeNoteMarks(u, measure) {
+    var layer = u.root.querySelector(".note-layer");
+    if (!layer) {
+      layer = document.createElement("div");
+      layer.className = "note-layer";
+      u.root.querySelector(".u-wrap").appendChild(layer);
+      wireNoteLayer(layer);
+    }
+    var notes = notesOn(measure);
+    if (layer.notes !== state.notes) {
+      layer.notes = state.notes;
+      layer.textContent = "";
+      notes.forEach(function (n) {
+        var mark = document.createElement("button");
+        mark.type = "button";
+        mark.className = "note-mark" + (n.omit_from_rolling_average ? " is-omitted" : "");
+        mark.dataset.date = n.date;
+        if (n.end_date) mark.dataset.endDate = n.end_date;
+        mark.dataset.type = n.type;
+        mark.setAttribute("aria-label", "NYT note, " + noteText(n));
+        mark.note = n;
+        layer.appendChild(mark);
+      });
+    }
+    var px = uPlot.pxRatio || 1;
+    var left = u.bbox.left / px;
+    var width = u.bbox.width / px;
+    layer.style.left = left + "px";
+    layer.style.top = u.bbox.top / px - MARK_STRIP + "px";
+    layer.style.width = width + "px";
+    Array.prototype.forEach.call(layer.children, function (mark) {
+      var span = noteSpan(u, mark.note);
+      var x0 = Math.max(0, span[0]);
+      var x1 = Math.min(width, span[1]);
+      mark.hidden = x1 < 0 || x0 > width;
+      var w = Math.max(10, x1 - x0);
+      mark.style.left = Math.min(width - w, Math.max(0, (x0 + x1 - w) / 2)) + "px";
+      mark.style.width = w + "px";
+    });
+  }
+
+  // Hover, focus or tap a mark for its note; the tip leaves with the pointer, focus or Escape.
+  function wireNoteLayer(layer) {
+    function show(e) {
+      if (e.target.note) showNoteTip(e.target);
+    }
+    layer.addEventListener("pointerover", show);
+    layer.addEventListener("focusin", show);
+    layer.addEventListener("click", show);
+    layer.addEventListener("pointerout", function (e) {
+      if (e.pointerType === "mouse" && e.target !== document.activeElement) hideNoteTip();
+    });
+    layer.addEventListener("focusout", hideNoteTip);
+    layer.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") hideNoteTip();
+    });
+  }
+
+  // One tip, moved into the figure of the chart shown (the charts' own elements are rebuilt).
+  function showNoteTip(mark) {
+    var tip = $("note-tip") || document.createElement("div");
+    tip.id = "note-tip";
+    tip.className = "note-tip";
+    tip.setAttribute("aria-hidden", "true"); // the mark's own label carries the same text
+    var chart = mark.closest(".chart-figure");
+    var n = mark.note;
+    tip.textContent = "";
+    var head = document.createElement("strong");
+    head.textContent = noteDays(n) + " · " + measureText(n.type);
+    tip.appendChild(head);
+    var average = n.omit_from_rolling_average ? "Left out of" : "Counted in";
+    cell(tip, average + " the 7-day average", "span");
+    cell(tip, n.description || "No description.", "span");
+    chart.appendChild(tip);
+    tip.hidden = false;
+    var wrap = chart.getBoundingClientRect();
+    var box = mark.getBoundingClientRect();
+    var x = box.left - wrap.left + box.width / 2 - tip.offsetWidth / 2;
+    tip.style.left = Math.max(0, Math.min(x, wrap.width - tip.offsetWidth)) + "px";
+    tip.style.top = box.bottom - wrap.top + 4 + "px";
+  }
+
+  function hideNoteTip() {
+    var tip = $("note-tip");
+    if (tip) tip.hidden = true;
+  }
+
+  function redrawDaily() {
+    Object.keys(MEASURES).forEach(function (name) {
+      if (state.charts[name]) state.charts[name].redraw(false);
+    });
+  }
+
   /* --------------------------------------------------------------- charts */
 
   function legendValue(u, v) {
@@ -449,10 +688,11 @@
     [1, "{HH}:{mm}:{ss}", "\n{YYYY}-{MM}-{DD}", null, "\n{MMM} {D}", null, null, null, 1],
   ];
 
-  function baseOptions(size, log) {
+  // With a `measure`, one axis in its colour and room above the plot for the notes' marks.
+  function baseOptions(size, log, measure) {
     var yScale = log ? { distr: 3, log: 10 } : { distr: 1, range: alignedLinearRange };
     var dScale = log ? { distr: 3, log: 10 } : { distr: 1, range: alignedLinearRange };
-    return {
+    var opts = {
       width: size.width,
       height: size.height,
       tzDate: function (ts) {
@@ -496,6 +736,12 @@
       ],
       hooks: {},
     };
+    if (measure) {
+      opts.axes.pop();
+      opts.axes[1].stroke = measure.color;
+      opts.padding = [MARK_STRIP, null, null, null];
+    }
+    return opts;
   }
 
   function xSeries() {
@@ -561,61 +807,77 @@
     return { opts: opts, data: data };
   }
 
-  function dailyChart(el, log) {
-    var opts = baseOptions(chartSize(el), log);
-    // Bars read well on a linear axis; on a log axis they would all grow from
-    // the bottom of the range and merge into a block, so use a thin line.
-    var bars =
-      !log && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 8, 1], align: 0 }) : undefined;
-    opts.series = [
-      xSeries(),
-      {
-        label: "Cases/day",
-        scale: "y",
-        stroke: COLORS.casesThin,
-        fill: bars ? COLORS.casesThin : undefined,
-        width: bars ? 0 : 1,
-        paths: bars,
-        points: { show: false },
-        value: legendValue,
-      },
-      {
-        label: "Cases, 7-day avg",
-        scale: "y",
-        stroke: COLORS.cases,
-        width: 2.5,
-        value: legendValue,
-      },
-      {
-        label: "Deaths/day",
-        scale: "d",
-        stroke: COLORS.deathsThin,
-        width: 1,
-        points: { show: false },
-        value: legendValue,
-      },
-      {
-        label: "Deaths, 7-day avg",
-        scale: "d",
-        stroke: COLORS.deaths,
-        width: 2.5,
-        value: legendValue,
-      },
-    ];
-    var data = [
-      state.xs,
-      column("new_cases", log),
-      column("new_cases_7d_avg", log),
-      column("new_deaths", log),
-      column("new_deaths_7d_avg", log),
-    ];
-    opts.hooks.draw = [drawRevisedMarks];
-    return { opts: opts, data: data };
+  function dailyChart(measure) {
+    return function (el, log) {
+      var opts = baseOptions(chartSize(el), log, measure);
+      // Bars read well on a linear axis; on a log axis they would all grow from
+      // the bottom of the range and merge into a block, so use a thin line.
+      var bars = !log && !!uPlot.paths.bars;
+      var barPaths = function () {
+        return bars ? uPlot.paths.bars({ size: [0.7, 8, 1], align: 0 }) : undefined;
+      };
+      var flag = measure.key + "_omitted";
+      opts.series = [
+        xSeries(),
+        {
+          label: measure.label + "/day",
+          scale: "y",
+          stroke: measure.thin,
+          fill: bars ? measure.thin : undefined,
+          width: bars ? 0 : 1,
+          paths: barPaths(),
+          points: { show: false },
+          value: legendValue,
+        },
+        // The days the API's average leaves out, drawn apart (outlined bars; dots on a log
+        // axis), so a spike that does not move the line shows why.
+        {
+          label: "Left out of the 7-day average",
+          scale: "y",
+          stroke: COLORS.omitted,
+          fill: bars ? COLORS.omittedFill : COLORS.omitted,
+          width: 1,
+          paths: bars
+            ? barPaths()
+            : function () {
+                return null;
+              },
+          points: { show: !bars, size: 5, fill: COLORS.omitted },
+          value: legendValue,
+        },
+        {
+          label: measure.label + ", 7-day avg",
+          scale: "y",
+          stroke: measure.color,
+          width: 2.5,
+          value: legendValue,
+        },
+      ];
+      var data = [
+        state.xs,
+        column(measure.key, log, flag, false),
+        column(measure.key, log, flag, true),
+        column(measure.key + "_7d_avg", log),
+      ];
+      opts.hooks.drawClear = [
+        function (u) {
+          drawNoteBands(u, measure);
+        },
+      ];
+      opts.hooks.draw = [
+        drawRevisedMarks,
+        function (u) {
+          placeNoteMarks(u, measure);
+        },
+      ];
+      return { opts: opts, data: data };
+    };
   }
 
   var BUILDERS = {
     cumulative: { id: "chart-cumulative", build: cumulativeChart },
-    daily: { id: "chart-daily", build: dailyChart },
+    daily: { id: "chart-daily", build: dailyChart(MEASURES.daily) },
+    deaths: { id: "chart-daily-deaths", build: dailyChart(MEASURES.deaths) },
   };
 
   function onSetScale(u, key) {
@@ -650,7 +912,10 @@
   function markDrawn(name) {
     if (state.drawn[name]) return;
     state.drawn[name] = true;
-    if (state.drawn.cumulative && state.drawn.daily) {
+    var all = Object.keys(BUILDERS).every(function (key) {
+      return state.drawn[key];
+    });
+    if (all) {
       document.body.dataset.scale = state.log ? "log" : "linear";
       if (document.body.dataset.state !== "error") {
         document.body.dataset.state = "ready";
@@ -691,6 +956,7 @@
 
   function buildCharts() {
     var range = state.range ? state.range.slice() : null;
+    hideNoteTip(); // its mark is about to go
     Object.keys(state.charts).forEach(function (name) {
       state.charts[name].destroy();
     });
@@ -699,8 +965,9 @@
     state.range = range;
     state.syncing = true; // the new charts already share the same range
     try {
-      createChart("cumulative");
-      createChart("daily");
+      Object.keys(BUILDERS).forEach(function (key) {
+        createChart(key);
+      });
     } finally {
       state.syncing = false;
     }
@@ -771,6 +1038,7 @@
     var tol = DAY / 2;
     presetButtons().forEach(function (btn) {
       var r = presetRange(btn.dataset.range);
+      btn.disabled = !r; // a state's series ends earlier than the nation's
       var on =
         !!r && Math.abs(r[0] - state.range[0]) < tol && Math.abs(r[1] - state.range[1]) < tol;
       btn.setAttribute("aria-pressed", on ? "true" : "false");
@@ -779,8 +1047,6 @@
 
   function wireControls() {
     presetButtons().forEach(function (btn) {
-      var r = presetRange(btn.dataset.range);
-      btn.disabled = !r;
       btn.addEventListener("click", function () {
         setRange(presetRange(btn.dataset.range));
       });
@@ -811,7 +1077,7 @@
     el.hidden = false;
     document.body.dataset.state = "error";
     $("main").setAttribute("aria-busy", "false");
-    ["headline-cases", "headline-deaths", "headline-recovered", "data-through", "last-run", "last-changes"].forEach(
+    ["headline-cases", "headline-deaths", "headline-recovered", "data-through", "last-run", "last-changes", "notes-status"].forEach(
       function (id) {
         var node = $(id);
         if (node && node.textContent === "…") {
@@ -833,7 +1099,7 @@
       return;
     }
     disableControls();
-    Promise.all([loadRecords(), fetchJSON(ENDPOINTS.summary)])
+    Promise.all([loadPages(ENDPOINTS.records, "records"), fetchJSON(ENDPOINTS.summary)])
       .then(function (results) {
         var records = results[0];
         state.summary = results[1] || {};
@@ -850,12 +1116,13 @@
         wireControls();
         buildCharts();
         observeResize();
+        loadNotes(NATIONAL);
         document.dispatchEvent(new CustomEvent("dashboard:national-ready"));
         // The last run's changes need the summary's run id: a second round trip, which the
         // charts do not wait for. The revised days are marked on the daily chart once known.
         return loadLastChanges().then(function (changes) {
           renderLastChanges(changes);
-          if (state.revised.length && state.charts.daily) state.charts.daily.redraw(false);
+          if (state.revised.length) redrawDaily();
         });
       })
       .catch(function (err) {
@@ -869,10 +1136,12 @@
   // back to the national series; the national rows are kept aside meanwhile.
   var nationalRecords = null;
 
-  function showSeries(records) {
+  // `place` is { geoid, name } for the NYT's notes: "USA-06" for California.
+  function showSeries(records, place) {
     if (nationalRecords === null) nationalRecords = state.records;
     prepare(records);
     buildCharts();
+    loadNotes(place);
   }
 
   function showNational() {
@@ -881,6 +1150,7 @@
       nationalRecords = null;
       buildCharts();
     }
+    if (!state.place || state.place.geoid !== NATIONAL.geoid) loadNotes(NATIONAL);
     renderHeadlines();
   }
 

@@ -1,8 +1,9 @@
 /*
  * The states and territories: a map coloured by new cases per 100k (7-day average) on a chosen
  * date, a sortable table of every jurisdiction, and the choice of one jurisdiction, whose series
- * then fills the charts drawn by dashboard.js (window.covidDashboard). Everything comes from this
- * server: /api/v1/states, /api/v1/states/{fips}/records and the vendored us-atlas shapes.
+ * then fills the charts drawn by dashboard.js (window.covidDashboard), which also shows the NYT's
+ * notes on it (geoid USA-{fips}). Everything comes from this server: /api/v1/states,
+ * /api/v1/states/{fips}/records and the vendored us-atlas shapes.
  * The section stays hidden when the server has no per-state series.
  */
 (function () {
@@ -429,7 +430,7 @@
       .then(function (page) {
         if (view.chosen !== fips) return; // another choice came meanwhile
         title.textContent = "Over time: " + page.name;
-        window.covidDashboard.showSeries(page.records);
+        window.covidDashboard.showSeries(page.records, { geoid: "USA-" + fips, name: page.name });
         stateHeadlines(page);
         document.body.dataset.view = fips;
       })
