@@ -35,8 +35,14 @@ def test_every_source_ships_a_snapshot_for_offline_runs() -> None:
 
 def test_fetch_order_and_switching_off_follow_the_catalogue() -> None:
     names = [s.name for s in Settings().enabled_sources()]
-    assert names == [s.name for s in SOURCES] == ["nyt", "jhu", "states"]
-    assert [s.name for s in Settings(states_url="off").enabled_sources()] == ["nyt", "jhu"]
+    assert names == [s.name for s in SOURCES] == ["nyt", "jhu", "states", "anomalies"]
+    assert [s.name for s in Settings(states_url="off").enabled_sources()] == [
+        "nyt",
+        "jhu",
+        "anomalies",
+    ]
+    off = Settings(states_url="off", anomalies_url="OFF").enabled_sources()
+    assert [s.name for s in off] == ["nyt", "jhu"]
 
 
 def test_secrets_are_looked_for_in_every_source_url() -> None:
@@ -44,11 +50,12 @@ def test_secrets_are_looked_for_in_every_source_url() -> None:
         nyt_url="https://a:nyt-secret@host/us.csv",
         jhu_url="https://host/jhu.csv?token=jhu-secret",
         states_url="https://b:states-secret@host/states.csv",
+        anomalies_url="https://host/anomalies.csv?key=notes-secret",
     )
-    assert {"nyt-secret", "jhu-secret", "states-secret"} <= set(settings.secrets())
+    assert {"nyt-secret", "jhu-secret", "states-secret", "notes-secret"} <= set(settings.secrets())
 
 
 def test_messages_name_sources_by_their_catalogue_label() -> None:
-    assert [source_label(s.name) for s in SOURCES] == ["NYT", "JHU", "NYT states"]
+    assert [source_label(s.name) for s in SOURCES] == ["NYT", "JHU", "NYT states", "NYT anomalies"]
     assert str(ParseError("bad", source="states")).startswith("NYT states CSV: bad")
     assert source_label("elsewhere") == "elsewhere"

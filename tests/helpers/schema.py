@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from covid_etl.models import utcnow
+from covid_etl.series.registry import NATIONAL, STATES
+from covid_etl.series.spec import Built, Series
 from covid_etl.store import open_store
+
+
+class RecordBefore8(NamedTuple):
+    """A national row as the covid-etl of schema versions 1..7 stored it."""
+
+    date: dt.date
+    cases: int
+    deaths: int
+    recovered: int | None
+
+
+def _inner_join(parsed: Any) -> Built:
+    built = NATIONAL.build(parsed)
+    rows = [RecordBefore8(*row[:4]) for row in built.rows if row.in_jhu]
+    return Built(rows, built.warnings)
+
+
+# The series as the covid-etl of versions 4..7 declared them: the national series was the inner
+# join of the two sources, without ``in_jhu``, and there were no NYT notes. A run into a store
+# held at one of those versions must write what that code wrote.
+SERIES_BEFORE_8: tuple[Series, ...] = (
+    NATIONAL._replace(row=RecordBefore8, columns=NATIONAL.columns[:4], build=_inner_join),
+    STATES,
+)
 
 
 @contextmanager

@@ -27,12 +27,12 @@ def test_smtp_receives_success_email_with_counts_and_figures(
     assert mail.recipients == ["ops@example.com"]
     assert mail.subject == (
         "[covid-etl testing] Succeeded (update): 17 row(s) updated "
-        "(1 inserted, 16 updated, 495 unchanged)"
+        "(1 inserted, 16 updated, 496 unchanged)"
     )
     body = mail.body
     assert f"Run: #{run.id} (manual), incremental update" in body
     assert "Environment: testing" in body
-    assert "  inserted: 1\n  updated: 16\n  unchanged: 495" in body
+    assert "  inserted: 1\n  updated: 16\n  unchanged: 496" in body
     assert "Data through: 2021-06-16" in body
     assert "Latest figures (2021-06-16): cases 33," in body
     assert "Warnings (" in body and "2021-06-04" in body

@@ -152,6 +152,7 @@ def test_aws_event_accepts_removals(database_url: str, tmp_path: Path) -> None:
         "COVID_ETL_NYT_URL": str(NYT_CURRENT),
         "COVID_ETL_JHU_URL": str(JHU_CURRENT),
         "COVID_ETL_STATES_URL": "off",
+        "COVID_ETL_ANOMALIES_URL": "off",
     }
     first = run_invocation(parse_invocation({"environment": "testing"}, "req-1"), environ)
     assert first["inserted"] == 1100 and first["removed"] == 0

@@ -314,7 +314,7 @@ def test_lost_race_reads_the_new_object_and_tries_once_more(
     assert [(i, status) for i, status, *_ in stored] == [
         (1, "succeeded"), (2, "succeeded"), (3, "succeeded"),
     ]  # fmt: skip
-    assert stored[1][2] == 305 and stored[2][2] == 0
+    assert stored[1][2] == 1100 - 512 and stored[2][2] == 0
     assert rows(database_url) == expected_rows(NYT_CURRENT, JHU_CURRENT)
 
 

@@ -25,7 +25,12 @@ def test_join_real_data_matches_independent_reference() -> None:
     got = [(r.date.isoformat(), r.cases, r.deaths, r.recovered) for r in joined.records]
     assert got == expected_rows(NYT_CURRENT, JHU_CURRENT)
     assert len(got) == 1100
-    assert sum(1 for r in joined.records if r.recovered is None) == 489
+    # 489 dates of JHU with recovered unreported, 2020-01-21 and the 283 days after JHU ends.
+    assert sum(1 for r in joined.records if r.recovered is None) == 489 + 1 + 283
+    assert [r.date.isoformat() for r in joined.records if not r.in_jhu] == [
+        "2020-01-21",
+        *(d for d, *_ in expected_rows(NYT_CURRENT, JHU_CURRENT) if d > "2022-04-16"),
+    ]
     assert "JHU recovered not reported from 2020-12-14" in "\n".join(joined.warnings)
 
 
@@ -35,10 +40,17 @@ def test_join_real_data_warns_per_contract() -> None:
         parse_jhu(JHU_CURRENT.read_text(), today=TODAY),
     )
     text = "\n".join(joined.warnings)
-    assert "cumulative cases decreases on 1 day(s): 2021-06-04 (33336811 -> 33312812)" in text
-    assert "cumulative deaths decreases on 1 day(s): 2022-03-14 (966361 -> 963926)" in text
+    assert (
+        "cumulative cases decreases on 3 day(s): 2021-06-04 (33336811 -> 33312812); "
+        "2022-10-08 (96429284 -> 96422344); 2023-01-01 (100462184 -> 100447989)"
+    ) in text
+    assert (
+        "cumulative deaths decreases on 2 day(s): 2022-03-14 (966361 -> 963926); "
+        "2022-10-08 (1058206 -> 1058156)"
+    ) in text
     assert "JHU recovered not reported from 2020-12-14" in text
-    assert "join dropped 284 date(s) found only in NYT: 2020-01-21, 2022-04-17..2023-01-24" in text
+    assert "JHU ends on 2022-04-16, before the NYT (2023-01-24): recovered is null after it" in text
+    assert "join dropped" not in text  # the NYT is the spine: no NYT date is dropped
 
 
 def test_join_all_countries_file_matches_reference() -> None:
@@ -48,7 +60,7 @@ def test_join_all_countries_file_matches_reference() -> None:
     )
     got = [(r.date.isoformat(), r.cases, r.deaths, r.recovered) for r in joined.records]
     assert got == expected_rows(NYT_CURRENT, jhu_all)
-    assert len(got) == 420
+    assert len(got) == 1100 and sum(r.in_jhu for r in joined.records) == 420
 
 
 def test_normalize_recovered_keeps_leading_zeros_and_nulls_zero_after_positive() -> None:

@@ -29,6 +29,7 @@ from tests.helpers.env import cli_env, fast_settings
 from tests.helpers.loaded import LoadedStores
 from tests.helpers.reference_states import decreasing_states, expected_states_csv
 from tests.helpers.schema import (
+    SERIES_BEFORE_8,
     record_run_at_schema_version,
     store_at_schema_version,
     upgraded_store,
@@ -470,7 +471,7 @@ def test_schema_7_keys_the_states_by_fips_then_date_and_keeps_every_row(
     with store_at_schema_version(database_url, 6) as old:
         assert states_key_and_indexes(old) == (["date", "fips"], ["states_by_fips"])
         first = run_etl(settings_for(database_url, cut_at(tmp_path / "cut.csv", "2021-06-30")),
-                        store=old).run  # fmt: skip
+                        store=old, series=SERIES_BEFORE_8).run  # fmt: skip
         before = old.dump_history().states
         answers = (
             old.partitions(registry.STATES),

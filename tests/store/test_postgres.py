@@ -404,7 +404,7 @@ def test_sigkill_mid_load_keeps_data_releases_lock_and_next_run_recovers(
 
     result = run_etl(fast_settings(database_url, **day2)).run
     assert result.status is RunStatus.SUCCEEDED
-    assert (result.inserted, result.updated, result.unchanged) == (1, 16, 495)
+    assert (result.inserted, result.updated, result.unchanged) == (1, 16, 496)
     assert result.recovered_from == killed[0].id
     store = open_store(database_url)
     try:
@@ -653,7 +653,7 @@ def test_server_ending_the_sessions_during_the_load_keeps_the_data_and_next_run_
 
     result = run_etl(fast_settings(postgres_url, **day2)).run
     assert result.status is RunStatus.SUCCEEDED and result.recovered_from is not None
-    assert (result.inserted, result.updated, result.unchanged) == (1, 16, 495)
+    assert (result.inserted, result.updated, result.unchanged) == (1, 16, 496)
 
 
 # -- least privilege ------------------------------------------------------------------------------

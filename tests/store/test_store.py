@@ -98,7 +98,7 @@ def test_migrate_is_idempotent_and_versioned(database_url: str) -> None:
         assert store.schema_version() == 0
         store.migrate()
         version = store.schema_version()
-        assert version == len(store.migrations) == 7  # type: ignore[attr-defined]
+        assert version == len(store.migrations) == 8  # type: ignore[attr-defined]
         store.migrate()
         store.migrate()
         assert store.schema_version() == version
