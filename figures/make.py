@@ -18,6 +18,7 @@ from . import data
 from .charts import (
     BLUE,
     GREEN,
+    GREY,
     MONTHS,
     VERMILLION,
     Bar,
@@ -67,26 +68,29 @@ def national_cumulative() -> str:
 
 def join_window() -> str:
     nyt, jhu, stored = data.nyt_rows(), data.jhu_rows(), data.national()
+    both = [r for r in stored if r.in_jhu]
     spans = [
         ("NYT us.csv", nyt[0].date, nyt[-1].date, BLUE, f"{len(nyt):,} days"),
         ("JHU, US rows", jhu[0].date, jhu[-1].date, VERMILLION, f"{len(jhu):,} days"),
-        ("stored (join)", stored[0].date, stored[-1].date, GREEN, f"{len(stored):,} rows"),
+        ("stored series", stored[0].date, stored[-1].date, GREEN, f"{len(stored):,} rows"),
+        ("/covid_data (join)", both[0].date, both[-1].date, GREY, f"{len(both):,} rows"),
     ]
-    dropped = len(nyt) - len(stored)
+    dropped = len(nyt) - len(both)
     zoom_start = nyt[0].date - dt.timedelta(days=2)
     zoom_end = nyt[0].date + dt.timedelta(days=7)
     return timeline(
-        title="Which dates each source covers, and which the join keeps",
+        title="Which dates each source covers, which the series keeps, which the original kept",
         desc=(
             f"NYT us.csv covers {nyt[0].date} to {nyt[-1].date}, the JHU US rows {jhu[0].date} to "
-            f"{jhu[-1].date}. The inner join keeps the {len(stored)} dates in both, "
-            f"{stored[0].date} to {stored[-1].date}, and drops {dropped} NYT-only dates: the "
-            f"first day, {nyt[0].date}, one day before JHU starts, and every day after "
-            f"{jhu[-1].date}."
+            f"{jhu[-1].date}. The stored series keeps every NYT date ({len(stored)} rows), with "
+            f"recovered null where JHU has no row. The original system's outputs keep its inner "
+            f"join, the {len(both)} dates in both, {both[0].date} to {both[-1].date}: "
+            f"{dropped} NYT-only dates are not in them, the first day, {nyt[0].date}, one day "
+            f"before JHU starts, and every day after {jhu[-1].date}."
         ),
         lanes=[
             Lane(
-                f"Whole files: {dropped} NYT-only dates are dropped",
+                f"Whole files: the series keeps all; the original's join drops {dropped}",
                 nyt[0].date,
                 nyt[-1].date,
                 [Bar(label, start, end, colour, text) for label, start, end, colour, text in spans],
@@ -106,7 +110,7 @@ def join_window() -> str:
 
 def recovered() -> str:
     published = data.jhu_rows()
-    stored = data.national()
+    stored = [r for r in data.national() if r.in_jhu]  # the dates JHU has
     last_reported = max(r.date for r in stored if r.recovered is not None)
     value = next(r.recovered for r in stored if r.date == last_reported)
     assert value is not None
@@ -117,7 +121,8 @@ def recovered() -> str:
         desc=(
             f"Line chart of cumulative US recoveries. The JHU file rises to {value:,} on "
             f"{last_reported}, then publishes 0 from {first_null} to {published[-1].date}. "
-            f"covid-etl stores those zeros as null ({nulls} of {len(stored)} rows), so its line "
+            f"covid-etl stores those zeros as null ({nulls} of the {len(stored)} dates JHU has), "
+            "so its line "
             f"ends on {last_reported} instead of falling to 0."
         ),
         start=published[0].date,

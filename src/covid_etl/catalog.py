@@ -63,8 +63,7 @@ NYT_ANOMALIES = Source(
     "NYT anomalies",
     "anomalies_url",
     "COVID_ETL_ANOMALIES_URL",
-    "https://raw.githubusercontent.com/nytimes/covid-19-data/master/rolling-averages/"
-    "anomalies.csv",
+    "https://raw.githubusercontent.com/nytimes/covid-19-data/master/rolling-averages/anomalies.csv",
     "nyt-anomalies.csv",
     "NYT rolling-averages/anomalies.csv (the NYT's notes on anomalous days, and which days its "
     "7-day averages leave out): an http(s) URL, a local file path, or `off` (the averages then "
@@ -82,4 +81,14 @@ def source_label(name: str) -> str:
     return found.label if found is not None else name
 
 
-__all__ = ["BY_NAME", "JHU", "NYT", "NYT_ANOMALIES", "NYT_STATES", "OFF", "SOURCES", "Source", "source_label"]
+__all__ = [
+    "BY_NAME",
+    "JHU",
+    "NYT",
+    "NYT_ANOMALIES",
+    "NYT_STATES",
+    "OFF",
+    "SOURCES",
+    "Source",
+    "source_label",
+]

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-
 REGION = "us-east-1"
 BUCKET = "covid-etl-data"
 

@@ -21,12 +21,13 @@ import pytest
 
 from covid_etl.run.pipeline import run_etl
 from tests.helpers import postgres as pg
-from tests.helpers.env import fast_settings
+from tests.helpers.env import ANOMALIES_LOCAL, fast_settings
 
 # The runs that load a store: the settings overrides of each, in order.
 Runs = tuple[Mapping[str, object], ...]
 
-OFFLINE: Runs = ({"offline": True},)
+# One offline run of the shipped snapshot, the NYT's notes included (as a user's would).
+OFFLINE: Runs = ({"offline": True, "anomalies_url": ANOMALIES_LOCAL},)
 
 
 def backend_of(url: str) -> str:

@@ -319,7 +319,12 @@ def test_real_data_gives_identical_counts_and_exports(
         post = _steps(first, current, source_server) + _steps(second, revisions, source_server)
     assert post == lite
     counts = [step[:4] for step in post]
-    assert counts == [(True, 1100, 0, 0), (False, 0, 0, 1100), (True, 512, 0, 0), (False, 1, 16, 496)]
+    assert counts == [
+        (True, 1100, 0, 0),
+        (False, 0, 0, 1100),
+        (True, 512, 0, 0),
+        (False, 1, 16, 496),
+    ]
 
 
 # -- concurrency and crashes ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from tests.helpers.env import fast_settings
 from tests.helpers.loaded import OFFLINE, LoadedStores
 
 OPERATIONS = [
+    ("GET", "/api/v1/anomalies"),
     ("GET", "/api/v1/records"),
     ("GET", "/api/v1/summary"),
     ("GET", "/api/v1/runs"),
@@ -63,6 +64,7 @@ def test_openapi_documents_exactly_the_public_operations(api_schema: Any) -> Non
 CASES = [(method, path, "positive") for method, path in OPERATIONS] + [
     # Invalid values for every parameter (only operations with parameters can have them).
     ("GET", "/api/v1/records", "negative"),
+    ("GET", "/api/v1/anomalies", "negative"),
     ("GET", "/api/v1/runs", "negative"),
     ("GET", "/api/v1/runs/{run_id}/changes", "negative"),
     ("GET", "/api/v1/changes", "negative"),
@@ -74,6 +76,7 @@ CASES = [(method, path, "positive") for method, path in OPERATIONS] + [
 # that names nothing stored (404). Every other check stays on.
 REFUSABLE = (
     "/api/v1/records",
+    "/api/v1/anomalies",
     "/api/v1/changes",
     "/api/v1/runs/{run_id}/changes",
     "/api/v1/states",

@@ -46,7 +46,7 @@ from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.store import open_store
 from covid_etl.web.app import create_app
 from tests.helpers.backends import on_every_backend
-from tests.helpers.env import fast_settings
+from tests.helpers.env import ANOMALIES_LOCAL, fast_settings
 from tests.helpers.loaded import LoadedStores, Runs, backend_of
 
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "answers" / "read-endpoints.json"
@@ -95,6 +95,18 @@ REQUESTS: tuple[Ask, ...] = (
     ask("/api/v1/records?format=csv&start=2020-03-01&end=2020-03-31"),
     ask("/api/v1/records?limit=3&offset=300", CSV),
     ask("/api/v1/records?format=json&limit=2", CSV),
+    # The days after JHU's last one, which the national series keeps (the NYT is the spine).
+    ask("/api/v1/records?start=2022-04-15&end=2022-04-18"),
+    ask("/api/v1/records?start=2023-01-20"),
+    # /api/v1/anomalies: every note, by place and overlapping range, pages, CSV, errors.
+    ask("/api/v1/anomalies"),
+    ask("/api/v1/anomalies?geoid=USA-39&start=2021-03-07&end=2021-03-10"),
+    ask("/api/v1/anomalies?geoid=USA-36998&limit=2&offset=1"),
+    ask("/api/v1/anomalies?geoid=USA&format=csv"),
+    ask("/api/v1/anomalies?geoid=USA-99"),
+    ask("/api/v1/anomalies?geoid=usa"),
+    ask("/api/v1/anomalies?start=2021-03-10&end=2021-03-01"),
+    ask("/api/v1/anomalies?limit=100001"),
     # Record errors: malformed and impossible dates, an empty window, paging out of range.
     ask("/api/v1/records?start=yesterday"),
     ask("/api/v1/records?start=2021-13-01"),
@@ -269,7 +281,9 @@ def all_answers(loaded: Loaded) -> list[dict[str, Any]]:
 # -- one store per backend, a copy of one loaded once per session ------------------------------
 
 # The run whose answers are recorded: the offline snapshot, the per-state series on.
-STATES_ON: Runs = ({"offline": True, "states_url": SHIPPED_STATES},)
+STATES_ON: Runs = (
+    {"offline": True, "states_url": SHIPPED_STATES, "anomalies_url": ANOMALIES_LOCAL},
+)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import itertools
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
-from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
+from tests.helpers.data import ANOMALIES_CURRENT, JHU_CURRENT, NYT_CURRENT
 from tests.helpers.env import fast_settings
 from tests.helpers.loaded import LoadedStores
 from tests.helpers.reference import expected_csv, expected_rows
@@ -49,12 +50,38 @@ def _diff(values: list[int | None]) -> list[int | None]:
     return out
 
 
-def _avg7(daily: list[int | None]) -> list[float | None]:
-    out: list[float | None] = []
+def _daily(values: list[int]) -> list[int]:
+    """A place's first day counts from 0."""
+    return [cur - prev for prev, cur in itertools.pairwise([0, *values])]
+
+
+def _left_out(measure: str) -> set[str]:
+    """The national days the NYT's notes leave out of ``measure``'s average (read plainly)."""
+    days: set[str] = set()
+    with ANOMALIES_CURRENT.open(newline="") as f:
+        for note in csv.DictReader(f):
+            if note["geoid"] != "USA" or note["omit_from_rolling_average"] != "yes":
+                continue
+            if note["type"] not in (measure, "both"):
+                continue
+            day = dt.date.fromisoformat(note["date"])
+            last = dt.date.fromisoformat(note["end_date"] or note["date"])
+            while day <= last:
+                days.add(day.isoformat())
+                day += dt.timedelta(days=1)
+    return days
+
+
+def _nyt_avg7(dates: list[str], daily: list[int], left_out: set[str]) -> list[float]:
+    """The NYT's rule on a series without gaps: the 7 days ending on each day, days before the
+    first counting as 0, negative or noted days left out of the mean."""
+    out = []
     for i in range(len(daily)):
-        window = daily[max(0, i - 6) : i + 1]
-        ok = len(window) == 7 and all(v is not None for v in window)
-        out.append(round(sum(v for v in window if v is not None) / 7, 2) if ok else None)
+        kept = [0] * max(0, 6 - i)  # the days before the first row
+        for j in range(max(0, i - 6), i + 1):
+            if daily[j] >= 0 and dates[j] not in left_out:
+                kept.append(daily[j])
+        out.append(round(sum(kept) / len(kept), 2))
     return out
 
 
@@ -67,36 +94,50 @@ def test_records_all_rows_equal_the_reference(client: TestClient) -> None:
 
 def test_records_derived_columns_match_an_independent_computation(client: TestClient) -> None:
     rows = _all(client)["records"]
-    new_cases = _diff([r[1] for r in EXPECTED])
-    new_deaths = _diff([r[2] for r in EXPECTED])
+    dates = [r[0] for r in EXPECTED]
+    new_cases = _daily([r[1] for r in EXPECTED])
+    new_deaths = _daily([r[2] for r in EXPECTED])
     assert [r["new_cases"] for r in rows] == new_cases
     assert [r["new_deaths"] for r in rows] == new_deaths
     assert [r["new_recovered"] for r in rows] == _diff([r[3] for r in EXPECTED])
-    assert [r["new_cases_7d_avg"] for r in rows] == _avg7(new_cases)
-    assert [r["new_deaths_7d_avg"] for r in rows] == _avg7(new_deaths)
+    cases_out, deaths_out = _left_out("cases"), _left_out("deaths")
+    assert [r["new_cases_7d_avg"] for r in rows] == _nyt_avg7(dates, new_cases, cases_out)
+    assert [r["new_deaths_7d_avg"] for r in rows] == _nyt_avg7(dates, new_deaths, deaths_out)
+    assert [r["new_cases_omitted"] for r in rows] == [
+        v < 0 or d in cases_out for d, v in zip(dates, new_cases, strict=True)
+    ]
+    assert [r["new_deaths_omitted"] for r in rows] == [
+        v < 0 or d in deaths_out for d, v in zip(dates, new_deaths, strict=True)
+    ]
+    # The NYT left out real days (a noted backlog, a negative day) and no average is negative.
+    assert sum(r["new_deaths_omitted"] for r in rows) > 5
+    assert min(r["new_cases_7d_avg"] for r in rows) >= 0
 
 
-def test_records_first_day_derived_values_are_null(client: TestClient) -> None:
+def test_records_first_day_counts_from_zero_as_the_nyt_does(client: TestClient) -> None:
+    """The NYT's first day (2020-01-21), which JHU lacks: its new cases are its cases, its
+    average counts the six days before as 0 (the NYT publishes 0.14), recovered is null."""
     first = _all(client, limit=1)["records"][0]
     assert first == {
-        "date": "2020-01-22",
+        "date": "2020-01-21",
         "cases": 1,
         "deaths": 0,
-        "recovered": 0,
-        "new_cases": None,
-        "new_deaths": None,
+        "recovered": None,
+        "new_cases": 1,
+        "new_deaths": 0,
         "new_recovered": None,
-        "new_cases_7d_avg": None,
-        "new_deaths_7d_avg": None,
+        "new_cases_7d_avg": 0.14,
+        "new_deaths_7d_avg": 0.0,
+        "new_cases_omitted": False,
+        "new_deaths_omitted": False,
     }
 
 
-def test_records_seven_day_average_starts_on_the_eighth_day(client: TestClient) -> None:
+def test_records_seven_day_average_has_a_value_from_the_first_day(client: TestClient) -> None:
     rows = _all(client, limit=10)["records"]
-    assert all(r["new_cases_7d_avg"] is None for r in rows[:7])
+    assert all(isinstance(r["new_cases_7d_avg"], int | float) for r in rows)
     expected = round(sum(r["new_cases"] for r in rows[1:8]) / 7, 2)
     assert rows[7]["new_cases_7d_avg"] == expected
-    assert isinstance(rows[7]["new_deaths_7d_avg"], int | float)
 
 
 def test_records_recovered_null_after_reporting_stops(client: TestClient) -> None:
@@ -121,7 +162,7 @@ def test_records_window_first_row_has_full_series_values(client: TestClient) -> 
 def test_records_pages_concatenate_to_the_full_series(client: TestClient) -> None:
     full = _all(client)["records"]
     pages = []
-    for offset in range(0, 900, 100):
+    for offset in range(0, 1200, 100):
         page = _all(client, limit=100, offset=offset)
         assert (page["total"], page["limit"], page["offset"]) == (1100, 100, offset)
         pages.extend(page["records"])
@@ -151,7 +192,13 @@ def test_records_csv_agrees_with_json(client: TestClient) -> None:
     parsed = list(csv.DictReader(io.StringIO(response.text)))
     assert len(parsed) == len(rows) == 1100
     for got, want in zip(parsed, rows, strict=True):
-        assert got == {k: "" if v is None else str(v) for k, v in want.items()}
+        assert got == {k: _csv_cell(v) for k, v in want.items()}
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def test_records_csv_base_columns_equal_the_export(client: TestClient) -> None:
@@ -163,12 +210,12 @@ def test_records_csv_base_columns_equal_the_export(client: TestClient) -> None:
 def test_records_accept_text_csv_returns_csv(client: TestClient) -> None:
     response = client.get("/api/v1/records?limit=2", headers={"Accept": "text/csv"})
     assert response.headers["content-type"].startswith("text/csv")
-    assert response.text.splitlines()[1].startswith("2020-01-22,1,0,0,")
+    assert response.text.splitlines()[1].startswith("2020-01-21,1,0,,1,0,,0.14,")
 
 
 def test_records_format_parameter_wins_over_accept(client: TestClient) -> None:
     response = client.get("/api/v1/records?format=json&limit=1", headers={"Accept": "text/csv"})
-    assert response.json()["records"][0]["date"] == "2020-01-22"
+    assert response.json()["records"][0]["date"] == "2020-01-21"
 
 
 def test_records_numbers_are_json_numbers(client: TestClient) -> None:
@@ -176,6 +223,8 @@ def test_records_numbers_are_json_numbers(client: TestClient) -> None:
         for key, value in row.items():
             if key == "date":
                 assert isinstance(value, str)
+            elif key.endswith("_omitted"):
+                assert isinstance(value, bool)
             else:
                 assert value is None or (isinstance(value, int | float) and value is not True)
 

@@ -20,7 +20,7 @@ from covid_etl.settings import SCHEDULE_OFF
 from covid_etl.web.app import create_app
 from tests.helpers.backends import on_every_backend
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT
-from tests.helpers.env import cli_env, fast_settings
+from tests.helpers.env import ANOMALIES_LOCAL, cli_env, fast_settings
 from tests.helpers.loaded import LoadedStores
 
 SHIPPED_STATES = Path(str(resources.files("covid_etl") / "data" / "nyt-us-states.csv"))
@@ -31,6 +31,7 @@ STATES_SOURCES: dict[str, object] = {
     "nyt_url": str(NYT_CURRENT),
     "jhu_url": str(JHU_CURRENT),
     "states_url": str(SHIPPED_STATES),
+    "anomalies_url": ANOMALIES_LOCAL,
 }
 
 
@@ -180,7 +181,7 @@ def test_state_records_derive_over_the_full_series(states_client: TestClient) ->
 
     assert (full["fips"], full["name"], full["population"]) == ("06", "California", 39_512_223)
     first = full["records"][0]
-    assert first["new_cases"] is None  # day one has no previous day
+    assert first["new_cases"] == first["cases"]  # day one counts from 0, as the NYT does
     by_date = {r["date"]: r for r in full["records"]}
     assert [r["date"] for r in page["records"]] == ["2021-07-03", "2021-07-04", "2021-07-05"]
     assert page["records"] == [by_date[r["date"]] for r in page["records"]]

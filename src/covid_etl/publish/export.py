@@ -29,7 +29,10 @@ def write_csv(series: Series, rows: Iterable[Any], out: TextIO) -> None:
 
 
 def row_dict(series: Series, row: Any) -> dict[str, object]:
-    return {name: _json(value) for name, value in zip(series.export_names, series.exported(row), strict=True)}
+    return {
+        name: _json(value)
+        for name, value in zip(series.export_names, series.exported(row), strict=True)
+    }
 
 
 def write_json(series: Series, rows: Iterable[Any], out: TextIO) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from covid_etl.catalog import NYT_ANOMALIES
 from covid_etl.errors import ParseError
@@ -84,11 +85,10 @@ def _note(cells: dict[str, str], source: str, line: int, today: dt.date) -> Anom
         raise problem("geoid is not USA, USA-SS (a state) or USA-SSCCC (a county)", "geoid")
     if cells["type"] not in TYPES:
         raise problem("type is not cases, deaths or both", "type")
-    flags = []
-    for column in ("omit_from_rolling_average", "omit_from_rolling_average_on_subgeographies"):
-        if cells[column] not in ("", YES):
-            raise problem("flag is not yes or empty", column)
-        flags.append(cells[column] or None)
+    omit, omit_below = (
+        _flag(cells, column, problem)
+        for column in ("omit_from_rolling_average", "omit_from_rolling_average_on_subgeographies")
+    )
     return Anomaly(
         day,
         cells["geoid"],
@@ -96,9 +96,19 @@ def _note(cells: dict[str, str], source: str, line: int, today: dt.date) -> Anom
         end,
         cells["county"] or None,
         cells["state"] or None,
-        *flags,
+        omit,
+        omit_below,
         cells["description"] or None,
     )
+
+
+def _flag(
+    cells: dict[str, str], column: str, problem: Callable[[str, str], ParseError]
+) -> str | None:
+    """``yes``, or None for an empty cell; anything else is refused."""
+    if cells[column] not in ("", YES):
+        raise problem("flag is not yes or empty", column)
+    return cells[column] or None
 
 
 __all__ = ["ANOMALY_COLUMNS", "TYPES", "parse_anomalies"]

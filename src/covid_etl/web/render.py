@@ -30,8 +30,17 @@ def render_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str] = RECORD_FI
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(fields)
     for row in rows:
-        writer.writerow(["" if row[f] is None else row[f] for f in fields])
+        writer.writerow([_cell(row[f]) for f in fields])
     return Rendered.of(out.getvalue().encode(), CSV_TYPE)
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: null is empty, a flag is written as in JSON (``true``, ``false``)."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return value
 
 
 def window_page(

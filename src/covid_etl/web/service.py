@@ -17,8 +17,8 @@ from covid_etl.models import Anomaly, ChangeEntry, Record, RunRecord, RunStatus,
 from covid_etl.publish.original import covid_data_rows, last_modified_text
 from covid_etl.redact import redact
 from covid_etl.series import spec
-from covid_etl.series.diff import partition_groups
 from covid_etl.series.anomalies import notes_by_place
+from covid_etl.series.diff import partition_groups
 from covid_etl.series.national import NATION
 from covid_etl.series.registry import ANOMALIES, NATIONAL, SERIES, STATES
 from covid_etl.store import open_store
@@ -290,4 +290,3 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
     if not secrets:
         return value
     return json.loads(redact(json.dumps(value), [json.dumps(s)[1:-1] for s in secrets]))
-
