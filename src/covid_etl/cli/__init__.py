@@ -378,7 +378,10 @@ def changes(run_id: int | None, series: str | None, fmt: str, database_url: str 
     RUN_ID defaults to the latest run that changed data.
     """
     if series is not None and not valid_series(series):
-        fail(f"--series {series!r}: expected `national` or a two-digit FIPS code such as 36")
+        fail(
+            f"--series {series!r}: expected `national`, a two-digit FIPS code such as 36, or an "
+            "NYT note's `anomalies:GEOID:TYPE` such as anomalies:USA-06:cases"
+        )
     with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         if run_id is None:
             run_id = store.last_changed_run_id()

@@ -7,9 +7,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from covid_etl.models import RunRecord, RunStatus
+from covid_etl.models import RunRecord, RunStatus, SeriesCounts
 from covid_etl.notify.render import UNKNOWN_DATA
 from covid_etl.ranges import join_ranges
+from covid_etl.series.anomalies import ANOMALIES_NAME
 from covid_etl.series.changelog import NATIONAL, display_rows, summary_lines, value_change
 
 
@@ -42,6 +43,9 @@ def print_run(
         )
         if run.states is not None:
             out.print(f"States: {states_summary(run)}.")
+        notes = run.counts(ANOMALIES_NAME)
+        if notes is not None:
+            out.print(f"NYT anomaly notes: {notes_summary(notes)}.")
         if run.recovered_from is not None:
             out.print(f"Recovered from failed run #{run.recovered_from}.")
     else:
@@ -65,6 +69,14 @@ def print_run(
         out.print(f"Notifications: {escape(run.notification_status)}")
     elif printed_because_no_channel:
         out.print("[dim]No notification channel configured (COVID_ETL_NOTIFY); summary printed.[/]")
+
+
+def notes_summary(notes: SeriesCounts) -> str:
+    """``615 added, 0 changed, 0 removed, 0 unchanged`` for the NYT's notes."""
+    return (
+        f"{notes.inserted} added, {notes.updated} changed, {notes.removed} removed, "
+        f"{notes.unchanged} unchanged"
+    )
 
 
 def states_summary(run: RunRecord) -> str:

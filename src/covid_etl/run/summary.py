@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from covid_etl.models import RunRecord, RunStatus
+from covid_etl.series.anomalies import ANOMALIES_NAME
 
 # The run's own fields in the summary, after its id and outcome, in the documented order.
 _SUMMARY_FIELDS = (
@@ -23,6 +24,21 @@ def run_summary_json(run: RunRecord) -> dict[str, Any]:
         **run.to_dict(_SUMMARY_FIELDS),
         # The per-state series (null when COVID_ETL_STATES_URL=off).
         "states": _states_json(run),
+        # The NYT's anomaly notes (null when COVID_ETL_ANOMALIES_URL=off, or when the run could
+        # not say: the counts are the run's, not stored with it).
+        "anomalies": _notes_json(run),
+    }
+
+
+def _notes_json(run: RunRecord) -> dict[str, Any] | None:
+    counts = run.counts(ANOMALIES_NAME)
+    if counts is None:
+        return None
+    return {
+        "added": counts.inserted,
+        "changed": counts.updated,
+        "removed": counts.removed,
+        "unchanged": counts.unchanged,
     }
 
 

@@ -8,6 +8,7 @@ the national series; ``name``, ``cases``, ``deaths`` for a state), so both serie
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -109,8 +110,15 @@ def to_csv(entries: Iterable[ChangeEntry]) -> str:
 
 
 def valid_series(value: str) -> bool:
-    """``national`` or a two-digit FIPS code."""
+    """``national``, a two-digit FIPS code or an NYT note's (``anomalies:USA-06:cases``)."""
+    if value.startswith(NOTES_PREFIX):
+        parts = value.split(":")
+        return len(parts) == 3 and bool(_GEOID.fullmatch(parts[1])) and parts[2] in _NOTE_TYPES
     return value == NATIONAL or (len(value) == 2 and value.isdigit())
+
+
+_NOTE_TYPES = ("cases", "deaths", "both")
+_GEOID = re.compile(r"USA(-[0-9]{2}([0-9]{3})?)?")
 
 
 def summary_lines(entries: Sequence[ChangeEntry], limit: int = 10) -> list[str]:
@@ -191,7 +199,8 @@ def change_lines(entries: Sequence[ChangeEntry]) -> list[str]:
     ten, then how many more) and, for revisions of the national series, the largest change
     (``revised 16 past days (...); largest change: cases on 2021-06-15 +91``)."""
     national = [e for e in entries if e.series == NATIONAL]
-    states = [e for e in entries if e.series != NATIONAL]
+    notes = [e for e in entries if e.series.startswith(NOTES_PREFIX)]
+    states = [e for e in entries if e.series != NATIONAL and e not in notes]
     lines = []
     if national:
         lines.append(f"National: {national_sentence(national)}")
@@ -202,7 +211,42 @@ def change_lines(entries: Sequence[ChangeEntry]) -> list[str]:
             if keys:
                 parts.append(f"{verb} {len(keys)} row(s) ({describe_keys(keys)})")
         lines.append(f"States and territories: {'; '.join(parts)}")
+    if notes:
+        lines.append(f"NYT anomaly notes: {notes_sentence(notes)}")
     return lines
+
+
+# The change log's series values of the NYT's notes: ``anomalies:USA-06:cases``.
+NOTES_PREFIX = "anomalies:"
+# Notes spelled out per kind in a notification; the rest are counted.
+SHOWN_NOTES = 10
+
+
+def notes_sentence(entries: Sequence[ChangeEntry]) -> str:
+    """What a run did to the NYT's notes, with their places: ``added 2 (USA-06 cases on
+    2021-03-01, USA deaths on 2021-03-02); changed 1 (USA-36998 deaths on 2020-04-06)``."""
+    parts = []
+    for kind, verb in ((INSERTED, "added"), (UPDATED, "changed"), (REMOVED, "removed")):
+        chosen = [e for e in entries if e.kind == kind]
+        if not chosen:
+            continue
+        shown = [_note_place(e) for e in chosen[:SHOWN_NOTES]]
+        more = f", and {len(chosen) - SHOWN_NOTES} more" if len(chosen) > SHOWN_NOTES else ""
+        parts.append(f"{verb} {len(chosen)} ({', '.join(shown)}{more})")
+    return "; ".join(parts)
+
+
+def _note_place(entry: ChangeEntry) -> str:
+    """``USA-06 cases on 2021-03-01`` (a range: ``on 2021-03-05..2021-03-08``)."""
+    _, geoid, measure = entry.series.split(":", 2)
+    values = entry.after or entry.before or {}
+    last = values.get("end_date")
+    day = entry.date.isoformat() + (f"..{_iso(last)}" if last else "")
+    return f"{geoid} {measure} on {day}"
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
 def national_sentence(entries: Sequence[ChangeEntry]) -> str:

@@ -27,14 +27,17 @@ from covid_etl.web.render import CSV_TYPE, render_json
 from covid_etl.web.schemas import ChangesPage, ErrorBody
 from covid_etl.web.service import DataService
 
-SERIES_PATTERN = "^(national|[0-9]{2})$"
+SERIES_PATTERN = "^(national|[0-9]{2}|anomalies:USA(-[0-9]{2}([0-9]{3})?)?:(cases|deaths|both))$"
 
 router = APIRouter()
 
 Series = Annotated[
     str | None,
     Query(
-        description="Only this series: national or a state's two-digit FIPS code.",
+        description=(
+            "Only this series: national, a state's two-digit FIPS code, or one NYT note's "
+            "(anomalies:GEOID:TYPE, e.g. anomalies:USA-06:cases)."
+        ),
         pattern=SERIES_PATTERN,
         examples=["national", "36"],
     ),
@@ -126,5 +129,7 @@ def changes_page(
 
 def _series_param(value: str | None) -> str | None:
     if value is not None and not valid_series(value):
-        raise invalid_parameter("series", "expected national or a two-digit FIPS code", value)
+        raise invalid_parameter(
+            "series", "expected national, a two-digit FIPS code or anomalies:GEOID:TYPE", value
+        )
     return value
