@@ -362,7 +362,8 @@ class Settings:
         return str(getattr(self, source.setting))
 
     def source_enabled(self, source: Source) -> bool:
-        return not (source.optional and self.source_url(source) == OFF)
+        # In any case, however the settings were made (the environment's are normalised).
+        return not (source.optional and self.source_url(source).strip().lower() == OFF)
 
     def enabled_sources(self) -> tuple[Source, ...]:
         """The catalogue's sources this configuration fetches, in fetch order."""
