@@ -77,6 +77,7 @@ def run_cli(launcher: Launcher, database_url: str, sources: dict[str, str]) -> S
         COVID_ETL_NYT_URL=sources["nyt_url"],
         COVID_ETL_JHU_URL=sources["jhu_url"],
         COVID_ETL_STATES_URL="off",  # the national job, as in bench/run.py
+        COVID_ETL_ANOMALIES_URL="off",
     )
     # Through the small launcher: a child forked from this process would report at least this
     # process's peak RSS as its own.

@@ -58,6 +58,7 @@ def etl_env(db: Path, host: FileHost) -> dict[str, str]:
         COVID_ETL_JHU_URL=host.url("/jhu/time-series-19-covid-combined.csv"),
         # The national job only; the per-state series has its own benchmark (bench/states.py).
         COVID_ETL_STATES_URL="off",
+        COVID_ETL_ANOMALIES_URL="off",  # the baseline has no notes either
     )
     return env
 

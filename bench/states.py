@@ -102,6 +102,9 @@ class Job:
             COVID_ETL_JHU_URL=self.host.url(PATHS["jhu"]),
             COVID_ETL_STATES_URL=self.host.url(PATHS["states"]),
             COVID_ETL_MAX_BYTES=MAX_BYTES,
+            # Like for like with the pandas baseline, which has no notes (a run with them costs
+            # about the same: docs/benchmarks-states.md).
+            COVID_ETL_ANOMALIES_URL="off",
         )
         argv = [str(BIN / "covid-etl"), "run", "--json"]
         first = self.run(argv, env)
