@@ -243,6 +243,10 @@ class RunRecord:
     removed_dates: list[str] = field(default_factory=list)
     # The AWS event that started the run: a second delivery of it is refused (at-least-once).
     event_id: str | None = None
+    # The version of the rules that built the stored series (covid_etl.series.registry.RULES);
+    # None for runs recorded before schema 8. A run skips its sources only when they are the
+    # last load's bytes *and* that load followed the same rules.
+    rules: int | None = None
     # The per-state series' counts; None when the states source is off (COVID_ETL_STATES_URL).
     states: SeriesCounts | None = None
     # The counts of any other series, by name (none today), each shown as its own object like
@@ -299,8 +303,9 @@ PUBLIC_RUN_FIELDS = (
     "removed_dates", "data_through", "states", "sources", "recovered_from",
     "notification_status",
 )  # fmt: skip
-# Kept by the store but never shown: which process ran the run and which event started it.
-PRIVATE_RUN_FIELDS = ("pid", "host", "event_id")
+# Kept by the store but never shown: which process ran the run, which event started it, and
+# which rules built its series.
+PRIVATE_RUN_FIELDS = ("pid", "host", "event_id", "rules")
 RUN_FIELDS = PUBLIC_RUN_FIELDS + PRIVATE_RUN_FIELDS
 # Reported by the run but not stored (see RunRecord.series).
 UNSTORED_RUN_FIELDS = ("series",)

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from covid_etl.models import utcnow
 from covid_etl.series.registry import NATIONAL, STATES
 from covid_etl.series.spec import Built, Series
-from covid_etl.store import open_store
+from covid_etl.store import open_store, sql
 
 
 class RecordBefore8(NamedTuple):
@@ -45,9 +45,26 @@ def store_at_schema_version(database_url: str, version: int) -> Iterator[Any]:
     old.migrations = old.migrations[:version]  # type: ignore[attr-defined]
     try:
         old.migrate()
-        yield old
+        with _run_columns_of(version):
+            yield old
     finally:
         old.close()
+
+
+# The run columns each schema version added after the first, and the version that added them.
+_LATER_RUN_COLUMNS = {"rules": 8}
+
+
+@contextmanager
+def _run_columns_of(version: int) -> Iterator[None]:
+    """The store reads and writes the run columns that ``version`` had, as its code did."""
+    fields = tuple(f for f in sql.RUN_FIELDS if _LATER_RUN_COLUMNS.get(f, 0) <= version)
+    saved = (sql.RUN_FIELDS, sql.RUN_COLUMNS, sql._RUN_VALUE_COLUMNS)
+    sql.RUN_FIELDS, sql.RUN_COLUMNS, sql._RUN_VALUE_COLUMNS = fields, ", ".join(fields), fields[1:]
+    try:
+        yield
+    finally:
+        sql.RUN_FIELDS, sql.RUN_COLUMNS, sql._RUN_VALUE_COLUMNS = saved
 
 
 @contextmanager

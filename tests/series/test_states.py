@@ -22,7 +22,7 @@ from covid_etl.run.pipeline import run_etl
 from covid_etl.series import registry
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
-from covid_etl.store.base import SeriesWrite
+from covid_etl.store.base import SeriesWrite, StoredState
 from tests.helpers.backends import on_sqlite_and_postgres
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL, serve_real
 from tests.helpers.env import cli_env, fast_settings
@@ -472,7 +472,7 @@ def test_schema_7_keys_the_states_by_fips_then_date_and_keeps_every_row(
         assert states_key_and_indexes(old) == (["date", "fips"], ["states_by_fips"])
         first = run_etl(settings_for(database_url, cut_at(tmp_path / "cut.csv", "2021-06-30")),
                         store=old, series=SERIES_BEFORE_8).run  # fmt: skip
-        before = old.dump_history().states
+        before = [StoredState(row, run_id) for row, run_id in old._stored(registry.STATES)]
         answers = (
             old.partitions(registry.STATES),
             old.count(registry.STATES),

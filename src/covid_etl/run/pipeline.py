@@ -44,7 +44,7 @@ from covid_etl.ranges import date_ranges
 from covid_etl.redact import mask_url, redact
 from covid_etl.series.changelog import change_entries
 from covid_etl.series.diff import diff_series
-from covid_etl.series.registry import SERIES
+from covid_etl.series.registry import RULES, SERIES
 from covid_etl.series.spec import Series
 from covid_etl.settings import Settings
 from covid_etl.sources.csv import decode_csv
@@ -198,6 +198,7 @@ def _locked_run(
         log.warning("marked run(s) %s as interrupted", interrupted)
     previous = store.last_run()
     run = store.create_run(trigger, settings.environment, utcnow(), event_id)
+    run.rules = RULES
     active = _active_series(settings, series)
     for each in active[1:]:  # the first is the spine, whose counts are the run's own
         run.set_counts(each.name, SeriesCounts())
@@ -278,6 +279,11 @@ def _execute(
     with _stage(Stage.EXTRACT, run):
         # The first series is the spine: with nothing of it stored, this is a first load.
         last_ok = store.last_successful_run() if store.partitions(active[0]) else None
+        if last_ok is not None and last_ok.rules != RULES:
+            # Loaded by other rules (an older covid-etl): every series is rebuilt from whole
+            # bodies, with no conditional request, even though no source changed.
+            log.info("run #%d built the series by other rules: rebuilding them", last_ok.id)
+            last_ok = None
         sources = list(dict.fromkeys(src for s in active for src in s.sources))
         fetched = _fetch_all(settings, sources, client, last_ok.sources if last_ok else [],
                              progress)  # fmt: skip

@@ -154,6 +154,8 @@ MIGRATIONS = (
     # 8: the national series keeps every NYT date, with whether JHU has it (every row stored
     # before was of both sources); the NYT's anomaly notes, keyed by (geoid, type, date).
     (
+        # Which rules built a run's series: a run after an upgrade rebuilds them (runs.rules).
+        "ALTER TABLE runs ADD COLUMN rules INTEGER",
         "ALTER TABLE records ADD COLUMN in_jhu INTEGER NOT NULL DEFAULT 1 CHECK (in_jhu IN (0, 1))",
         """CREATE TABLE anomalies (
             date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
