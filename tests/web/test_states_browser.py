@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.helpers.data import JHU_CURRENT, NYT_CURRENT, STATES_REAL
-from tests.helpers.env import cli_env
+from tests.helpers.env import ANOMALIES_LOCAL, cli_env
 from tests.helpers.loaded import LoadedStores
 from tests.helpers.screenshots import ARTIFACTS, save_screenshot
 from tests.helpers.serve import Served, serving
@@ -42,7 +42,7 @@ def states_served(
     """One server for the module over a store after one run with the real per-state file: the
     tests only read."""
     sources = {"nyt_url": str(NYT_CURRENT), "jhu_url": str(JHU_CURRENT),
-               "states_url": str(STATES_REAL)}  # fmt: skip
+               "states_url": str(STATES_REAL), "anomalies_url": ANOMALIES_LOCAL}  # fmt: skip
     url = loaded_stores.sqlite_copy(request, tmp_path_factory.mktemp("served"), (sources,))
     with serving(cli_env(url), "--no-schedule") as running:
         yield running
