@@ -58,13 +58,15 @@ _LATER_RUN_COLUMNS = {"rules": 8}
 @contextmanager
 def _run_columns_of(version: int) -> Iterator[None]:
     """The store reads and writes the run columns that ``version`` had, as its code did."""
-    fields = tuple(f for f in sql.RUN_FIELDS if _LATER_RUN_COLUMNS.get(f, 0) <= version)
-    saved = (sql.RUN_FIELDS, sql.RUN_COLUMNS, sql._RUN_VALUE_COLUMNS)
-    sql.RUN_FIELDS, sql.RUN_COLUMNS, sql._RUN_VALUE_COLUMNS = fields, ", ".join(fields), fields[1:]
+    module: Any = sql  # its run columns are module constants, read at each query
+    fields = tuple(f for f in module.RUN_FIELDS if _LATER_RUN_COLUMNS.get(f, 0) <= version)
+    saved = (module.RUN_FIELDS, module.RUN_COLUMNS, module._RUN_VALUE_COLUMNS)
+    module.RUN_FIELDS, module.RUN_COLUMNS = fields, ", ".join(fields)
+    module._RUN_VALUE_COLUMNS = fields[1:]
     try:
         yield
     finally:
-        sql.RUN_FIELDS, sql.RUN_COLUMNS, sql._RUN_VALUE_COLUMNS = saved
+        module.RUN_FIELDS, module.RUN_COLUMNS, module._RUN_VALUE_COLUMNS = saved
 
 
 @contextmanager

@@ -144,7 +144,7 @@ def test_national_averages_equal_the_nyts_on_every_day() -> None:
     assert len(ours) == len(published) == 535
     for row in ours:
         _assert_row(row, published[("USA", str(row["date"]))], per_100k=False)
-        assert row["new_cases_7d_avg"] >= 0 and row["new_deaths_7d_avg"] >= 0  # type: ignore[operator]
+        assert row["new_cases_7d_avg"] >= 0 and row["new_deaths_7d_avg"] >= 0
 
 
 # The NYT used other population figures than Census 2019 for these in this vintage, and has
@@ -157,15 +157,15 @@ def test_state_averages_equal_the_nyts_on_every_state_day() -> None:
     census = parse_population(POPULATION_REAL.read_text())
     notes = _notes_by_place()
     by_fips: dict[str, list[StateRecord]] = defaultdict(list)
-    for row in parse_states(STATES_REAL.read_text(), today=TODAY):
-        by_fips[row.fips].append(row)
+    for record in parse_states(STATES_REAL.read_text(), today=TODAY):
+        by_fips[record.fips].append(record)
     compared = 0
     for fips, rows in by_fips.items():
         geoid = f"USA-{fips}"
         ours = derived_state_rows(rows, census[fips].population, notes.get(geoid, []))
         for row in ours:
             _assert_row(row, published[(geoid, str(row["date"]))], fips not in OTHER_POPULATION)
-            assert row["new_cases_7d_avg"] is not None and row["new_cases_7d_avg"] >= 0  # type: ignore[operator]
-            assert row["new_deaths_7d_avg"] is not None and row["new_deaths_7d_avg"] >= 0  # type: ignore[operator]
+            assert row["new_cases_7d_avg"] is not None and row["new_cases_7d_avg"] >= 0
+            assert row["new_deaths_7d_avg"] is not None and row["new_deaths_7d_avg"] >= 0
             compared += 1
     assert compared == len(published) == 27_129
