@@ -453,7 +453,7 @@ def test_db_copy_sqlite_to_postgres_then_no_change_run(
     pg_url = postgres_url.replace("postgres@", f"postgres:{PASSWORD}@")
     done = cli("db", "copy", "--from", sqlite_url, "--to", pg_url, env=cli_env(sqlite_url))
     assert done.returncode == 0, done.stderr
-    assert "Copied 3 run(s), 512 record(s) and 3 notification(s)" in done.stdout
+    assert "Copied 3 run(s), 513 record(s) and 3 notification(s)" in done.stdout
     assert PASSWORD not in done.stdout
 
     source, target = history_store(sqlite_url), history_store(postgres_url)
@@ -465,7 +465,7 @@ def test_db_copy_sqlite_to_postgres_then_no_change_run(
 
     again = run_etl(fast_settings(postgres_url, **day2)).run
     assert again.status is RunStatus.SUCCEEDED
-    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 512)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 513)
     assert again.id == 4  # ids continue after the copied history
     assert exports(postgres_url) == exports(sqlite_url)
 
