@@ -472,7 +472,7 @@ def test_db_copy_sqlite_to_postgres_then_no_change_run(
     # And back again, PostgreSQL -> SQLite, through the library call the CLI uses.
     back = f"sqlite:///{tmp_path / 'back.db'}"
     report = copy_store(postgres_url, back)
-    assert (report.runs, report.records, report.notifications) == (4, 512, 3)
+    assert (report.runs, report.records, report.notifications) == (4, 513, 3)
     source, target = history_store(postgres_url), history_store(back)
     try:
         assert target.dump_history() == source.dump_history()
