@@ -44,6 +44,7 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     SCHEDULE = "schedule"
     EVENT = "event"
+    REPLAY = "replay"  # one archived daily version of the sources (covid-etl replay)
 
 
 class DeliveryStatus(StrEnum):
@@ -243,6 +244,9 @@ class RunRecord:
     removed_dates: list[str] = field(default_factory=list)
     # The AWS event that started the run: a second delivery of it is refused (at-least-once).
     event_id: str | None = None
+    # The day whose data the run loaded: a live run's UTC date, a replayed version's date. The
+    # data "as of D" is the store after the last succeeded run whose as-of date is D or earlier.
+    as_of: dt.date | None = None
     # The version of the rules that built the stored series (covid_etl.series.registry.RULES);
     # None for runs recorded before schema 8. A run skips its sources only when they are the
     # last load's bytes *and* that load followed the same rules.
@@ -300,7 +304,7 @@ class RunRecord:
 PUBLIC_RUN_FIELDS = (
     "id", "trigger", "environment", "status", "started_at", "finished_at", "failed_stage",
     "error", "warnings", "initial_load", "inserted", "updated", "unchanged", "removed",
-    "removed_dates", "data_through", "states", "sources", "recovered_from",
+    "removed_dates", "data_through", "as_of", "states", "sources", "recovered_from",
     "notification_status",
 )  # fmt: skip
 # Kept by the store but never shown: which process ran the run, which event started it, and
@@ -348,7 +352,7 @@ _RUN_PARSERS: dict[str, Callable[[Any], Any]] = {
     "id": int, "inserted": int, "updated": int, "unchanged": int, "removed": int,
     "initial_load": bool, "trigger": Trigger, "status": RunStatus, "failed_stage": _optional(Stage),
     "started_at": _timestamp, "finished_at": _optional(_timestamp), "data_through": _optional(_day),
-    "warnings": _list, "removed_dates": _list,
+    "as_of": _optional(_day), "warnings": _list, "removed_dates": _list,
     "sources": lambda v: [SourceMeta.from_dict(s) for s in v or []],
     "states": _optional(SeriesCounts.from_dict),
 }  # fmt: skip

@@ -52,7 +52,7 @@ def store_at_schema_version(database_url: str, version: int) -> Iterator[Any]:
 
 
 # The run columns each schema version added after the first, and the version that added them.
-_LATER_RUN_COLUMNS = {"rules": 8}
+_LATER_RUN_COLUMNS = {"rules": 8, "as_of": 8}
 
 
 @contextmanager

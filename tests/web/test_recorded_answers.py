@@ -197,8 +197,9 @@ VOLATILE_MEMBERS = {
     "run_id": _NUMBER,
     "last_run_id": _NUMBER,
     "last_success_run_id": _NUMBER,
-    # Counted from today's date or the current time.
+    # Counted from today's date or the current time; a live run's as-of date is the day it ran.
     "data_age_days": _NUMBER,
+    "as_of": r'"\d{4}-\d{2}-\d{2}"',
     "last_success_age_seconds": _NUMBER,
     # /covid_data's original "MM/DD/YYYY, HH:MM:SS" time of the last change (a run's end).
     "last_modified_date": r'"[^"]*"',

@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -444,6 +445,52 @@ def db_copy(from_url: str, to_url: str) -> None:
         f"notification(s) from {report.source} to {report.target}, with {report.states} "
         "per-state row(s)."
     )
+
+
+@app.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="JHU and the NYT's notes from the snapshot shipped with the package.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary.")
+@DATABASE_URL_OPTION
+def replay(paths: tuple[Path, ...], offline: bool, as_json: bool, database_url: str | None) -> None:
+    """Load archived daily versions of the NYT's files, oldest first, one run per date.
+
+    PATHS are directories, .tar/.tar.gz/.tar.xz archives or files named us-YYYY-MM-DD.csv
+    (national) and us-states-YYYY-MM-DD.csv (per state). Each date is recorded as its run's
+    as-of date; removals are applied and recorded. Dates already loaded are skipped, so a
+    replay stopped part-way continues where it stopped. Exit code 0 when every date loaded, 1
+    when one failed (the dates before it stay loaded).
+    """
+    from covid_etl.cli.console import ReplayProgress, print_replay
+    from covid_etl.run.replay import replay as replay_versions
+
+    settings = load_settings(offline=offline or None, database_url=database_url)
+    _leave_run_failure_to_the_summary()
+    shown = None if as_json else ReplayProgress()
+    with _opened_store(settings) as store:
+        try:
+            done = replay_versions(
+                settings,
+                list(paths),
+                store,
+                progress=shown.update if shown is not None else None,
+                announce=None if as_json else click.echo,
+            )
+        except ConfigError as exc:
+            if shown is not None:
+                shown.close()
+            fail(exc.message, EXIT_FAILED)
+    if shown is not None:
+        shown.close()
+    if as_json:
+        click.echo(json.dumps(done.to_dict()))
+    else:
+        print_replay(done)
+    sys.exit(EXIT_FAILED if done.failed is not None else EXIT_OK)
 
 
 @contextmanager

@@ -183,3 +183,55 @@ def print_changes(run_id: int, entries: Sequence[Any]) -> None:
     for series, dates, kind, entry in display_rows(entries):
         table.add_row(series, dates, kind, *(escape(value_change(entry, f)) for f in figures))
     out.print(table)
+
+
+class ReplayProgress:
+    """A rich progress bar for a replay: dates done, rows changed, time left."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("replaying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("dates, {task.fields[changed]:,} rows changed"),
+            TimeRemainingColumn(),
+            console=_console(stderr=True),
+            transient=True,
+        )
+        self._task = self._progress.add_task("replay", total=None, changed=0)
+        self._progress.start()
+
+    def update(self, done: int, total: int, changed: int) -> None:
+        self._progress.update(self._task, completed=done, total=total, changed=changed)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def print_replay(done: Any) -> None:
+    """The summary of a replay (covid_etl.run.replay.Replayed)."""
+    from rich.markup import escape
+
+    out = _console()
+    span = f"{done.first}..{done.last}" if done.first else "no new date"
+    out.print(
+        f"Replayed {done.dates} date(s) ({span}, {done.versions} version file(s)) in "
+        f"{done.seconds:.1f} s: {done.inserted} inserted, {done.updated} updated, "
+        f"{done.removed} removed."
+    )
+    if done.skipped:
+        out.print(f"Skipped {done.skipped} date(s) already loaded.")
+    if done.failed is not None:
+        failed = done.failed
+        out.print(
+            f"[bold red]Run #{failed.id} failed[/] (as of {failed.as_of}) at stage "
+            f"{failed.failed_stage}: {escape(failed.error or 'unknown error')}"
+        )

@@ -8,15 +8,16 @@ transaction as its pending notifications, and the database's data is left exactl
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from covid_etl.catalog import Source
 from covid_etl.errors import (
@@ -30,6 +31,7 @@ from covid_etl.errors import (
     describe,
 )
 from covid_etl.models import (
+    NATIONAL_NAME,
     ChangeEntry,
     RunRecord,
     RunStatus,
@@ -77,6 +79,13 @@ log = logging.getLogger(__name__)
 RUN_FAILED_TAG = "_run_failed"
 
 
+class Version(NamedTuple):
+    """An archived day's files of some sources, loaded in place of fetching them."""
+
+    day: dt.date
+    files: Mapping[str, Fetched]
+
+
 @dataclass(slots=True)
 class RunResult:
     """A finished run and what happened to its notifications."""
@@ -104,6 +113,7 @@ def run_etl(
     accept_removals: bool = False,
     event_id: str | None = None,
     series: Sequence[Series] = SERIES,
+    version: Version | None = None,
 ) -> RunResult:
     """Run the ETL once and return the finished run record (never raises for a failed run).
 
@@ -112,7 +122,9 @@ def run_etl(
     instead of failing the run; the operator's explicit way back from bad data once stored.
     ``event_id`` names the event that triggered the run: DuplicateEvent is raised when a
     succeeded run already handled it. ``series``: the declared series to build and load; the
-    first is the spine (the national series), whose counts are the run's own.
+    first is the spine (the national series), whose counts are the run's own. ``version``: an
+    archived day's source files to load instead of fetching those sources (covid-etl replay),
+    and that day as the run's as-of date (by default the UTC date of the run).
     """
     if send is None:
         send = _send_with_apprise
@@ -141,6 +153,7 @@ def run_etl(
                             accept_removals,
                             event_id,
                             series,
+                            version,
                         )
                     return _heartbeat(settings, result)  # outside the lock: the run is committed
                 except StoreConflict as exc:
@@ -192,6 +205,7 @@ def _locked_run(
     accept_removals: bool,
     event_id: str | None,
     series: Sequence[Series],
+    version: Version | None = None,
 ) -> RunResult:
     interrupted = store.mark_interrupted(utcnow())
     if interrupted:
@@ -199,6 +213,7 @@ def _locked_run(
     previous = store.last_run()
     run = store.create_run(trigger, settings.environment, utcnow(), event_id)
     run.rules = RULES
+    run.as_of = version.day if version is not None else run.started_at.date()
     active = _active_series(settings, series)
     for each in active[1:]:  # the first is the spine, whose counts are the run's own
         run.set_counts(each.name, SeriesCounts())
@@ -210,7 +225,7 @@ def _locked_run(
     failure: StageFailed | None = None
     try:
         writes, change_log = _execute(run, settings, store, client, progress, accept_removals,
-                                      active)  # fmt: skip
+                                      active, version)  # fmt: skip
         run.status = RunStatus.SUCCEEDED
     except StageFailed as failed:
         failure = failed
@@ -223,9 +238,9 @@ def _locked_run(
         channels = pending_channels(settings.notify)
     try:
         store.finish_run(run, writes, channels, change_log)
-        # The original system's files are the first series' (the national one).
-        spine_changed = bool(writes and (writes[0].inserted or writes[0].updated
-                                         or writes[0].removed))  # fmt: skip
+        # The original system's files are the national series'.
+        spine_changed = any(w.inserted or w.updated or w.removed for w in writes
+                            if w.series.name == NATIONAL_NAME)  # fmt: skip
     except StoreConflict:
         raise  # nothing was written: run_etl starts over
     except Exception as exc:
@@ -272,6 +287,7 @@ def _execute(
     progress: ProgressCallback | None,
     accept_removals: bool,
     active: Sequence[Series],
+    version: Version | None = None,
 ) -> tuple[list[SeriesWrite], list[ChangeEntry]]:
     """Extract, validate, transform every active series; fill in the run record; return what to
     write to each series (stored keys are deleted only with ``accept_removals``) and the
@@ -285,8 +301,12 @@ def _execute(
             log.info("run #%d built the series by other rules: rebuilding them", last_ok.id)
             last_ok = None
         sources = list(dict.fromkeys(src for s in active for src in s.sources))
-        fetched = _fetch_all(settings, sources, client, last_ok.sources if last_ok else [],
-                             progress)  # fmt: skip
+        given = version.files if version is not None else {}
+        # A replayed version is whole bodies: no conditional request, whose 304 has no body.
+        conditional = last_ok.sources if last_ok is not None and version is None else []
+        fetched = _fetch_all(settings, [s for s in sources if s.name not in given], client,
+                             conditional, progress)  # fmt: skip
+        fetched.update((name, given[name]) for name in given if name in {s.name for s in sources})
         run.sources = [_public_meta(f.meta) for f in fetched.values()]
     if last_ok is not None and unchanged_since(fetched, last_ok.sources):
         # Every source is byte-identical to the last successful load, so the stored series

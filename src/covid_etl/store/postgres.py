@@ -124,6 +124,7 @@ MIGRATIONS = (
     # 8: every NYT date in the national series, with whether JHU has it; the NYT's notes.
     (
         "ALTER TABLE runs ADD COLUMN rules INTEGER",
+        "ALTER TABLE runs ADD COLUMN as_of DATE",
         "ALTER TABLE records ADD COLUMN in_jhu SMALLINT NOT NULL DEFAULT 1 "
         "CHECK (in_jhu IN (0, 1))",
         """CREATE TABLE anomalies (

@@ -156,6 +156,9 @@ MIGRATIONS = (
     (
         # Which rules built a run's series: a run after an upgrade rebuilds them (runs.rules).
         "ALTER TABLE runs ADD COLUMN rules INTEGER",
+        # The day whose data a run loaded: the data as of a day is read back from it.
+        "ALTER TABLE runs ADD COLUMN as_of TEXT CHECK (as_of GLOB "
+        "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')",
         "ALTER TABLE records ADD COLUMN in_jhu INTEGER NOT NULL DEFAULT 1 CHECK (in_jhu IN (0, 1))",
         """CREATE TABLE anomalies (
             date TEXT NOT NULL CHECK (date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),

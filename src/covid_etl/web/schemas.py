@@ -106,6 +106,12 @@ class RunOut(BaseModel):
     removed: int
     removed_dates: list[str]
     data_through: str | None
+    as_of: str | None = Field(
+        description=(
+            "The day whose data the run loaded, YYYY-MM-DD: a live run's UTC date, a replayed "
+            "version's date (trigger replay); null for runs recorded before schema 8."
+        )
+    )
     states: StatesCountsOut | None = Field(
         description="What the run did to the per-state series; null when that source is off."
     )
