@@ -340,16 +340,34 @@ def _listen_socket(host: str, port: int) -> Any:
     "(date,fips,state,cases,deaths, by date then fips).",
 )
 @click.option("--states", is_flag=True, help="The same as --series states.")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The series as it stood on this day (YYYY-MM-DD): after the last succeeded run whose "
+    "as-of date is that day or earlier.",
+)
 @DATABASE_URL_OPTION
 def export(
-    fmt: str, output: str | None, series_name: str, states: bool, database_url: str | None
+    fmt: str,
+    output: str | None,
+    series_name: str,
+    states: bool,
+    as_of: Any,
+    database_url: str | None,
 ) -> None:
     """Export a stored series (by default the national one), sorted by date."""
     from covid_etl.publish import export as exporting
 
     series = next(s for s in SERIES if s.name == (STATES_NAME if states else series_name))
     with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
-        rows = exporting.by_date(series, store.rows(series))
+        if as_of is None:
+            stored = store.rows(series)
+        else:
+            from covid_etl.store.asof import rows_as_of, run_as_of
+
+            stored = rows_as_of(store, series, run_as_of(store, as_of.date()))
+        rows = exporting.by_date(series, stored)
     writer = exporting.write_csv if fmt == "csv" else exporting.write_json
     if output is None:
         writer(series, rows, sys.stdout)

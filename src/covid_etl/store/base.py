@@ -171,6 +171,16 @@ class Store(Protocol):
     def last_successful_run(self) -> RunRecord | None:
         """The latest succeeded run."""
 
+    def run_as_of(self, day: dt.date) -> RunRecord | None:
+        """The latest succeeded run whose as-of date is ``day`` or earlier (None: none is)."""
+
+    def history_from(self) -> dt.date | None:
+        """The earliest as-of date of a succeeded run: the data is known as of any day from it."""
+
+    def changes_after(self, run_id: int, series: str | None = None) -> list[ChangeEntry]:
+        """The change-log entries of the runs after ``run_id`` (of one ``series`` value if
+        given), by series, date and run."""
+
     def pending_notifications(self) -> list[NotificationRow]:
         """Notifications waiting for delivery, oldest first."""
 

@@ -407,6 +407,15 @@ class S3Store:
     def last_changed_run_id(self, series: str | None = None) -> int | None:
         return self._local().last_changed_run_id(series)
 
+    def run_as_of(self, day: dt.date) -> RunRecord | None:
+        return self._local().run_as_of(day)
+
+    def history_from(self) -> dt.date | None:
+        return self._local().history_from()
+
+    def changes_after(self, run_id: int, series: str | None = None) -> list[ChangeEntry]:
+        return self._local().changes_after(run_id, series)
+
     def get_run(self, run_id: int) -> RunRecord | None:
         return self._local().get_run(run_id)
 

@@ -478,6 +478,29 @@ class SqlStore:
         where, params = self._change_filter(run_id, series, start, end)
         return int(self._read(f"SELECT COUNT(*) FROM changes{where}", params)[0][0])
 
+    def run_as_of(self, day: dt.date) -> RunRecord | None:
+        rows = self._runs(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE status = ? AND as_of <= ? "
+            "ORDER BY id DESC LIMIT 1",
+            (str(RunStatus.SUCCEEDED), self._date_in(day)),
+        )
+        return rows[0] if rows else None
+
+    def history_from(self) -> dt.date | None:
+        value = self._read(
+            "SELECT MIN(as_of) FROM runs WHERE status = ?", (str(RunStatus.SUCCEEDED),)
+        )[0][0]
+        return self._date_out(value)
+
+    def changes_after(self, run_id: int, series: str | None = None) -> list[ChangeEntry]:
+        query = f"SELECT {CHANGE_COLUMNS} FROM changes WHERE run_id > ?"
+        params: tuple[Any, ...] = (run_id,)
+        if series is not None:
+            query += " AND series = ?"
+            params += (series,)
+        query += " ORDER BY series, date, run_id"
+        return [self._change_from_row(row) for row in self._read(query, params)]
+
     def last_changed_run_id(self, series: str | None = None) -> int | None:
         where, params = self._change_filter(None, series, None, None)
         value = self._read(f"SELECT MAX(run_id) FROM changes{where}", params)[0][0]
