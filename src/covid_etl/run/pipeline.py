@@ -214,7 +214,7 @@ def _locked_run(
     run = store.create_run(trigger, settings.environment, utcnow(), event_id)
     run.rules = RULES
     run.as_of = version.day if version is not None else run.started_at.date()
-    active = _active_series(settings, series)
+    active = _active_series(settings, series, version)
     for each in active[1:]:  # the first is the spine, whose counts are the run's own
         run.set_counts(each.name, SeriesCounts())
     if previous is not None and previous.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
@@ -273,10 +273,17 @@ def _locked_run(
     return RunResult(run=run, delivery=delivery, failure=failure)
 
 
-def _active_series(settings: Settings, series: Sequence[Series]) -> list[Series]:
+def _active_series(
+    settings: Settings, series: Sequence[Series], version: Version | None = None
+) -> list[Series]:
     """The series whose sources are all switched on (COVID_ETL_STATES_URL=off leaves out the
-    per-state series), in declaration order."""
-    return [s for s in series if all(settings.source_enabled(src) for src in s.sources)]
+    per-state series) or given by a replayed version, in declaration order."""
+    given = version.files if version is not None else {}
+
+    def enabled(source: Source) -> bool:
+        return source.name in given or settings.source_enabled(source)
+
+    return [s for s in series if all(enabled(src) for src in s.sources)]
 
 
 def _execute(
