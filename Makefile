@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint typecheck pytest docs docs-serve figures screenshots bench bench-etl bench-states bench-postgres bench-api clean
+.PHONY: venv run test lint typecheck pytest docs docs-serve figures screenshots bench bench-etl bench-states bench-postgres bench-api bench-replay clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,7 +77,7 @@ screenshots: $(STAMP)
 		-k '$(SCREENSHOT_TESTS)'
 
 ## make bench: every benchmark below, in one run
-bench: bench-etl bench-states bench-postgres bench-api
+bench: bench-etl bench-states bench-postgres bench-api bench-replay
 
 ## make bench-etl [BENCH_REPEAT=N]: a covid-etl run against a pandas baseline (docs/benchmarks.md)
 bench-etl: $(BENCH_STAMP)
@@ -95,6 +95,11 @@ bench-postgres: $(STAMP)
 ## make bench-api: API throughput and latency against Datasette (docs/benchmarks-api.md)
 bench-api: $(STAMP)
 	$(BIN)/python bench/bench_api.py
+
+## make bench-replay: replay the shipped corpus of the NYT's daily versions and read the data as
+## of a day (docs/benchmarks-history.md; needs wrk for the latency part)
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist site

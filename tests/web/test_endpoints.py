@@ -309,4 +309,4 @@ def test_openapi_documents_the_error_shape_for_422(client: TestClient) -> None:
     ref = response["content"]["application/json"]["schema"]["$ref"]
     assert ref.endswith("/ErrorBody")
     names = {p["name"] for p in spec["paths"]["/api/v1/records"]["get"]["parameters"]}
-    assert names == {"start", "end", "limit", "offset", "format"}
+    assert names == {"start", "end", "limit", "offset", "format", "as_of"}

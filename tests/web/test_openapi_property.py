@@ -75,6 +75,7 @@ CASES = [(method, path, "positive") for method, path in OPERATIONS] + [
 # end" or an impossible calendar date that matches the pattern (422), and a run id or FIPS code
 # that names nothing stored (404). Every other check stays on.
 REFUSABLE = (
+    "/api/v1/summary",  # as_of before the store's history (404)
     "/api/v1/records",
     "/api/v1/anomalies",
     "/api/v1/changes",

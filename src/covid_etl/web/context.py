@@ -19,6 +19,7 @@ from covid_etl.web.schemas import ErrorBody
 from covid_etl.web.shared_read import SharedRead
 
 if TYPE_CHECKING:
+    from covid_etl.models import RunRecord
     from covid_etl.monitor.staleness import Health
     from covid_etl.run.scheduler import Scheduler
     from covid_etl.web.service import DataService
@@ -28,6 +29,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorBody, "description": "Server fault"},
 }
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified (ETag)"}}
+NO_HISTORY: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "as_of before the oldest history the store holds"}
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,20 @@ def web_context(request: Request) -> WebContext:
 async def current_revision(request: Request) -> Revision:
     """The store revision, read in a worker thread (a network round trip on PostgreSQL)."""
     return await web_context(request).revision()
+
+
+async def as_of_run(request: Request, day: dt.date | None) -> RunRecord | None:
+    """The run whose data answers ``as_of=day`` (None without it): 404 in the error shape
+    before the oldest history the store holds."""
+    from covid_etl.store.asof import NoHistory
+    from covid_etl.web.errors import ApiError
+
+    if day is None:
+        return None
+    try:
+        return await run_in_threadpool(web_context(request).service.as_of_run, day)
+    except NoHistory as exc:
+        raise ApiError(404, exc.message, code="no_history") from None
 
 
 async def cached(

@@ -24,6 +24,16 @@ DATE_QUERY: dict[str, Any] = {
 
 Start = Annotated[str | None, Query(description="First day, YYYY-MM-DD (inclusive).", **DATE_QUERY)]
 End = Annotated[str | None, Query(description="Last day, YYYY-MM-DD (inclusive).", **DATE_QUERY)]
+AsOf = Annotated[
+    str | None,
+    Query(
+        description=(
+            "The data as it stood on this day, YYYY-MM-DD: after the last succeeded run whose "
+            "as-of date is that day or earlier (404 before the oldest history the store holds)."
+        ),
+        **DATE_QUERY,
+    ),
+]
 Limit = Annotated[
     int | None, Query(ge=1, le=MAX_LIMIT, description="Rows per page (default: all).")
 ]

@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from covid_etl.series.diff import partition_groups
 from covid_etl.series.national import NATION
 from covid_etl.series.registry import ANOMALIES, NATIONAL, SERIES, STATES
 from covid_etl.store import open_store
+from covid_etl.store.asof import rows_as_of, run_as_of
 from covid_etl.store.base import Store
 from covid_etl.web.cache import Revision, SeriesCache
 from covid_etl.web.states import StatesSeries, build_series
@@ -59,6 +61,8 @@ class Partitions:
     rows: dict[str | None, list[dict[str, Any]]]
 
 
+# Series as of a past run kept in memory (the national series of one run is about 1 MB).
+AS_OF_KEPT = 16
 # Reads of one series that a commit in between makes inconsistent are tried again this often.
 SNAPSHOT_ATTEMPTS = 3
 
@@ -105,6 +109,8 @@ class DataService:
             lambda asked: build_series(asked, self.store.rows(STATES), self.notes(asked).by_place)
         )
         self._partitions: dict[str, SeriesCache[Partitions]] = {}
+        # Series as of a run, by (series, run id): they never change, a few are kept.
+        self._as_of: OrderedDict[tuple[str, int], Any] = OrderedDict()
 
     @property
     def store(self) -> Store:
@@ -197,8 +203,54 @@ class DataService:
             stored,
         )
 
-    def summary(self, revision: Revision) -> dict[str, Any]:
-        series = self.series(revision)
+    # -- the data as of a day ----------------------------------------------------------------
+
+    def as_of_run(self, day: dt.date) -> RunRecord:
+        """The run whose data was the data as of ``day``; NoHistory before the store's history."""
+        return run_as_of(self.store, day)
+
+    def series_as_of(self, run: RunRecord) -> Series:
+        """The national series as it stood after ``run`` (kept for a few runs: never changes)."""
+        found: Series = self._kept(("national", run.id), lambda: self._national_as_of(run))
+        return found
+
+    def states_as_of(self, run: RunRecord) -> StatesSeries:
+        """The per-state series as it stood after ``run``."""
+        found: StatesSeries = self._kept(
+            ("states", run.id),
+            lambda: build_series(
+                (run.id, "as-of"),
+                rows_as_of(self.store, STATES, run),
+                self._notes_as_of(run),
+            ),
+        )
+        return found
+
+    def _national_as_of(self, run: RunRecord) -> Series:
+        stored = rows_as_of(self.store, NATIONAL, run)
+        rows = NATIONAL.api_rows(stored, self._notes_as_of(run).get(NATION, []))
+        finished = run.finished_at.isoformat() if run.finished_at else None
+        return Series((run.id, "as-of"), rows, finished, run.finished_at, run, stored)
+
+    def _notes_as_of(self, run: RunRecord) -> dict[str, list[Anomaly]]:
+        """The NYT's notes as they stood after ``run``: the averages of that day apply them."""
+        return notes_by_place(rows_as_of(self.store, ANOMALIES, run))
+
+    def _kept(self, key: tuple[str, int], build: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._as_of.get(key)
+            if found is not None:
+                self._as_of.move_to_end(key)
+                return found
+        value = build()
+        with self._lock:
+            self._as_of[key] = value
+            while len(self._as_of) > AS_OF_KEPT:
+                self._as_of.popitem(last=False)
+        return value
+
+    def summary(self, revision: Revision, as_of: RunRecord | None = None) -> dict[str, Any]:
+        series = self.series(revision) if as_of is None else self.series_as_of(as_of)
         rows = series.rows
         latest = rows[-1] if rows else None
         recovered = next((r for r in reversed(rows) if r["recovered"] is not None), None)

@@ -11,10 +11,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from covid_etl.web.cache import Rendered
-from covid_etl.web.context import cached, current_revision, web_context
+from covid_etl.web.context import NO_HISTORY, as_of_run, cached, current_revision, web_context
 from covid_etl.web.errors import ApiError, invalid_parameter
 from covid_etl.web.params import (
     DATE_QUERY,
+    AsOf,
     End,
     Format,
     Limit,
@@ -32,7 +33,10 @@ from covid_etl.web.states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, snapshot
 PREFIX = "/api/v1/states"
 _FIPS = re.compile(r"^[0-9]{2}$")
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No stored series for this FIPS code"}
+    404: {
+        "model": ErrorBody,
+        "description": "No stored series for this FIPS code, or as_of before the oldest history",
+    }
 }
 
 router = APIRouter()
@@ -42,7 +46,7 @@ router = APIRouter()
     PREFIX,
     summary="Every state and territory on one date, with per-100k figures",
     response_class=Response,
-    responses=json_or_csv(StatesSnapshot, page=False),
+    responses={**json_or_csv(StatesSnapshot, page=False), **NO_HISTORY},
 )
 async def states(
     request: Request,
@@ -51,19 +55,23 @@ async def states(
         Query(description="Snapshot day, YYYY-MM-DD (default: each one's latest).", **DATE_QUERY),
     ] = None,
     fmt: Format = None,
+    as_of: AsOf = None,
 ) -> Response:
     on = date_param("date", date)
     form = response_format(request, fmt)
     service = web_context(request).service
     revision = await current_revision(request)
+    past = await as_of_run(request, date_param("as_of", as_of))
 
     def build() -> Rendered:
-        page = snapshot(service.states(revision), on)
+        series = service.states(revision) if past is None else service.states_as_of(past)
+        page = snapshot(series, on)
         if form == "csv":
             return render_csv(page["states"], SNAPSHOT_FIELDS)
         return render_json(page)
 
-    return await cached(request, revision, ("states", revision, on, form), build)
+    key = ("states", revision, past and past.id, on, form)
+    return await cached(request, revision, key, build)
 
 
 @router.get(
@@ -87,6 +95,7 @@ async def state_records(
     limit: Limit = None,
     offset: Offset = 0,
     fmt: Format = None,
+    as_of: AsOf = None,
 ) -> Response:
     if not _FIPS.match(fips):
         raise invalid_parameter("fips", "expected a two-digit FIPS code", fips)
@@ -94,8 +103,12 @@ async def state_records(
     form = response_format(request, fmt)
     service = web_context(request).service
     revision = await current_revision(request)
+    past = await as_of_run(request, date_param("as_of", as_of))
     # Unknown fips is checked before the cache: a 404 is never registered for the fast path.
-    series = await run_in_threadpool(service.states, revision)
+    if past is None:
+        series = await run_in_threadpool(service.states, revision)
+    else:
+        series = await run_in_threadpool(service.states_as_of, past)
     jurisdiction = series.by_fips.get(fips)
     if jurisdiction is None:
         raise ApiError(404, f"no stored series for fips {fips}")
@@ -109,5 +122,5 @@ async def state_records(
         return render_page(jurisdiction.rows, first, last, limit, offset, form,
                            STATE_RECORD_FIELDS, head)  # fmt: skip
 
-    key = ("state_records", revision, fips, first, last, limit, offset, form)
+    key = ("state_records", revision, past and past.id, fips, first, last, limit, offset, form)
     return await cached(request, revision, key, build)
