@@ -158,10 +158,13 @@ class ChangeEntry(NamedTuple):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     run_id: int = 0
+    # The as-of date of the run (read back with the log for display; not stored with it).
+    as_of: dt.date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "series": self.series,
             "date": self.date.isoformat(),
             "kind": self.kind,

@@ -60,13 +60,25 @@ def _run_columns_of(version: int) -> Iterator[None]:
     """The store reads and writes the run columns that ``version`` had, as its code did."""
     module: Any = sql  # its run columns are module constants, read at each query
     fields = tuple(f for f in module.RUN_FIELDS if _LATER_RUN_COLUMNS.get(f, 0) <= version)
-    saved = (module.RUN_FIELDS, module.RUN_COLUMNS, module._RUN_VALUE_COLUMNS)
+    saved = (
+        module.RUN_FIELDS,
+        module.RUN_COLUMNS,
+        module._RUN_VALUE_COLUMNS,
+        module.CHANGES_WITH_AS_OF,
+    )
     module.RUN_FIELDS, module.RUN_COLUMNS = fields, ", ".join(fields)
     module._RUN_VALUE_COLUMNS = fields[1:]
+    if version < _LATER_RUN_COLUMNS["as_of"]:
+        module.CHANGES_WITH_AS_OF = f"{module.CHANGE_COLUMNS} FROM changes"
     try:
         yield
     finally:
-        module.RUN_FIELDS, module.RUN_COLUMNS, module._RUN_VALUE_COLUMNS = saved
+        (
+            module.RUN_FIELDS,
+            module.RUN_COLUMNS,
+            module._RUN_VALUE_COLUMNS,
+            module.CHANGES_WITH_AS_OF,
+        ) = saved
 
 
 @contextmanager

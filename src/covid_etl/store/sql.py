@@ -40,6 +40,8 @@ RUN_COLUMNS = ", ".join(RUN_FIELDS)
 _RUN_VALUE_COLUMNS = RUN_FIELDS[1:]
 _JSON_RUN_COLUMNS = frozenset({"warnings", "sources", "removed_dates", "states"})
 CHANGE_COLUMNS = "run_id, series, date, kind, old_values, new_values"
+# The log's entries with the as-of date of the run that made each (runs.as_of, schema 8).
+CHANGES_WITH_AS_OF = f"{CHANGE_COLUMNS}, runs.as_of FROM changes JOIN runs ON runs.id = run_id"
 NOTIFICATION_COLUMNS = (
     "id, run_id, channel_key, channel, status, attempts, last_error, created_at, delivered_at"
 )
@@ -462,7 +464,9 @@ class SqlStore:
         offset: int = 0,
     ) -> list[ChangeEntry]:
         where, params = self._change_filter(run_id, series, start, end)
-        query = f"SELECT {CHANGE_COLUMNS} FROM changes{where} ORDER BY series, date, run_id"
+        # With each run's as-of date: when the change was published (the runs' names do not
+        # clash with the log's, so the filter needs no table names).
+        query = f"SELECT {CHANGES_WITH_AS_OF}{where} ORDER BY series, date, run_id"
         if limit is not None:
             query += " LIMIT ? OFFSET ?"
             params += (limit, offset)
@@ -532,6 +536,7 @@ class SqlStore:
             before=None if before is None else self._json_out(before),
             after=None if after is None else self._json_out(after),
             run_id=int(row[0]),
+            as_of=self._date_out(row[6]) if len(row) > 6 else None,
         )
 
     # -- notifications --------------------------------------------------------------------------
