@@ -3,7 +3,9 @@
     python -m figures.make [--out DIR]      (or: make figures)
 
 Every number in a figure is computed here from the shipped files, through covid-etl's own parse,
-join and diff functions: what the figures show is what the contract produces.
+join and diff functions: what the figures show is what the contract produces. The one exception,
+how the states' figures settled, reads the archive of the NYT's daily versions directly (tarfile
+and csv, ``data.state_settling``), with the definitions of ``covid-etl revisions``.
 tests/site/test_figures.py regenerates them and fails when the committed files differ.
 """
 
@@ -16,19 +18,29 @@ from pathlib import Path
 
 from . import data
 from .charts import (
+    AXIS_ROOM,
     BLUE,
     GREEN,
     GREY,
+    LEFT,
+    LEGEND_Y,
     MONTHS,
+    PANEL_GAP,
+    RIGHT,
+    TITLE_Y,
     VERMILLION,
+    WIDTH,
     Bar,
     Lane,
     Note,
     Panel,
     Series,
+    ValueScale,
+    nice_ticks,
     panel_chart,
     timeline,
 )
+from .svg import GRID, INK, MUTED, Svg
 
 OUT = data.ROOT / "docs" / "figures"
 
@@ -243,12 +255,129 @@ def states_vs_national() -> str:
     )
 
 
+def _at_least(lags: list[int], end: int) -> list[int]:
+    """For k = 0 .. ``end``: how many of ``lags`` are k or more."""
+    counts = [0] * (end + 2)
+    for lag in lags:
+        counts[min(lag, end + 1)] += 1
+    found: list[int] = []
+    total = 0
+    for count in reversed(counts):
+        total += count
+        found.append(total)
+    return found[::-1][: end + 1]
+
+
+# The k marked on the settling chart: a week, a month, a quarter.
+SETTLE_MARKS = (7, 30, 90)
+
+
+def settling() -> str:
+    """The share of the states' (date, state) values still revised k or more days after their
+    first publication, k on the x axis: a chart of days, not dates, so drawn here."""
+    found = data.state_settling()
+    rows = len(found.lags["cases"])
+    longest = max(max(lags) for lags in found.lags.values())
+    end = 30 * (longest // 30 + 1)  # the x axis in whole months of days
+    still = {measure: _at_least(lags, end) for measure, lags in found.lags.items()}
+    lines = (("cases", BLUE, False), ("deaths", VERMILLION, True))
+
+    def percent(count: int) -> str:
+        return f"{100 * count / rows:.2f}%"
+
+    def marks(measure: str) -> str:
+        return ", ".join(f"{percent(still[measure][k])} after {k}" for k in SETTLE_MARKS)
+
+    plot_height = 240
+    top = LEGEND_Y + PANEL_GAP
+    bottom = top + plot_height
+    height = bottom + AXIS_ROOM + 22  # room for the axis title
+    title = "How long the states' figures kept changing"
+    svg = Svg(
+        WIDTH,
+        height,
+        title=title,
+        desc=(
+            f"Two lines over k = 1 to {end} days: of the {rows:,} (date, state) values first "
+            f"published in the {found.versions} daily versions of the NYT's us-states.csv "
+            f"({found.first} to {found.last}), the share whose cases, and whose deaths, were "
+            f"still revised k days or more after their first publication. Cases: "
+            f"{percent(still['cases'][1])} revised at least once, {marks('cases')} days; the "
+            f"last revision came {max(found.lags['cases'])} days after. Deaths: "
+            f"{percent(still['deaths'][1])} revised at least once, {marks('deaths')} days; "
+            f"the last {max(found.lags['deaths'])} days after."
+        ),
+    )
+    svg.text(LEFT, TITLE_Y, title, font_size=15, font_weight="bold")
+    x_left, x_right = float(LEFT), float(WIDTH - RIGHT)
+
+    def x(k: int) -> float:
+        return x_left + k / end * (x_right - x_left)
+
+    # Values in hundredths of a percent: whole numbers for the ticks.
+    scaled = {m: [round(10_000 * count / rows) for count in counts] for m, counts in still.items()}
+    ticks = nice_ticks(0, max(scaled["cases"][1], scaled["deaths"][1]))
+    y = ValueScale(ticks, top, bottom)
+    legend = x_left
+    for measure, colour, dashed in lines:
+        dash = {"stroke_dasharray": "6 4"} if dashed else {}
+        svg.line(
+            legend, LEGEND_Y - 4, legend + 18, LEGEND_Y - 4, stroke=colour, stroke_width=2, **dash
+        )
+        label = f"{measure}: {percent(still[measure][1])} revised at least once"
+        svg.text(legend + 24, LEGEND_Y, label)
+        legend += 24 + 7 * len(label) + 24
+    svg.text(
+        LEFT,
+        top - 10,
+        f"Share of the {rows:,} (date, state) values still revised k days or more after first "
+        "published",
+        font_weight="bold",
+        fill=MUTED,
+    )
+    for value in ticks:
+        svg.line(x_left, y(value), x_right, y(value), stroke=GRID)
+        svg.text(LEFT - 6, y(value) + 4, f"{value / 100:g}%", text_anchor="end", fill=MUTED)
+    for k in range(0, end + 1, 30):
+        svg.line(x(k), top, x(k), bottom, stroke=GRID)
+        svg.line(x(k), bottom, x(k), bottom + 4, stroke=INK)
+        svg.text(x(k), bottom + 18, str(k), text_anchor="middle", fill=MUTED)
+    svg.text(
+        (x_left + x_right) / 2,
+        bottom + 40,
+        "k: days after the value was first published",
+        text_anchor="middle",
+        fill=MUTED,
+    )
+    svg.line(x_left, y(0), x_right, y(0), stroke=INK)
+    svg.line(x_left, top, x_left, bottom, stroke=INK)
+    for measure, colour, dashed in lines:
+        dash = {"stroke_dasharray": "6 4"} if dashed else {}
+        svg.polyline(
+            [(x(k), y(scaled[measure][k])) for k in range(1, end + 1)],
+            stroke=colour,
+            stroke_width=2,
+            stroke_linejoin="round",
+            **dash,
+        )
+    for measure, _, _ in lines:
+        for k in SETTLE_MARKS:
+            svg.circle(x(k), y(scaled[measure][k]), 3.5, fill=INK)
+            svg.text(
+                x(k) + 6,
+                y(scaled[measure][k]) - 8,
+                f"{k} days: {percent(still[measure][k])}",
+            )
+    return svg.render()
+
+
 FIGURES: dict[str, Callable[[], str]] = {
     "national-cumulative.svg": national_cumulative,
     "join-window.svg": join_window,
     "recovered.svg": recovered,
     "revisions.svg": revisions,
     "states-vs-national.svg": states_vs_national,
+    "settling.svg": settling,
 }
 
 

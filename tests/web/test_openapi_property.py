@@ -22,6 +22,8 @@ from tests.helpers.env import fast_settings
 from tests.helpers.loaded import OFFLINE, LoadedStores
 
 OPERATIONS = [
+    ("GET", "/api/v1/revisions"),
+    ("GET", "/api/v1/states/{fips}/revisions"),
     ("GET", "/api/v1/anomalies"),
     ("GET", "/api/v1/records"),
     ("GET", "/api/v1/summary"),
@@ -65,6 +67,8 @@ CASES = [(method, path, "positive") for method, path in OPERATIONS] + [
     # Invalid values for every parameter (only operations with parameters can have them).
     ("GET", "/api/v1/records", "negative"),
     ("GET", "/api/v1/anomalies", "negative"),
+    ("GET", "/api/v1/revisions", "negative"),
+    ("GET", "/api/v1/states/{fips}/revisions", "negative"),
     ("GET", "/api/v1/runs", "negative"),
     ("GET", "/api/v1/runs/{run_id}/changes", "negative"),
     ("GET", "/api/v1/changes", "negative"),
@@ -78,6 +82,8 @@ REFUSABLE = (
     "/api/v1/summary",  # as_of before the store's history (404)
     "/api/v1/records",
     "/api/v1/anomalies",
+    "/api/v1/revisions",
+    "/api/v1/states/{fips}/revisions",
     "/api/v1/changes",
     "/api/v1/runs/{run_id}/changes",
     "/api/v1/states",

@@ -98,6 +98,10 @@ REQUESTS: tuple[Ask, ...] = (
     # The days after JHU's last one, which the national series keeps (the NYT is the spine).
     ask("/api/v1/records?start=2022-04-15&end=2022-04-18"),
     ask("/api/v1/records?start=2023-01-20"),
+    # How figures settled (here: one run, so every date is first published and never revised).
+    ask("/api/v1/revisions?measure=deaths&limit=3"),
+    ask("/api/v1/states/06/revisions?limit=3"),
+    ask("/api/v1/revisions?format=csv&limit=2"),
     # /api/v1/anomalies: every note, by place and overlapping range, pages, CSV, errors.
     ask("/api/v1/anomalies"),
     ask("/api/v1/anomalies?geoid=USA-39&start=2021-03-07&end=2021-03-10"),

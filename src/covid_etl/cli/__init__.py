@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import click
 
 from covid_etl import __version__
+from covid_etl.cli.revisions import revisions
 from covid_etl.errors import ConfigError, EtlError, StoreUnavailable
 from covid_etl.log import configure_logging
 from covid_etl.models import STATES_NAME, Trigger, utcnow
@@ -528,6 +529,9 @@ def _opened_store(settings: Settings, *, must_exist: bool = False) -> Iterator[A
         fail(exc.message, EXIT_FAILED)
     finally:
         store.close()
+
+
+app.add_command(revisions)
 
 
 def main() -> None:

@@ -39,7 +39,6 @@ from typing import Any, NamedTuple
 from covid_etl.models import ChangeEntry, RunRecord
 from covid_etl.series.changelog import INSERTED, REMOVED, UPDATED
 
-MEASURES = ("cases", "deaths")
 # The k of "still revised k days after first publication".
 SETTLE_DAYS = (1, 3, 7, 14, 30, 60, 90)
 # The per-date fields: the JSON objects' keys and the CSV's header, in this order.
@@ -80,11 +79,11 @@ class DateHistory(NamedTuple):
 
 
 class Settled(NamedTuple):
-    """Every reported date of one series value and measure, in date order, and how many dates
-    were skipped for want of an as-of date."""
+    """Every reported date of one series value and measure, and the dates skipped for want of
+    an as-of date, each in date order."""
 
     dates: list[DateHistory]
-    skipped: int
+    skipped: list[dt.date]
 
 
 class StillRevised(NamedTuple):
@@ -112,16 +111,15 @@ def settle(
     ``entries`` are the change-log entries of one series value (``national`` or one state's FIPS
     code), in any order; ``as_of`` maps each run id to its as-of date (a run missing from it
     counts as one without). The definitions are the module docstring's."""
-    if measure not in MEASURES:
-        raise ValueError(f"measure {measure!r}: expected one of {', '.join(MEASURES)}")
     by_date: dict[dt.date, list[ChangeEntry]] = {}
     for entry in entries:
         by_date.setdefault(entry.date, []).append(entry)
-    dates, skipped = [], 0
+    dates: list[DateHistory] = []
+    skipped: list[dt.date] = []
     for date in sorted(by_date):
         history = _date_history(date, sorted(by_date[date], key=_run_id), as_of, measure)
         if history is None:
-            skipped += 1
+            skipped.append(date)
         else:
             dates.append(history)
     return Settled(dates, skipped)
@@ -166,15 +164,15 @@ def _value(values: Mapping[str, Any] | None, measure: str) -> int | None:
     return None if value is None else int(value)
 
 
-def window(
-    settled: Settled, start: dt.date | None = None, end: dt.date | None = None
-) -> list[DateHistory]:
-    """The reported dates from ``start`` through ``end`` (inclusive; None: unbounded)."""
-    return [
-        d
-        for d in settled.dates
-        if (start is None or d.date >= start) and (end is None or d.date <= end)
-    ]
+def window(settled: Settled, start: dt.date | None = None, end: dt.date | None = None) -> Settled:
+    """The dates from ``start`` through ``end`` (inclusive; None: unbounded)."""
+
+    def inside(date: dt.date) -> bool:
+        return (start is None or date >= start) and (end is None or date <= end)
+
+    return Settled(
+        [d for d in settled.dates if inside(d.date)], [d for d in settled.skipped if inside(d)]
+    )
 
 
 def still_revised(
@@ -202,23 +200,33 @@ def report(
     limit: int | None = None,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """The JSON answer: the window's dates (one page of them), the shares over the whole window,
-    its total of dates and how many of its dates were skipped."""
+    """The JSON answer for ``place`` (``national`` or a FIPS code): one page of the window's
+    dates, the shares still revised over the whole window, its number of dates (``total``,
+    which ``limit`` and ``offset`` page) and of dates skipped."""
     chosen = window(settled, start, end)
-    total = len(chosen)
-    skipped = settled.skipped if start is None and end is None else None
+    total = len(chosen.dates)
     return {
         "place": place,
         "measure": measure,
-        "dates": [d.to_dict() for d in chosen[offset : offset + limit if limit else None]],
-        "settled_after": [s.to_dict() for s in still_revised(chosen)],
+        "dates": [d.to_dict() for d in page_of(chosen.dates, limit, offset)],
+        "settled_after": [s.to_dict() for s in still_revised(chosen.dates)],
         "total": total,
-        "skipped": skipped if skipped is not None else _skipped_in(settled, start, end),
+        "skipped": len(chosen.skipped),
         "limit": limit if limit is not None else total,
         "offset": offset,
     }
 
 
-def _skipped_in(settled: Settled, start: dt.date | None, end: dt.date | None) -> int:
-    # Skipped dates are only counted; a window's count needs them counted by window.
-    return settled.skipped if start is None and end is None else settled.skipped
+def page_of(dates: list[DateHistory], limit: int | None, offset: int) -> list[DateHistory]:
+    """``limit`` dates (None: all) after the first ``offset``."""
+    return dates[offset : offset + limit if limit is not None else None]
+
+
+def to_csv(dates: Iterable[DateHistory]) -> str:
+    """The per-date rows as CSV, with :data:`FIELDS` as the header."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FIELDS)
+    # The JSON objects' values in FIELDS' order; null is an empty cell.
+    writer.writerows(["" if v is None else v for v in d.to_dict().values()] for d in dates)
+    return out.getvalue()

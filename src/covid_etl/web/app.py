@@ -30,7 +30,7 @@ from covid_etl.web.errors import install_error_handlers
 from covid_etl.web.fastpath import FastPathMiddleware
 from covid_etl.web.metrics import install_metrics
 from covid_etl.web.middleware import ApiHeadersMiddleware
-from covid_etl.web.routes import anomalies, changes, compat, pages, records, runs, states
+from covid_etl.web.routes import anomalies, changes, compat, pages, records, revisions, runs, states
 from covid_etl.web.routes.series import series_router
 from covid_etl.web.service import DataService
 
@@ -41,6 +41,7 @@ CACHED_PATHS = (
     "/covid_data",
     "/api/v1/states",
     "/api/v1/anomalies",
+    "/api/v1/revisions",
 )
 # Paths under these prefixes too (one state's records).
 CACHED_PREFIXES = ("/api/v1/states/",)
@@ -123,7 +124,7 @@ def create_app(
     app.add_middleware(ApiHeadersMiddleware)
     # Outermost, so that the fast path's answers are counted too.
     install_metrics(app, context, frozenset(CACHED_PATHS))
-    for routes in (records, runs, changes, anomalies, compat, pages, states):
+    for routes in (records, runs, changes, anomalies, compat, pages, states, revisions):
         app.include_router(routes.router)
     for each in series:
         if each not in SERIES and each.partition is not None:

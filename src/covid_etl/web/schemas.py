@@ -126,7 +126,14 @@ class RunsPage(BaseModel):
 
 class ChangeOut(BaseModel):
     run_id: int = Field(description="The run that made the change.")
-    series: str = Field(description="national, or a state's two-digit FIPS code.")
+    as_of: str | None = Field(
+        description="That run's as-of date, YYYY-MM-DD: the day the changed value was published "
+        "(a replayed version's date); null for runs recorded before schema 8."
+    )
+    series: str = Field(
+        description="national, a state's two-digit FIPS code, or an NYT note's "
+        "anomalies:GEOID:TYPE."
+    )
     date: str = Field(description="The changed day, YYYY-MM-DD.")
     kind: str = Field(description="inserted, updated or removed (--accept-removals).")
     before: dict[str, Any] | None = Field(
@@ -278,3 +285,55 @@ class StatesSnapshot(BaseModel):
         description="Latest date of the per-state series (it can differ from the national one)."
     )
     states: list[StateSnapshotOut]
+
+
+class DateRevisionsOut(BaseModel):
+    """How one date's figure settled (docs/api.md, "How figures settled")."""
+
+    date: str = Field(description="The day the figure is for, YYYY-MM-DD.", examples=["2020-12-01"])
+    first_published: str = Field(
+        description="The as-of date of the run that first stored the day, YYYY-MM-DD."
+    )
+    first_value: int | None = Field(description="The measure's value as first published.")
+    final_value: int | None = Field(
+        description="The value stored now; null when the day was removed."
+    )
+    revisions: int = Field(
+        description="Runs that changed the measure's value after its first publication (a "
+        "removal, and an insertion again after one, count too)."
+    )
+    last_revised: str | None = Field(
+        description="The as-of date of the last revision, YYYY-MM-DD; null if never revised."
+    )
+    lag_days: int = Field(
+        description="Days from first_published to last_revised; 0 if never revised."
+    )
+
+
+class StillRevisedOut(BaseModel):
+    """How many dates were still revised some days after their first publication."""
+
+    days: int = Field(description="k: days after first publication.", examples=[7])
+    still_revised: int = Field(description="Dates whose lag_days is k or more.")
+    share_still_revised: float | None = Field(
+        description="still_revised over total, rounded to 4 decimals; null without dates."
+    )
+
+
+class RevisionsPage(BaseModel):
+    place: str = Field(
+        description="national, or the state's two-digit FIPS code.", examples=["national", "06"]
+    )
+    measure: str = Field(description="cases or deaths.", examples=["cases"])
+    dates: list[DateRevisionsOut] = Field(description="One page of the dates, in date order.")
+    settled_after: list[StillRevisedOut] = Field(
+        description="For k = 1, 3, 7, 14, 30, 60 and 90 days: the dates of the start/end range "
+        "(all of them, not just the page) still revised k or more days after first publication."
+    )
+    total: int = Field(description="Dates in the start/end range, before limit and offset.")
+    skipped: int = Field(
+        description="Dates of the range left out: first published by a run that recorded no "
+        "as-of date (runs before schema 8) or before the change log held them."
+    )
+    limit: int = Field(description="The limit applied (the range's total when none was given).")
+    offset: int = Field(description="Dates skipped before the page.")

@@ -7,6 +7,8 @@
  * The 7-day averages are the API's (the NYT's rule), never computed here. The
  * NYT's notes for the place shown (/api/v1/anomalies) are marked on the daily
  * charts and listed below them.
+ * #as_of=YYYY-MM-DD (with #state=…) adds as_of= to every data request; a day clicked on a
+ * daily chart lists its publication history (/api/v1/changes).
  *
  * Written for a strict Content-Security-Policy: no inline script or style.
  * Element styles are only ever set through the CSSOM (element.style), which
@@ -20,6 +22,7 @@
     summary: "api/v1/summary",
     runChanges: "api/v1/runs/{id}/changes?series=national&format=json",
     notes: "api/v1/anomalies?geoid=",
+    changes: "api/v1/changes?series={series}&start={day}&end={day}",
   };
   var NATIONAL = { geoid: "USA", name: "the United States" };
   var DAY = 86400; // seconds; uPlot time scales use Unix seconds
@@ -59,6 +62,7 @@
     },
   };
   var MARK_STRIP = 18; // CSS px above a daily chart's plot area, where the notes' marks sit
+  var ISO_DAY = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 
   var state = {
     records: [],
@@ -76,7 +80,74 @@
     place: null, // { geoid, name } whose notes are asked for or shown
     notes: [], // the NYT's notes for that place
     notesTicket: 0, // the latest notes request; older answers are ignored
+    historyTicket: 0, // the latest day-history request
   };
+
+  /* ---------------------------------------------------------------- as of */
+
+  // The hash: state=FIPS&as_of=YYYY-MM-DD, either optional.
+  function hashParams() {
+    var out = {};
+    window.location.hash
+      .replace(/^#/, "")
+      .split("&")
+      .forEach(function (part) {
+        var i = part.indexOf("=");
+        if (i > 0) out[part.slice(0, i)] = decodeURIComponent(part.slice(i + 1));
+      });
+    return out;
+  }
+
+  function hashAsOf() {
+    var day = hashParams().as_of;
+    return day && ISO_DAY.test(day) ? day : "";
+  }
+
+  function hashWith(changes) {
+    var params = hashParams();
+    Object.keys(changes).forEach(function (key) {
+      params[key] = changes[key];
+    });
+    var parts = [];
+    if (params.state) parts.push("state=" + params.state);
+    if (params.as_of) parts.push("as_of=" + params.as_of);
+    return parts.length ? "#" + parts.join("&") : "";
+  }
+
+  // Fixed for the page's life; "" is the latest.
+  var AS_OF = hashAsOf();
+
+  function withAsOf(url) {
+    return AS_OF ? url + (url.indexOf("?") < 0 ? "?" : "&") + "as_of=" + AS_OF : url;
+  }
+
+  // A new as-of day reloads the page, as a shared link would; states.js handles the state.
+  function setAsOf(day) {
+    var hash = hashWith({ as_of: day });
+    if (window.location.hash === hash || (hash === "" && !window.location.hash)) return;
+    window.location.hash = hash;
+  }
+
+  function wireAsOf() {
+    var input = $("as-of");
+    input.value = AS_OF;
+    input.max = new Date().toISOString().slice(0, 10);
+    $("as-of-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var day = input.value;
+      setAsOf(ISO_DAY.test(day) ? day : "");
+    });
+    $("as-of-clear").addEventListener("click", function () {
+      setAsOf("");
+    });
+    window.addEventListener("hashchange", function () {
+      if (hashAsOf() !== AS_OF) window.location.reload();
+    });
+    if (!AS_OF) return;
+    setText("as-of-day", AS_OF).setAttribute("datetime", AS_OF);
+    $("as-of-banner").hidden = false;
+    document.body.dataset.asOf = AS_OF;
+  }
 
   /* ---------------------------------------------------------------- utils */
 
@@ -132,7 +203,13 @@
       credentials: "same-origin",
     }).then(function (res) {
       if (!res.ok) {
-        throw new Error("the server answered HTTP " + res.status + " for " + url);
+        // The error body says why (no_history).
+        return res.json().then(null, Object).then(function (body) {
+          var e = (body && body.error) || {};
+          var err = new Error(e.message || "the server answered HTTP " + res.status + " for " + url);
+          err.code = e.code;
+          throw err;
+        });
       }
       return res.json();
     });
@@ -413,6 +490,7 @@
     setText("notes-title", "Notes from The New York Times on " + place.name);
     setText("notes-status", "Loading the notes…");
     $("notes-table").hidden = true;
+    hideDayHistory();
     redrawDaily();
     return loadPages(ENDPOINTS.notes + encodeURIComponent(place.geoid), "anomalies").then(
       function (notes) {
@@ -607,6 +685,125 @@
     Object.keys(MEASURES).forEach(function (name) {
       if (state.charts[name]) state.charts[name].redraw(false);
     });
+  }
+
+  /* ---------------------------------------------------------- day history */
+
+  // A click (not a drag) or Enter on a daily chart: the day at its cursor, which the arrow
+  // keys, Home and End move.
+  function wireDayPick(u, measure) {
+    var over = u.over;
+    var downX = null;
+    over.tabIndex = 0;
+    over.setAttribute("role", "button");
+    over.setAttribute("aria-label", measure.label + ": arrow keys pick a day, Enter its history");
+    over.addEventListener("mousedown", function (e) {
+      downX = e.clientX;
+    });
+    over.addEventListener("click", function (e) {
+      if (downX !== null && Math.abs(e.clientX - downX) > 3) return;
+      var idx = u.posToIdx(e.clientX - over.getBoundingClientRect().left);
+      if (idx != null && u.data[0][idx] != null) showDayHistory(tsToDate(u.data[0][idx]));
+    });
+    over.addEventListener("keydown", function (e) {
+      var xs = u.data[0];
+      var idxs = u.series[0].idxs || [0, xs.length - 1];
+      var idx = u.cursor.idx != null ? u.cursor.idx : idxs[1];
+      var moves = { ArrowLeft: idx - 1, ArrowRight: idx + 1, Home: idxs[0], End: idxs[1] };
+      if (e.key in moves) {
+        e.preventDefault();
+        idx = Math.max(idxs[0], Math.min(idxs[1], moves[e.key]));
+        u.setCursor({ left: u.valToPos(xs[idx], "x"), top: u.bbox.height / (2 * (uPlot.pxRatio || 1)) });
+      } else if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        if (xs[idx] != null) showDayHistory(tsToDate(xs[idx]));
+      }
+    });
+  }
+
+  function seriesOf(place) {
+    return place.geoid === NATIONAL.geoid ? "national" : place.geoid.replace(/^USA-/, "");
+  }
+
+  function signed(delta) {
+    return (delta < 0 ? "\u2212" : "+") + fmtInt(Math.abs(delta));
+  }
+
+  // "217,130 (+3,351)"
+  function changedText(c, key) {
+    var after = c.after ? c.after[key] : null;
+    var before = c.before ? c.before[key] : null;
+    if (after == null) return before == null ? "–" : "removed (was " + fmtInt(before) + ")";
+    if (before == null || before === after) return fmtInt(after);
+    return fmtInt(after) + " (" + signed(after - before) + ")";
+  }
+
+  var KINDS = { inserted: "first published", updated: "revised", removed: "removed" };
+
+  // The day's change-log entries for the place shown; as of a day, those published by then.
+  function showDayHistory(day) {
+    var place = state.place || NATIONAL;
+    var ticket = ++state.historyTicket;
+    var url = ENDPOINTS.changes.replace("{series}", seriesOf(place)).split("{day}").join(day);
+    $("day-history").hidden = false;
+    $("day-history-table").hidden = true;
+    setText("day-history-title", "How " + day + " was published: " + place.name);
+    setText("day-history-status", "Loading the publication history…");
+    document.body.dataset.dayHistory = "loading";
+    loadPages(url, "changes").then(
+      function (changes) {
+        if (ticket !== state.historyTicket) return;
+        renderDayHistory(
+          day,
+          changes.filter(function (c) {
+            return c.date === day && (!AS_OF || !c.as_of || c.as_of <= AS_OF);
+          })
+        );
+        document.body.dataset.dayHistory = day;
+      },
+      function (err) {
+        if (ticket !== state.historyTicket) return;
+        var why = err && err.message ? err.message : String(err);
+        setText("day-history-status", "The publication history could not load: " + why + ".");
+        document.body.dataset.dayHistory = "error";
+      }
+    );
+  }
+
+  function renderDayHistory(day, changes) {
+    var table = $("day-history-table");
+    var body = table.querySelector("tbody");
+    body.textContent = "";
+    var revisions = changes.filter(function (c) {
+      return c.kind === "updated";
+    }).length;
+    var status = !changes.length
+      ? "No publication of " + day + " is recorded" + (AS_OF ? " by " + AS_OF : "") + "."
+      : (revisions ? "Revised " + revisions + (revisions === 1 ? " time" : " times") : "Never revised") +
+        (AS_OF ? " by " + AS_OF : "") + " (oldest first).";
+    setText("day-history-status", status);
+    changes.forEach(function (c) {
+      var tr = document.createElement("tr");
+      tr.dataset.kind = c.kind;
+      var th = cell(tr, c.as_of || "unknown", "th");
+      th.scope = "row";
+      th.title = "run " + c.run_id;
+      cell(tr, KINDS[c.kind] || c.kind).dataset.label = "Change";
+      cell(tr, changedText(c, "cases")).dataset.label = "Cases";
+      cell(tr, changedText(c, "deaths")).dataset.label = "Deaths";
+      body.appendChild(tr);
+    });
+    table.hidden = !changes.length;
+  }
+
+  function hideDayHistory() {
+    state.historyTicket += 1;
+    $("day-history").hidden = true;
+    delete document.body.dataset.dayHistory;
+  }
+
+  function wireDayHistory() {
+    $("day-history-close").addEventListener("click", hideDayHistory);
   }
 
   /* --------------------------------------------------------------- charts */
@@ -948,6 +1145,7 @@
     var range = state.range;
     var u = new uPlot(built.opts, built.data, el);
     state.charts[name] = u;
+    if (MEASURES[name]) wireDayPick(u, MEASURES[name]);
     if (range && (range[0] !== state.full[0] || range[1] !== state.full[1])) {
       u.setScale("x", { min: range[0], max: range[1] });
     }
@@ -1071,9 +1269,13 @@
     });
   }
 
-  function showError(message) {
+  function showError(message, code) {
     var el = $("error");
-    el.textContent = "The dashboard could not load its data: " + message + ". Please try again later.";
+    el.textContent =
+      code === "no_history"
+        ? message.charAt(0).toUpperCase() + message.slice(1) +
+          ". Choose a later date or show the latest data."
+        : "The dashboard could not load its data: " + message + ". Please try again later.";
     el.hidden = false;
     document.body.dataset.state = "error";
     $("main").setAttribute("aria-busy", "false");
@@ -1099,7 +1301,12 @@
       return;
     }
     disableControls();
-    Promise.all([loadPages(ENDPOINTS.records, "records"), fetchJSON(ENDPOINTS.summary)])
+    wireAsOf();
+    wireDayHistory();
+    Promise.all([
+      loadPages(withAsOf(ENDPOINTS.records), "records"),
+      fetchJSON(withAsOf(ENDPOINTS.summary)),
+    ])
       .then(function (results) {
         var records = results[0];
         state.summary = results[1] || {};
@@ -1126,7 +1333,7 @@
         });
       })
       .catch(function (err) {
-        showError(err && err.message ? err.message : String(err));
+        showError(err && err.message ? err.message : String(err), err && err.code);
       });
   }
 
@@ -1161,6 +1368,11 @@
       return state.summary ? state.summary.data_through : null;
     },
     fmtInt: fmtInt,
+    asOf: function () {
+      return AS_OF;
+    },
+    withAsOf: withAsOf,
+    hashWith: hashWith,
   };
 
   if (document.readyState === "loading") {

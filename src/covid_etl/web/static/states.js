@@ -4,7 +4,8 @@
  * then fills the charts drawn by dashboard.js (window.covidDashboard), which also shows the NYT's
  * notes on it (geoid USA-{fips}). Everything comes from this server: /api/v1/states,
  * /api/v1/states/{fips}/records and the vendored us-atlas shapes.
- * The section stays hidden when the server has no per-state series.
+ * The section stays hidden when the server has no per-state series. As of a day (#as_of=… in
+ * the URL, read by dashboard.js), every request adds as_of= and the state's hash keeps it.
  */
 (function () {
   "use strict";
@@ -66,6 +67,17 @@
         return res.json();
       }
     );
+  }
+
+  // The page's as-of day on a data request (dashboard.js owns it).
+  function withAsOf(url) {
+    return window.covidDashboard ? window.covidDashboard.withAsOf(url) : url;
+  }
+
+  // The hash choosing `fips` ("" the United States), keeping the as-of day.
+  function hashFor(fips) {
+    if (window.covidDashboard) return window.covidDashboard.hashWith({ state: fips });
+    return fips ? "#state=" + fips : "";
   }
 
   function fmtInt(v) {
@@ -331,7 +343,7 @@
           if (!i) {
             cell.scope = "row";
             var link = document.createElement("a");
-            link.href = "#state=" + entry.fips;
+            link.href = hashFor(entry.fips);
             link.textContent = entry.name;
             cell.appendChild(link);
           } else {
@@ -364,7 +376,7 @@
     var ticket = ++view.request;
     $("map-date-label").textContent = day;
     document.body.dataset.mapDate = "loading";
-    return getJSON(SNAPSHOT + "?date=" + day).then(function (snapshot) {
+    return getJSON(withAsOf(SNAPSHOT + "?date=" + day)).then(function (snapshot) {
       if (ticket !== view.request) return;
       applySnapshot(snapshot);
       view.day = day;
@@ -405,8 +417,9 @@
   }
 
   function choose(fips) {
-    var url = window.location.pathname + window.location.search + (fips ? "#state=" + fips : "");
-    if (window.location.hash !== (fips ? "#state=" + fips : "")) {
+    var hash = hashFor(fips);
+    var url = window.location.pathname + window.location.search + hash;
+    if (window.location.hash !== hash) {
       window.history.pushState(null, "", url);
     }
     showChosen(fips);
@@ -426,7 +439,7 @@
       return;
     }
     document.body.dataset.view = "loading";
-    getJSON("api/v1/states/" + fips + "/records?format=json")
+    getJSON(withAsOf("api/v1/states/" + fips + "/records?format=json"))
       .then(function (page) {
         if (view.chosen !== fips) return; // another choice came meanwhile
         title.textContent = "Over time: " + page.name;
@@ -486,7 +499,7 @@
       }
     });
     if (typeof window.fetch !== "function") return;
-    getJSON(SNAPSHOT)
+    getJSON(withAsOf(SNAPSHOT))
       .then(function (snapshot) {
         if (!snapshot.states || !snapshot.states.length || !snapshot.data_through) return null;
         applySnapshot(snapshot);
