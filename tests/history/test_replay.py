@@ -195,3 +195,43 @@ def test_a_killed_replay_resumes_to_the_same_store(tmp_path: Path, versions: Pat
     assert 0 < loaded(killed) < DAYS
     assert replay_cli(killed).wait(timeout=120) == 0
     assert state(killed) == state(through)
+
+
+@pytest.mark.slow  # the whole corpus: about a minute
+def test_the_whole_corpus_replays_and_every_day_reads_back_as_its_version(
+    tmp_path: Path,
+) -> None:
+    """All 920 versions into SQLite: after each date's run the store equals that date's
+    versions; afterwards every 23rd day rebuilt as of that day equals its version too."""
+    url = f"sqlite:///{tmp_path / 'corpus.db'}"
+    unpacked = tmp_path / "versions"
+    unpacked.mkdir()
+    for archive in ARCHIVES:
+        with tarfile.open(archive) as opened:
+            opened.extractall(unpacked, filter="data")
+    states = sorted(unpacked.rglob("us-states-*.csv"))
+    nationals = {_day(p.name): p for p in unpacked.rglob("us-2*.csv")}
+    assert (len(states), len(nationals)) == (470, 450)
+    store = open_store(url)
+    checked: list[dt.date] = []
+
+    def check(done: int, total: int, changed: int) -> None:
+        day = _day(states[done - 1].name)
+        got = sorted((r.date.isoformat(), r.fips, r.name, r.cases, r.deaths)
+                     for r in store.rows(STATES))  # fmt: skip
+        assert got == published_states(states[done - 1]), day
+        if day in nationals:
+            national = [(r.date.isoformat(), r.cases, r.deaths) for r in store.rows(NATIONAL)]
+            assert national == published_national(nationals[day]), day
+        checked.append(day)
+
+    try:
+        done = replay(settings(url), [unpacked], store, progress=check)
+        assert done.failed is None and (done.dates, done.versions) == (470, 920)
+        assert len(checked) == 470
+        for path in states[::23]:
+            rebuilt = rows_as_of(store, STATES, run_as_of(store, _day(path.name)))
+            got = sorted((r.date.isoformat(), r.fips, r.name, r.cases, r.deaths) for r in rebuilt)
+            assert got == published_states(path), path.name
+    finally:
+        store.close()

@@ -197,3 +197,41 @@ def test_as_of_link_day_history_and_return_to_latest(browser: Any, history_serve
     # Only the refused requests' own console lines (Chromium logs each 404).
     assert all("404" in line for line in watched.console_errors), watched.console_errors
     assert watched.outside == []
+
+
+def test_settled_chart_shows_the_apis_shares(browser: Any, history_served: Served) -> None:
+    served = history_served
+    watched: Watched = open_page(browser, served, viewport={"width": 1280, "height": 900})
+    page = watched.page
+    page.goto(served.base_url + f"/#state={NEW_YORK}")
+    wait_view(page, NEW_YORK, None)
+    page.wait_for_function(
+        f"() => document.body.dataset.settled === 'USA-{NEW_YORK}'", timeout=15_000
+    )
+    assert page.is_visible("#settled-chart")
+    caption = page.inner_text("#settled-caption")
+    assert "still revised k days after first published" in caption
+    assert "New York" in caption and "all versions stored" in caption
+    rows = page.locator("#settled-bars svg")
+    assert rows.count() == 2
+    for row, measure in zip(rows.all(), ("cases", "deaths"), strict=True):
+        body = api(served, f"/api/v1/states/{NEW_YORK}/revisions?measure={measure}")
+        shares = {s["days"]: s["share_still_revised"] for s in body["settled_after"]}
+        assert shares[1] is not None and shares[1] > 0  # the slice has revisions
+        bars = row.locator("rect")
+        shown = {
+            int(bars.nth(i).get_attribute("data-days")): bars.nth(i).get_attribute("data-share")
+            for i in range(bars.count())
+        }
+        assert shown.keys() == shares.keys()
+        for days, share in shares.items():
+            assert float(shown[days]) == share
+        assert f"1 d {round(shares[1] * 100, 1):g}%" in row.get_attribute("aria-label")
+    # Back to the United States: the national figures.
+    page.select_option("#state-select", "")
+    wait_view(page, "us", None)
+    page.wait_for_function("() => document.body.dataset.settled === 'USA'", timeout=15_000)
+    national = api(served, "/api/v1/revisions?measure=cases")["settled_after"][0]
+    first = page.locator("#settled-bars svg").first.locator("rect[data-days='1']")
+    assert float(first.get_attribute("data-share")) == national["share_still_revised"]
+    dashboard.assert_clean(watched)

@@ -1,18 +1,10 @@
 /*
- * covid-etl public dashboard.
- *
- * Loads the records and summary from the API (relative URLs, so the page also
- * works behind a path prefix such as an API Gateway stage), fills in the
- * headline figures and draws three uPlot charts whose x ranges stay in sync.
- * The 7-day averages are the API's (the NYT's rule), never computed here. The
- * NYT's notes for the place shown (/api/v1/anomalies) are marked on the daily
- * charts and listed below them.
- * #as_of=YYYY-MM-DD (with #state=…) adds as_of= to every data request; a day clicked on a
- * daily chart lists its publication history (/api/v1/changes).
- *
- * Written for a strict Content-Security-Policy: no inline script or style.
- * Element styles are only ever set through the CSSOM (element.style), which
- * CSP permits.
+ * covid-etl public dashboard: headlines and three uPlot charts in sync, from the API (relative
+ * URLs: works behind a path prefix). 7-day averages are the API's (the NYT's rule). The place's
+ * NYT notes (/api/v1/anomalies) are marked on the daily charts and listed; how its figures
+ * settled (/revisions) is a bar row. #as_of=YYYY-MM-DD adds as_of= to every data request; a
+ * day clicked lists its publication history (/api/v1/changes).
+ * For a strict CSP: no inline script or style; styles only through the CSSOM (element.style).
  */
 (function () {
   "use strict";
@@ -81,9 +73,10 @@
     notes: [], // the NYT's notes for that place
     notesTicket: 0, // the latest notes request; older answers are ignored
     historyTicket: 0, // the latest day-history request
+    settledTicket: 0, // the latest revisions request
   };
 
-  /* ---------------------------------------------------------------- as of */
+  /* as of */
 
   // The hash: state=FIPS&as_of=YYYY-MM-DD, either optional.
   function hashParams() {
@@ -149,7 +142,7 @@
     document.body.dataset.asOf = AS_OF;
   }
 
-  /* ---------------------------------------------------------------- utils */
+  /* utils */
 
   function $(id) {
     return document.getElementById(id);
@@ -195,7 +188,7 @@
     return v == null || !(v > 0) ? null : v;
   }
 
-  /* ----------------------------------------------------------------- data */
+  /* data */
 
   function fetchJSON(url) {
     return fetch(url, {
@@ -280,7 +273,7 @@
     });
   }
 
-  /* ------------------------------------------------------------ headlines */
+  /* headlines */
 
   function lastNonNull(key) {
     for (var i = state.records.length - 1; i >= 0; i--) {
@@ -392,7 +385,7 @@
     if (counts.length) el.title = "Rows " + counts.join(", ");
   }
 
-  /* ----------------------------------------------------------- change log */
+  /* change log */
 
   // What the last run changed in the national series, from its change-log entries.
   function loadLastChanges() {
@@ -479,7 +472,7 @@
     ctx.restore();
   }
 
-  /* ---------------------------------------------------------------- notes */
+  /* notes */
 
   // The NYT's notes on the place shown: asked for again whenever the place changes.
   function loadNotes(place) {
@@ -492,6 +485,7 @@
     $("notes-table").hidden = true;
     hideDayHistory();
     redrawDaily();
+    loadSettled(place);
     return loadPages(ENDPOINTS.notes + encodeURIComponent(place.geoid), "anomalies").then(
       function (notes) {
         if (ticket !== state.notesTicket) return;
@@ -687,7 +681,70 @@
     });
   }
 
-  /* ---------------------------------------------------------- day history */
+  /* settled */
+
+  // The share of the place's days still revised k days after first published. No as_of there.
+  function loadSettled(place) {
+    var ticket = ++state.settledTicket;
+    var fips = place.geoid.slice(4);
+    var url = "api/v1/" + (fips ? "states/" + fips + "/" : "") + "revisions?limit=1&measure=";
+    $("settled-chart").hidden = true;
+    setText("settled-note", "Loading how the figures settled…");
+    document.body.dataset.settled = "loading";
+    Promise.all([fetchJSON(url + "cases"), fetchJSON(url + "deaths")]).then(
+      function (bodies) {
+        if (ticket !== state.settledTicket) return;
+        var known = bodies[0].settled_after.some(function (s) {
+          return s.share_still_revised !== null;
+        });
+        $("settled-bars").textContent = "";
+        if (known) {
+          settledRow(bodies[0].settled_after, "Cases", COLORS.cases);
+          settledRow(bodies[1].settled_after, "Deaths", COLORS.deaths);
+        }
+        setText("settled-note", known ? "" : "No revision history stored for " + place.name + ".");
+        setText("settled-caption", "Share of days whose figure was still revised k days after " +
+          "first published, " + place.name + " (all versions stored)");
+        $("settled-chart").hidden = !known;
+        document.body.dataset.settled = known ? place.geoid : "none";
+      },
+      function (err) {
+        if (ticket !== state.settledTicket) return;
+        setText("settled-note", "The revision figures could not load: " + err.message + ".");
+        document.body.dataset.settled = "error";
+      }
+    );
+  }
+
+  function svgNode(parent, tag, attrs, text) {
+    var el = parent.appendChild(document.createElementNS("http://www.w3.org/2000/svg", tag));
+    Object.keys(attrs).forEach(function (k) {
+      el.setAttribute(k, attrs[k]);
+    });
+    el.textContent = text || "";
+    return el;
+  }
+
+  function pct(x) {
+    return x === null ? "–" : Math.round(x * 1000) / 10 + "%";
+  }
+
+  // One measure's bars, k = 1 … 90 days, each labelled with its share.
+  function settledRow(shares, label, color) {
+    var svg = svgNode($("settled-bars"), "svg", { viewBox: "0 0 420 96", role: "img" });
+    var said = shares.map(function (s) {
+      var x = 70 + 50 * shares.indexOf(s), h = Math.round(s.share_still_revised * 60);
+      svgNode(svg, "rect", { x: x + 8, y: 78 - h, width: 34, height: h, fill: color,
+        "data-days": s.days, "data-share": s.share_still_revised });
+      svgNode(svg, "text", { x: x + 25, y: 74 - h }, pct(s.share_still_revised));
+      svgNode(svg, "text", { x: x + 25, y: 93 }, s.days + " d");
+      return s.days + " d " + pct(s.share_still_revised);
+    });
+    svgNode(svg, "text", { x: 0, y: 76, "text-anchor": "start" }, label);
+    svg.setAttribute("aria-label", label + " still revised after " + said.join(", "));
+  }
+
+  /* day history */
 
   // A click (not a drag) or Enter on a daily chart: the day at its cursor, which the arrow
   // keys, Home and End move.
@@ -806,7 +863,7 @@
     $("day-history-close").addEventListener("click", hideDayHistory);
   }
 
-  /* --------------------------------------------------------------- charts */
+  /* charts */
 
   function legendValue(u, v) {
     return v == null ? "–" : fmtInt(v);
@@ -822,9 +879,8 @@
     return { width: width, height: height };
   }
 
-  // Min/max of the visible data of every shown series drawn on `scaleKey`,
-  // widened to include zero. uPlot has already set series[0].idxs to the
-  // visible index window when it calls a scale's range function.
+  // Min/max of the visible data (series[0].idxs, set by uPlot) of the shown series on
+  // `scaleKey`, widened to include zero.
   function visibleExtent(u, scaleKey, withZero) {
     var idxs = u.series[0].idxs || [0, u.data[0].length - 1];
     var i0 = idxs[0] == null ? 0 : idxs[0];
@@ -844,9 +900,8 @@
     return lo <= hi ? [lo, hi] : [0, 0];
   }
 
-  // Linear range for the cumulative chart: the visible window's own minimum to maximum with a
-  // margin, not from zero, so a zoomed window (say 2022, 55 to 80 million cases) uses the
-  // whole height instead of a thin band at the top.
+  // Cumulative chart: the visible window's own min to max with a margin, not from zero, so a
+  // zoomed window uses the whole height.
   function fittedLinearRange(u, dataMin, dataMax, key) {
     var own = visibleExtent(u, key, false);
     var pad = (own[1] - own[0]) * 0.05 || Math.abs(own[1]) * 0.05 || 1;
@@ -855,9 +910,8 @@
     return [min, own[1] + pad];
   }
 
-  // Linear range for the left ("y") and right ("d") scales, chosen so that
-  // zero sits at the same height on both axes even when one series dips
-  // below zero (downward revisions of the daily counts).
+  // Left ("y") and right ("d") linear scales with zero at the same height on both, even when
+  // one series dips below zero.
   function alignedLinearRange(u, dataMin, dataMax, key) {
     var ext = { y: visibleExtent(u, "y"), d: visibleExtent(u, "d") };
     var negFrac = 0;
@@ -1007,8 +1061,7 @@
   function dailyChart(measure) {
     return function (el, log) {
       var opts = baseOptions(chartSize(el), log, measure);
-      // Bars read well on a linear axis; on a log axis they would all grow from
-      // the bottom of the range and merge into a block, so use a thin line.
+      // Bars on a linear axis; on a log axis they would merge into a block: a thin line.
       var bars = !log && !!uPlot.paths.bars;
       var barPaths = function () {
         return bars ? uPlot.paths.bars({ size: [0.7, 8, 1], align: 0 }) : undefined;
@@ -1026,8 +1079,7 @@
           points: { show: false },
           value: legendValue,
         },
-        // The days the API's average leaves out, drawn apart (outlined bars; dots on a log
-        // axis), so a spike that does not move the line shows why.
+        // Days left out of the average: outlined bars (dots on a log axis).
         {
           label: "Left out of the 7-day average",
           scale: "y",
@@ -1098,8 +1150,7 @@
     updatePresetButtons();
   }
 
-  // When the cursor is not over a chart the legend would show only dashes;
-  // show the last visible day instead (useful on touch screens).
+  // No cursor over a chart: the legend shows the last visible day, not dashes.
   function legendFallback(u) {
     if (u.legend.idx != null || !u.series[0].idxs) return;
     var last = u.series[0].idxs[1];
@@ -1202,7 +1253,7 @@
     });
   }
 
-  /* ------------------------------------------------------------- controls */
+  /* controls */
 
   function presetRange(key) {
     var first = state.full[0];
@@ -1260,12 +1311,12 @@
     });
   }
 
-  /* ----------------------------------------------------------------- main */
+  /* main */
 
-  function disableControls() {
+  function setControls(on) {
     var controls = document.querySelectorAll(".controls button, .controls input");
     Array.prototype.forEach.call(controls, function (c) {
-      c.disabled = true;
+      c.disabled = !on;
     });
   }
 
@@ -1279,7 +1330,7 @@
     el.hidden = false;
     document.body.dataset.state = "error";
     $("main").setAttribute("aria-busy", "false");
-    ["headline-cases", "headline-deaths", "headline-recovered", "data-through", "last-run", "last-changes", "notes-status"].forEach(
+    ["headline-cases", "headline-deaths", "headline-recovered", "data-through", "last-run", "last-changes", "notes-status", "settled-note"].forEach(
       function (id) {
         var node = $(id);
         if (node && node.textContent === "…") {
@@ -1288,7 +1339,7 @@
         }
       }
     );
-    disableControls();
+    setControls(false);
   }
 
   function start() {
@@ -1300,7 +1351,7 @@
       showError("this browser does not support the Fetch API");
       return;
     }
-    disableControls();
+    setControls(false);
     wireAsOf();
     wireDayHistory();
     Promise.all([
@@ -1314,19 +1365,13 @@
         prepare(records);
         renderStatus();
         renderHeadlines();
-        Array.prototype.forEach.call(
-          document.querySelectorAll(".controls button, .controls input"),
-          function (c) {
-            c.disabled = false;
-          }
-        );
+        setControls(true);
         wireControls();
         buildCharts();
         observeResize();
         loadNotes(NATIONAL);
         document.dispatchEvent(new CustomEvent("dashboard:national-ready"));
-        // The last run's changes need the summary's run id: a second round trip, which the
-        // charts do not wait for. The revised days are marked on the daily chart once known.
+        // The last run's changes need the summary's run id: a second round trip, not waited for.
         return loadLastChanges().then(function (changes) {
           renderLastChanges(changes);
           if (state.revised.length) redrawDaily();
@@ -1337,10 +1382,9 @@
       });
   }
 
-  /* ------------------------------------------------------ other series */
+  /* other series */
 
-  // states.js shows one jurisdiction's series in these same charts and headlines, and goes
-  // back to the national series; the national rows are kept aside meanwhile.
+  // states.js shows a jurisdiction's series in these charts, then the national rows kept aside.
   var nationalRecords = null;
 
   // `place` is { geoid, name } for the NYT's notes: "USA-06" for California.

@@ -1,11 +1,8 @@
 /*
- * The states and territories: a map coloured by new cases per 100k (7-day average) on a chosen
- * date, a sortable table of every jurisdiction, and the choice of one jurisdiction, whose series
- * then fills the charts drawn by dashboard.js (window.covidDashboard), which also shows the NYT's
- * notes on it (geoid USA-{fips}). Everything comes from this server: /api/v1/states,
- * /api/v1/states/{fips}/records and the vendored us-atlas shapes.
- * The section stays hidden when the server has no per-state series. As of a day (#as_of=… in
- * the URL, read by dashboard.js), every request adds as_of= and the state's hash keeps it.
+ * States and territories: a map of new cases per 100k (7-day average) on a chosen date, a
+ * sortable table, and the choice of one jurisdiction, whose series fills dashboard.js's charts
+ * (window.covidDashboard). From /api/v1/states, /api/v1/states/{fips}/records and the vendored
+ * us-atlas shapes. Hidden without per-state series. As of a day, requests add as_of=.
  */
 (function () {
   "use strict";
@@ -54,7 +51,7 @@
     request: 0, // the latest snapshot request; older answers are ignored
   };
 
-  /* ---------------------------------------------------------------- utils */
+  /* utils */
 
   function $(id) {
     return document.getElementById(id);
@@ -122,9 +119,9 @@
     return out;
   }
 
-  /* ------------------------------------------------------------------ map */
+  /* map */
 
-  // us-atlas shapes are already projected to screen units: each ring is a plain polyline.
+  // us-atlas shapes are projected already: each ring is a polyline.
   function ringsToPath(polygons) {
     var d = "";
     polygons.forEach(function (rings) {
@@ -174,7 +171,7 @@
       svg.appendChild(territoryBox(box, entry, x));
       x += BOX.width + BOX.gap;
     });
-    // Anything else in the data without a shape still gets a box, never dropped silently.
+    // Anything else without a shape gets a box, never dropped.
     view.entries.forEach(function (entry) {
       if (view.shapes[entry.fips]) return;
       svg.appendChild(territoryBox({ fips: entry.fips, label: entry.fips }, entry, x));
@@ -291,7 +288,7 @@
     return item;
   }
 
-  /* ---------------------------------------------------------------- table */
+  /* table */
 
   function renderTableHead() {
     var row = document.querySelector("#states-table thead tr");
@@ -362,7 +359,7 @@
       "All jurisdictions on " + view.day + " (each one's latest row on or before that day)";
   }
 
-  /* ------------------------------------------------------------- snapshot */
+  /* snapshot */
 
   function applySnapshot(snapshot) {
     view.entries = snapshot.states || [];
@@ -409,7 +406,7 @@
     $("states-note").textContent = note;
   }
 
-  /* -------------------------------------------------------------- choosing */
+  /* choosing */
 
   function hashFips() {
     var m = /(?:^#|&)state=([0-9]{2})(?:&|$)/.exec(window.location.hash);
@@ -482,7 +479,7 @@
     });
   }
 
-  /* ----------------------------------------------------------------- main */
+  /* main */
 
   function showError(err) {
     var el = $("states-note");
