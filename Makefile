@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint typecheck pytest docs docs-serve figures screenshots bench bench-etl bench-states bench-postgres bench-api bench-replay clean
+.PHONY: venv run test test-slow lint typecheck pytest docs docs-serve figures screenshots bench bench-etl bench-states bench-postgres bench-api bench-replay clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n auto -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(BIN)/pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+## make test-slow: the slow lane, tests too long for every run (the whole corpus of the NYT's
+## daily versions replayed, every day read back: about two minutes)
+test-slow: $(STAMP)
+	COVID_ETL_SLOW=1 $(BIN)/pytest -m slow -k whole_corpus
 
 # The theme's notice about its own future is not a warning about this site.
 DOCS_ENV := NO_MKDOCS_2_WARNING=1

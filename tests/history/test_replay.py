@@ -197,7 +197,11 @@ def test_a_killed_replay_resumes_to_the_same_store(tmp_path: Path, versions: Pat
     assert state(killed) == state(through)
 
 
-@pytest.mark.slow  # the whole corpus: about a minute
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("COVID_ETL_SLOW") != "1",
+    reason="the slow lane (about two minutes): `make test-slow` or COVID_ETL_SLOW=1",
+)
 def test_the_whole_corpus_replays_and_every_day_reads_back_as_its_version(
     tmp_path: Path,
 ) -> None:
