@@ -18,7 +18,7 @@ import click
 
 from covid_etl.errors import ConfigError, EtlError
 from covid_etl.log import configure_logging
-from covid_etl.models import NATIONAL_NAME, ChangeEntry, RunRecord
+from covid_etl.models import NATIONAL_NAME, ChangeEntry
 from covid_etl.settings import Settings, settings_from_env
 from covid_etl.store import check_database_url, missing_database, open_store
 
@@ -30,7 +30,6 @@ EXIT_FAILED, EXIT_USAGE = 1, 2
 # Dates the table shows; --format csv or json gives them all.
 SHOWN = 20
 # Runs read per query when mapping run ids to as-of dates.
-RUNS_PAGE = 500
 
 
 @click.command()
@@ -110,19 +109,14 @@ def _settings(database_url: str | None) -> Settings:
 
 
 def _read(store: Store, place: str) -> tuple[list[ChangeEntry], dict[int, dt.date | None] | None]:
-    """The change-log entries of ``place`` and each run's as-of date; None for the dates when
-    ``place`` is a state with no stored series. The entries are read before the runs: a run
-    commits its entries with its final record, so every run they name is read after them."""
+    """The change-log entries of ``place`` and each of their runs' as-of dates (the entries
+    carry them); None for the dates when ``place`` is a state with no stored series."""
     from covid_etl.series.registry import STATES
-    from covid_etl.series.revisions import as_of_by_run
 
     if place != NATIONAL_NAME and place not in store.partitions(STATES):
         return [], None
     entries = store.changes(series=place)
-    runs: list[RunRecord] = []
-    while page := store.list_runs(limit=RUNS_PAGE, offset=len(runs)):
-        runs += page
-    return entries, as_of_by_run(runs)
+    return entries, {entry.run_id: entry.as_of for entry in entries}
 
 
 def _print_table(settled: Settled, place: str, measure: str) -> None:

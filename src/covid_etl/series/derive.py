@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from covid_etl.models import Anomaly
 from covid_etl.series.spec import Column
@@ -76,6 +76,30 @@ def nyt_average(
                 total += daily[j]
         averages.append(total / days if days else None)
     return Averaged(averages, left_out)
+
+
+class NytFigures(NamedTuple):
+    """A place's daily new cases and deaths and their averages by the NYT's rule."""
+
+    new_cases: list[int]
+    new_deaths: list[int]
+    cases: Averaged
+    deaths: Averaged
+
+
+def nyt_figures(rows: Sequence[Any], notes: Iterable[Anomaly]) -> NytFigures:
+    """The daily figures of a place's rows (date order; fields ``date``, ``cases``, ``deaths``)
+    with the NYT's notes on that place."""
+    notes = list(notes)
+    dates = [r.date for r in rows]
+    new_cases = daily_values([r.cases for r in rows])
+    new_deaths = daily_values([r.deaths for r in rows])
+    return NytFigures(
+        new_cases,
+        new_deaths,
+        nyt_average(dates, new_cases, left_out_days(notes, "cases")),
+        nyt_average(dates, new_deaths, left_out_days(notes, "deaths")),
+    )
 
 
 def rounded(value: float | None) -> float | None:

@@ -24,11 +24,9 @@ from covid_etl.series.derive import (
     NEW_CASES,
     NEW_DEATHS,
     OMITTED,
-    daily_values,
     date_column,
     day_over_day,
-    left_out_days,
-    nyt_average,
+    nyt_figures,
     rounded,
 )
 from covid_etl.series.spec import Built, Column, Key, Series
@@ -158,12 +156,8 @@ def national_shrinks(lost: Sequence[Key]) -> HistoryShrinks:
 def derived_rows(records: Sequence[Record], notes: Sequence[Anomaly] = ()) -> list[dict[str, Any]]:
     """One JSON-ready dict per record with the API's columns (``NATIONAL.api_columns``), the
     averages by the NYT's rule with its national notes (geoid ``USA``)."""
-    dates = [r.date for r in records]
-    new_cases = daily_values([r.cases for r in records])
-    new_deaths = daily_values([r.deaths for r in records])
+    new_cases, new_deaths, cases, deaths = nyt_figures(records, notes)
     new_recovered = day_over_day([r.recovered for r in records])
-    cases = nyt_average(dates, new_cases, left_out_days(notes, "cases"))
-    deaths = nyt_average(dates, new_deaths, left_out_days(notes, "deaths"))
     return [
         {
             "date": r.date.isoformat(),

@@ -33,10 +33,8 @@ from covid_etl.series.derive import (
     NEW_CASES,
     NEW_DEATHS,
     OMITTED,
-    daily_values,
     date_column,
-    left_out_days,
-    nyt_average,
+    nyt_figures,
     rounded,
 )
 from covid_etl.series.spec import Built, Column, Key, Series
@@ -233,11 +231,7 @@ def derived_state_rows(
     """One dict per record (date order) with the API's columns (``STATES.api_columns``); the
     averages by the NYT's rule with the state's notes, per 100k from the unrounded average (as
     the NYT computes it)."""
-    dates = [r.date for r in records]
-    new_cases = daily_values([r.cases for r in records])
-    new_deaths = daily_values([r.deaths for r in records])
-    cases = nyt_average(dates, new_cases, left_out_days(notes, "cases"))
-    deaths = nyt_average(dates, new_deaths, left_out_days(notes, "deaths"))
+    new_cases, new_deaths, cases, deaths = nyt_figures(records, notes)
     return [
         {
             "date": r.date.isoformat(),

@@ -186,7 +186,7 @@ class DataService:
         for _ in range(SNAPSHOT_ATTEMPTS):
             before = self.store.last_run()
             stored = self.store.rows(NATIONAL)
-            notes = self._read_notes(_revision_of(before)).by_place.get(NATION, [])
+            notes = self.notes(_revision_of(before)).by_place.get(NATION, [])
             rows = NATIONAL.api_rows(stored, notes)
             success = self.store.last_successful_run()
             finished = success.finished_at if success is not None else None

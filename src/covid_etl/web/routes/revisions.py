@@ -12,9 +12,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from covid_etl.models import RunRecord
 from covid_etl.series.changelog import NATIONAL
-from covid_etl.series.revisions import Settled, as_of_by_run, page_of, report, settle, to_csv
+from covid_etl.series.revisions import Settled, page_of, report, settle, to_csv
 from covid_etl.series.revisions import window as date_range
 from covid_etl.store.base import Store
 from covid_etl.web.cache import Rendered
@@ -36,8 +35,6 @@ from covid_etl.web.schemas import ErrorBody, RevisionsPage
 PATH = "/api/v1/revisions"
 STATE_PATH = "/api/v1/states/{fips}/revisions"
 _FIPS = re.compile(r"^[0-9]{2}$")
-# Runs read per query when mapping run ids to as-of dates.
-RUNS_PAGE = 500
 
 router = APIRouter()
 
@@ -140,11 +137,7 @@ async def _answer(
 def read_settled(
     store: Store, place: str, measure: str, start: dt.date | None, end: dt.date | None
 ) -> Settled:
-    """How ``place``'s dates from ``start`` through ``end`` settled. The change-log entries are
-    read before the runs: a run commits its entries with its final record, so every run they
-    name is among the runs read after them."""
+    """How ``place``'s dates from ``start`` through ``end`` settled: the change-log entries
+    carry their runs' as-of dates, so one read is enough."""
     entries = store.changes(series=place, start=start, end=end)
-    runs: list[RunRecord] = []
-    while page := store.list_runs(limit=RUNS_PAGE, offset=len(runs)):
-        runs += page
-    return settle(entries, as_of_by_run(runs), measure)
+    return settle(entries, {entry.run_id: entry.as_of for entry in entries}, measure)
