@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers.servers import SourceServer
@@ -20,6 +23,28 @@ POPULATION_REAL = FIXTURES / "states" / "state-population-2019.csv"
 ANOMALIES_CURRENT = PACKAGE_DATA / "nyt-anomalies.csv"
 ROLLING = REAL / "nyt" / "rolling-averages"
 NYT_2021_07_08 = REAL / "nyt" / "us-2021-07-08.csv"
+# The NYT's daily versions: 450 of us.csv, 470 of us-states.csv (docs/history.md).
+VINTAGES = (REAL / "nyt" / "vintages" / "us-vintages.tar.xz",
+            REAL / "nyt" / "vintages" / "us-states-vintages.tar.xz")  # fmt: skip
+
+
+def version_day(name: str) -> dt.date:
+    """The day of a version file (``us-2020-04-14.csv``, ``us-states-2020-04-14.csv``)."""
+    return dt.date.fromisoformat(name.removesuffix(".csv")[-10:])
+
+
+def unpack_versions(target: Path, keep: Callable[[dt.date], bool]) -> Path:
+    """The version files whose day ``keep`` accepts, unpacked from both archives into
+    ``target``, each under its own name."""
+    for archive in VINTAGES:
+        with tarfile.open(archive) as opened:
+            for member in opened.getmembers():
+                name = Path(member.name).name
+                if member.isfile() and keep(version_day(name)):
+                    data = opened.extractfile(member)
+                    assert data is not None
+                    (target / name).write_bytes(data.read())
+    return target
 
 
 def nyt_history(day: str) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +17,8 @@ from covid_etl.run.replay import replay
 from covid_etl.settings import SCHEDULE_OFF, Settings
 from covid_etl.store import open_store
 from covid_etl.web.app import create_app
-from tests.helpers.data import REAL
+from tests.helpers.data import unpack_versions
 
-ARCHIVES = (REAL / "nyt" / "vintages" / "us-vintages.tar.xz",
-            REAL / "nyt" / "vintages" / "us-states-vintages.tar.xz")  # fmt: skip
 FIRST, LAST = dt.date(2020, 4, 10), dt.date(2020, 5, 9)
 
 
@@ -30,14 +27,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     folder = tmp_path_factory.mktemp("as-of")
     versions = folder / "versions"
     versions.mkdir()
-    for archive in ARCHIVES:
-        with tarfile.open(archive) as opened:
-            for member in opened.getmembers():
-                name = Path(member.name).name
-                if member.isfile() and FIRST <= dt.date.fromisoformat(name[-14:-4]) <= LAST:
-                    data = opened.extractfile(member)
-                    assert data is not None
-                    (versions / name).write_bytes(data.read())
+    unpack_versions(versions, lambda day: FIRST <= day <= LAST)
     url = f"sqlite:///{folder / 'replayed.db'}"
     settings = Settings(database_url=url, offline=True, environment="testing")
     store = open_store(url)

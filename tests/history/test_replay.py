@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -27,11 +26,9 @@ from covid_etl.series.registry import NATIONAL, STATES
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
 from covid_etl.store.asof import NoHistory, rows_as_of, run_as_of
-from tests.helpers.data import REAL
+from tests.helpers.data import unpack_versions
 from tests.helpers.env import cli_env
 
-VINTAGES = REAL / "nyt" / "vintages"
-ARCHIVES = (VINTAGES / "us-vintages.tar.xz", VINTAGES / "us-states-vintages.tar.xz")
 ROOT = Path(__file__).parents[2]
 # The first 60 days of the per-state versions (2020-03-25..2020-05-23); the national versions
 # start on 2020-04-14, so the slice has days with one series' version and days with both.
@@ -47,14 +44,7 @@ def _day(name: str) -> dt.date:
 def versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The slice's version files, unpacked once for the session."""
     target = tmp_path_factory.mktemp("versions")
-    for archive in ARCHIVES:
-        with tarfile.open(archive) as opened:
-            for member in opened.getmembers():
-                name = Path(member.name).name
-                if member.isfile() and FIRST <= _day(name) <= LAST:
-                    data = opened.extractfile(member)
-                    assert data is not None
-                    (target / name).write_bytes(data.read())
+    unpack_versions(target, lambda day: FIRST <= day <= LAST)
     assert len(list(target.iterdir())) == DAYS + (LAST - dt.date(2020, 4, 14)).days + 1
     return target
 
@@ -210,11 +200,9 @@ def test_the_whole_corpus_replays_and_every_day_reads_back_as_its_version(
     url = f"sqlite:///{tmp_path / 'corpus.db'}"
     unpacked = tmp_path / "versions"
     unpacked.mkdir()
-    for archive in ARCHIVES:
-        with tarfile.open(archive) as opened:
-            opened.extractall(unpacked, filter="data")
-    states = sorted(unpacked.rglob("us-states-*.csv"))
-    nationals = {_day(p.name): p for p in unpacked.rglob("us-2*.csv")}
+    unpack_versions(unpacked, lambda day: True)
+    states = sorted(unpacked.glob("us-states-*.csv"))
+    nationals = {_day(p.name): p for p in unpacked.glob("us-2*.csv")}
     assert (len(states), len(nationals)) == (470, 450)
     store = open_store(url)
     checked: list[dt.date] = []

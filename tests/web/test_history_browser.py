@@ -7,9 +7,7 @@ latest, then a day before the history."""
 from __future__ import annotations
 
 import datetime as dt
-import tarfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +16,7 @@ import pytest
 from covid_etl.run.replay import replay
 from covid_etl.settings import Settings
 from covid_etl.store import open_store
-from tests.helpers.data import REAL
+from tests.helpers.data import unpack_versions
 from tests.helpers.env import cli_env
 from tests.helpers.serve import Served, serving
 from tests.web import test_dashboard_browser as dashboard
@@ -28,8 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 browser = dashboard.browser  # the same Chromium fixture
 
-ARCHIVES = (REAL / "nyt" / "vintages" / "us-vintages.tar.xz",
-            REAL / "nyt" / "vintages" / "us-states-vintages.tar.xz")  # fmt: skip
 FIRST, LAST = dt.date(2020, 4, 10), dt.date(2020, 5, 9)
 NEW_YORK = "36"
 AS_OF = "2020-04-20"
@@ -40,14 +36,7 @@ def history_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
     folder = tmp_path_factory.mktemp("history-browser")
     versions = folder / "versions"
     versions.mkdir()
-    for archive in ARCHIVES:
-        with tarfile.open(archive) as opened:
-            for member in opened.getmembers():
-                name = Path(member.name).name
-                if member.isfile() and FIRST <= dt.date.fromisoformat(name[-14:-4]) <= LAST:
-                    data = opened.extractfile(member)
-                    assert data is not None
-                    (versions / name).write_bytes(data.read())
+    unpack_versions(versions, lambda day: FIRST <= day <= LAST)
     url = f"sqlite:///{folder / 'replayed.db'}"
     store = open_store(url)
     try:

@@ -18,7 +18,6 @@ import functools
 import json
 import shutil
 import sqlite3
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,9 @@ from covid_etl.run.replay import replay
 from covid_etl.settings import SCHEDULE_OFF, Settings
 from covid_etl.store import open_store
 from covid_etl.web.app import CACHED_PATHS, create_app
-from tests.helpers.data import REAL
+from tests.helpers.data import unpack_versions
 from tests.helpers.env import fast_settings
 
-VINTAGES = REAL / "nyt" / "vintages"
-ARCHIVES = (VINTAGES / "us-vintages.tar.xz", VINTAGES / "us-states-vintages.tar.xz")
 # The national versions start on 2020-04-14 (the per-state ones on 2020-03-25).
 SLICE = tuple(dt.date(2020, 4, 14) + dt.timedelta(days=15 * i) for i in range(30))
 # Every fifth date of the slice, 75 days apart: the replay the other backends run.
@@ -54,15 +51,7 @@ def state_path(fips: str) -> str:
 
 def extract(days: tuple[dt.date, ...], target: Path) -> Path:
     """The national and per-state versions of ``days``, unpacked from the archives."""
-    wanted = {f"{prefix}-{day}.csv" for day in days for prefix in ("us", "us-states")}
-    for archive in ARCHIVES:
-        with tarfile.open(archive) as opened:
-            for member in opened.getmembers():
-                name = Path(member.name).name
-                if member.isfile() and name in wanted:
-                    data = opened.extractfile(member)
-                    assert data is not None
-                    (target / name).write_bytes(data.read())
+    unpack_versions(target, set(days).__contains__)
     assert len(list(target.iterdir())) == 2 * len(days)
     return target
 
