@@ -1,4 +1,5 @@
-# One command each: `make run` loads the data, `make test` runs lint, type check, tests and the
+# One command each: `make run` loads the data (installing only what running needs), `make serve`
+# publishes it, `make test` runs lint, type check, tests and the
 # documentation site's build, `make docs` builds the site, `make bench` runs every benchmark and
 # rewrites the figures under docs/, `make figures` and `make screenshots` redraw the write-up's
 # charts and dashboard captures (docs/write-up.md).
@@ -6,10 +7,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+# `make run` and `make serve` install the package and only the extras the database URL needs
+# (psycopg for postgresql://, boto3 for s3://), never the development toolchain; a venv that
+# already has the development install is used as it is.
+RUN_EXTRAS := $(strip $(if $(filter postgresql% postgres%,$(COVID_ETL_DATABASE_URL)),postgres) \
+	$(if $(filter s3://%,$(COVID_ETL_DATABASE_URL)),s3))
+RUN_STAMP := $(VENV)/.installed-run$(if $(RUN_EXTRAS),-$(RUN_EXTRAS))
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run test test-slow lint typecheck pytest docs docs-serve figures screenshots bench bench-etl bench-states bench-postgres bench-api bench-replay clean
+.PHONY: venv run serve test test-slow lint typecheck pytest docs docs-serve figures screenshots bench bench-etl bench-states bench-postgres bench-api bench-replay clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +32,23 @@ $(BENCH_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
+$(RUN_STAMP): pyproject.toml
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then \
+		echo "Using the development install in $(VENV)"; \
+	else \
+		$(PYTHON) -m venv $(VENV) && \
+		$(BIN)/python -m pip install --quiet --upgrade pip && \
+		$(BIN)/python -m pip install --quiet -e '.$(if $(RUN_EXTRAS),[$(RUN_EXTRAS)])'; \
+	fi
+	touch $@
+
 ## make run [OFFLINE=1]: run the ETL once (OFFLINE=1 uses the bundled snapshot, no network)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/covid-etl run $(if $(OFFLINE),--offline,)
+
+## make serve: the API, the dashboard and the daily schedule on http://127.0.0.1:8000/
+serve: $(RUN_STAMP)
+	$(BIN)/covid-etl serve
 
 ## make test: lint, type check and the test suite, which includes the documentation site's strict
 ## build (tests/site/test_docs_site.py builds it as `make docs` does and also fails on any line of

@@ -130,7 +130,7 @@ class S3Store:
                 import boto3  # in the Lambda runtime; kept off the import path of the base install
             except ImportError as exc:
                 raise StoreUnavailable(
-                    f"the S3 store needs boto3 ({exc}): pip install boto3"
+                    f"the S3 store needs boto3 ({exc}): pip install 'covid-etl[s3]' (or boto3)"
                 ) from exc
             self._client = boto3.client("s3")
         return self._client
