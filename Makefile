@@ -44,7 +44,7 @@ $(RUN_STAMP): pyproject.toml
 
 ## make run [OFFLINE=1]: run the ETL once (OFFLINE=1 uses the bundled snapshot, no network)
 run: $(RUN_STAMP)
-	$(BIN)/covid-etl run $(if $(OFFLINE),--offline,)
+	$(BIN)/covid-etl run$(if $(OFFLINE), --offline)
 
 ## make serve: the API, the dashboard and the daily schedule on http://127.0.0.1:8000/
 serve: $(RUN_STAMP)

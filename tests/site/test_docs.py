@@ -28,12 +28,6 @@ def test_readme_is_short() -> None:
     assert len(README.splitlines()) < 150
 
 
-def test_readme_quick_start_has_the_two_commands() -> None:
-    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    assert "make run " in quick_start and "make test " in quick_start
-    assert "make run OFFLINE=1" in quick_start
-
-
 def test_every_readme_link_leads_to_a_file_in_the_repository() -> None:
     """Read on a code host, the README links only to files that exist there: the generated
     reference pages exist in the built site alone, so it names them without a link."""
