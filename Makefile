@@ -16,7 +16,7 @@ RUN_STAMP := $(VENV)/.installed-run$(if $(RUN_EXTRAS),-$(RUN_EXTRAS))
 BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
-.PHONY: venv run serve test test-slow lint typecheck pytest docs docs-serve figures screenshots bench bench-etl bench-states bench-postgres bench-api bench-replay clean
+.PHONY: venv run serve test test-slow lint typecheck pytest docs docs-serve reference figures screenshots bench bench-etl bench-states bench-postgres bench-api bench-replay bench-aws clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,12 @@ docs: $(STAMP)
 docs-serve: $(STAMP)
 	$(DOCS_ENV) $(BIN)/python -m mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
+## make reference: write the reference pages (docs/reference/*.md: commands, settings, HTTP API,
+## database tables) from the code; tests/site/test_reference_pages.py fails when a committed page
+## differs from what this writes
+reference: $(STAMP)
+	$(BIN)/python -m docs_gen
+
 ## make figures: redraw the write-up's charts (docs/figures/*.svg) from the data shipped in the
 ## repository; tests/site/test_figures.py fails when the committed files differ from what this draws
 figures: $(STAMP)
@@ -103,7 +109,7 @@ screenshots: $(STAMP)
 		-k '$(SCREENSHOT_TESTS)'
 
 ## make bench: every benchmark below, in one run
-bench: bench-etl bench-states bench-postgres bench-api bench-replay
+bench: bench-etl bench-states bench-postgres bench-api bench-replay bench-aws
 
 ## make bench-etl [BENCH_REPEAT=N]: a covid-etl run against a pandas baseline (docs/benchmarks.md)
 bench-etl: $(BENCH_STAMP)
@@ -121,6 +127,13 @@ bench-postgres: $(STAMP)
 ## make bench-api: API throughput and latency against Datasette (docs/benchmarks-api.md)
 bench-api: $(STAMP)
 	$(BIN)/python bench/bench_api.py
+
+## make bench-aws: the Lambda handlers against moto with the stack's default sources, the
+## database object and the S3 requests per run, the package's cold imports (docs/benchmarks-aws.md)
+bench-aws: $(STAMP)
+	$(BIN)/python -m tests.helpers.lambda_package
+	$(BIN)/python -m tests.helpers.bench_lambda 7
+	$(BIN)/python -m bench.bench_s3
 
 ## make bench-replay: replay the shipped corpus of the NYT's daily versions and read the data as
 ## of a day (docs/benchmarks-history.md; needs wrk for the latency part)

@@ -28,6 +28,29 @@ def command_lines(root: click.Command, name: str) -> list[str]:
     return [line for line, _, _ in walk(root, name)]
 
 
+def first_paragraph(command: click.Command) -> str:
+    """The first paragraph of a command's help, whole: ``--help``'s list of commands cuts it
+    to fit a line."""
+    return " ".join((command.help or "").split("\n\n", 1)[0].split())
+
+
+def heading_id(line: str) -> str:
+    """The id the site gives the heading `` ## `covid-etl db copy` ``: ``covid-etl-db-copy``."""
+    return line.replace(" ", "-")
+
+
+def commands_table(root: click.Command, name: str) -> list[str]:
+    """Every command below ``root``, linked to its section, with its first paragraph."""
+    from .markdown import table
+
+    rows = [
+        (f"[`{line}`](#{heading_id(line)})", first_paragraph(command))
+        for line, command, _ in walk(root, name)
+        if command is not root and not isinstance(command, click.Group)
+    ]
+    return table(("Command", "What it does"), rows)
+
+
 def cli_page(root: click.Command, name: str) -> str:
     from .markdown import generated_note
 
@@ -40,6 +63,8 @@ def cli_page(root: click.Command, name: str) -> str:
         "([settings](settings.md)); an option given on the command line wins. Exit codes: 0 "
         "success, 1 a failed run, a stale deployment (`check`) or a store that cannot be read, "
         "2 bad usage or settings.",
+        "",
+        *commands_table(root, name),
         "",
     ]
     for line, command, context in walk(root, name):

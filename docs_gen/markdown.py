@@ -25,8 +25,8 @@ def code(text: str) -> str:
 
 GENERATED_NOTE = (
     '!!! note "Generated page"\n'
-    "    This page is written from {source} each time the site is built; edit the code, not "
-    "this page."
+    "    This page is written from {source} by `make reference` (`python -m docs_gen`); edit the "
+    "code, not this page."
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, NamedTuple
 
 # How each field type reads in an environment variable.
@@ -41,8 +42,29 @@ def setting_rows(settings_class: Any) -> list[SettingRow]:
     return rows
 
 
+def meaning(description: str) -> str:
+    """A description's first sentence without its asides in parentheses: the setting's line in
+    the summary table."""
+    plain = " ".join(re.sub(r"\s\([^()]*\)", "", description).split())
+    return re.split(r"(?<=\.)\s+(?=[A-Z0-9`])", plain, maxsplit=1)[0]
+
+
+def summary_table(rows: list[SettingRow]) -> list[str]:
+    from .markdown import code, table
+
+    return table(
+        ("Variable", "Default", "Meaning"),
+        [
+            (f"[`{row.env}`](#{row.env.lower()})", code(row.default) if row.default else "(empty)",
+             meaning(row.description))
+            for row in rows
+        ],
+    )  # fmt: skip
+
+
 def settings_page(rows: list[SettingRow]) -> str:
-    """One section per setting, so each has its own link (``#covid_etl_retries``)."""
+    """A summary table, then one section per setting, so each has its own link
+    (``#covid_etl_retries``)."""
     from .markdown import code, generated_note
 
     lines = [
@@ -55,6 +77,8 @@ def settings_page(rows: list[SettingRow]) -> str:
         "or of the wrong form stops the command with exit code 2 and one line naming the "
         "variable and the form it accepts. How settings are read and checked, and which parts "
         "of a URL are kept secret, is told in [Configuration](../configuration.md).",
+        "",
+        *summary_table(rows),
         "",
     ]
     for row in rows:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .svg import GRID, INK, MUTED, Svg
+from .svg import GRID, INK, MUTED, Svg, num
 
 BLUE = "#0072B2"
 VERMILLION = "#D55E00"
@@ -31,6 +31,7 @@ TITLE_Y = 24
 LEGEND_Y = 48
 PANEL_GAP = 34  # room above each panel for its heading
 AXIS_ROOM = 30  # below the last panel, for the date labels
+BAND_OPACITY = 0.3  # a light shade: the bars and lines drawn over a band stay readable
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,26 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Band:
+    """One day shaded over the whole height of a panel, labelled inside the shade."""
+
+    day: dt.date
+    label: str
+    legend: str
+    colour: str
+
+
+@dataclass(frozen=True)
 class Panel:
+    """A plot of series over the chart's days. ``limits``, when given, is the range of values the
+    axis covers (a zoom): what lies outside it is cut at the panel's edge."""
+
     heading: str
     series: Sequence[Series]
     notes: Sequence[Note] = ()
     height: float = 200
+    bands: Sequence[Band] = ()
+    limits: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,19 @@ class Lane:
     start: dt.date
     end: dt.date
     bars: Sequence[Bar]
+
+
+def value_axis(low: int, high: int) -> tuple[list[int], int]:
+    """The ticks of an axis covering [low, high], and the value its bottom edge stands for.
+
+    The bottom is the lowest tick, unless the values only just dip below the tick above it
+    (by less than a quarter of a step): then the axis ends at the lowest value, so that a
+    difference of a few hundred on a scale of tens of thousands leaves no empty band.
+    """
+    ticks = nice_ticks(low, high)
+    if len(ticks) > 2 and low < ticks[1] and ticks[1] - low < (ticks[1] - ticks[0]) / 4:
+        return ticks[1:], low
+    return ticks, ticks[0]
 
 
 def nice_ticks(low: int, high: int, count: int = 5) -> list[int]:
@@ -147,10 +176,13 @@ class DayScale:
 
 
 class ValueScale:
-    """Values to y, upwards, over the ticks' range."""
+    """Values to y, upwards, over the ticks' range (from ``low`` when the axis starts below
+    or above its first tick)."""
 
-    def __init__(self, ticks: Sequence[int], top: float, bottom: float) -> None:
-        self.low = ticks[0]
+    def __init__(
+        self, ticks: Sequence[int], top: float, bottom: float, low: int | None = None
+    ) -> None:
+        self.low = ticks[0] if low is None else low
         self.high = ticks[-1]
         self.top = top
         self.bottom = bottom
@@ -164,7 +196,7 @@ def _heading(svg: Svg, title: str) -> None:
     svg.text(LEFT, TITLE_Y, title, font_size=15, font_weight="bold")
 
 
-def _legend(svg: Svg, series: Sequence[Series]) -> None:
+def _legend(svg: Svg, series: Sequence[Series], bands: Sequence[Band] = ()) -> None:
     x = float(LEFT)
     seen: list[str] = []
     for item in series:
@@ -186,6 +218,10 @@ def _legend(svg: Svg, series: Sequence[Series]) -> None:
             )
         svg.text(x + 24, LEGEND_Y, item.label)
         x += 24 + 7 * len(item.label) + 24
+    for band in bands:
+        svg.rect(x, LEGEND_Y - 11, 18, 14, fill=band.colour, fill_opacity=BAND_OPACITY)
+        svg.text(x + 24, LEGEND_Y, band.legend)
+        x += 24 + 7 * len(band.legend) + 24
 
 
 def _segments(
@@ -210,14 +246,35 @@ def _panel(
     ticks_x: list[tuple[dt.date, str]],
     last: bool,
     right: float,
+    name: str,
 ) -> float:
-    """Draw one panel with its top edge at ``top``; return its bottom edge."""
+    """Draw one panel with its top edge at ``top``; return its bottom edge. ``name`` names
+    what belongs to the panel alone in the document (its clip path)."""
     bottom = top + panel.height
-    values = [v for s in panel.series for _, v in s.points if v is not None]
-    values += [note.value for note in panel.notes]
-    ticks_y = nice_ticks(min(0, *values), max(values))
-    y = ValueScale(ticks_y, top, bottom)
+    if panel.limits is None:
+        values = [v for s in panel.series for _, v in s.points if v is not None]
+        values += [note.value for note in panel.notes]
+        low, high = min(0, *values), max(values)
+    else:
+        low, high = panel.limits
+    ticks_y, floor = value_axis(low, high)
+    y = ValueScale(ticks_y, top, bottom, floor)
+    # Only a zoom has values beyond its edges; cutting the others would change nothing.
+    cut = (
+        {}
+        if panel.limits is None
+        else {"clip_path": svg.clip(name, LEFT, top, right - LEFT, bottom - top)}
+    )
     svg.text(LEFT, top - 10, panel.heading, font_weight="bold", fill=MUTED)
+    for band in panel.bands:
+        svg.rect(
+            x(band.day) - x.slot / 2,
+            top,
+            x.slot,
+            bottom - top,
+            fill=band.colour,
+            fill_opacity=BAND_OPACITY,
+        )
     for value in ticks_y:
         svg.line(LEFT, y(value), right, y(value), stroke=GRID)
         svg.text(LEFT - 6, y(value) + 4, compact(value), text_anchor="end", fill=MUTED)
@@ -228,14 +285,22 @@ def _panel(
             svg.text(x(day), bottom + 18, label, text_anchor="middle", fill=MUTED)
     svg.line(LEFT, y(0), right, y(0), stroke=INK)
     svg.line(LEFT, top, LEFT, bottom, stroke=INK)
+    for band in panel.bands:  # read upwards, from the foot of the shade
+        foot = bottom - 8
+        svg.text(
+            x(band.day) + 4,
+            foot,
+            band.label,
+            transform=f"rotate(-90 {num(x(band.day) + 4)} {num(foot)})",
+        )
     for series in panel.series:
         if series.kind == "bars":
             width = max(1.0, x.slot * 0.7)
             for day, count in series.points:
                 if count is None:
                     continue
-                high, low = sorted((y(count), y(0)))
-                svg.rect(x(day) - width / 2, high, width, low - high, fill=series.colour)
+                upper, lower = sorted((y(count), y(0)))
+                svg.rect(x(day) - width / 2, upper, width, lower - upper, fill=series.colour, **cut)
             continue
         dash = {"stroke_dasharray": "6 4"} if series.dashed else {}
         for run in _segments(series.points):
@@ -245,6 +310,7 @@ def _panel(
                 stroke_width=series.width,
                 stroke_linejoin="round",
                 **dash,
+                **cut,
             )
     for note in panel.notes:
         svg.circle(x(note.day), y(note.value), 3.5, fill=INK)
@@ -262,13 +328,14 @@ def panel_chart(
     height = LEGEND_Y + sum(PANEL_GAP + p.height for p in panels) + AXIS_ROOM
     svg = Svg(WIDTH, height, title=title, desc=desc)
     _heading(svg, title)
-    _legend(svg, [s for p in panels for s in p.series])
+    _legend(svg, [s for p in panels for s in p.series], [b for p in panels for b in p.bands])
     right = WIDTH - RIGHT
     x = DayScale(start, end, LEFT, right)
     ticks_x = date_ticks(start, end)
     top = float(LEGEND_Y)
     for index, panel in enumerate(panels):
-        top = _panel(svg, panel, x, top + PANEL_GAP, ticks_x, index == len(panels) - 1, right)
+        last = index == len(panels) - 1
+        top = _panel(svg, panel, x, top + PANEL_GAP, ticks_x, last, right, f"panel-{index + 1}")
     return svg.render()
 
 

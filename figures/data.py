@@ -27,6 +27,8 @@ REAL = ROOT / "tests" / "fixtures" / "real"
 NYT = PACKAGE_DATA / "nyt-us.csv"
 JHU = PACKAGE_DATA / "jhu-combined-us.csv"
 STATES = PACKAGE_DATA / "nyt-us-states.csv"
+# The national file of the same day as the shipped per-state file, 2021-07-08.
+SAME_DAY_NATIONAL = REAL / "nyt" / "us-2021-07-08.csv"
 # 470 daily versions of the NYT's us-states.csv, 2020-03-25 .. 2021-07-08, oldest first.
 STATE_VINTAGES = REAL / "nyt" / "vintages" / "us-states-vintages.tar.xz"
 STATES_HEADER = "date,state,fips,cases,deaths"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Callable
+from itertools import takewhile
 from pathlib import Path
 
 from . import data
@@ -25,11 +26,13 @@ from .charts import (
     LEFT,
     LEGEND_Y,
     MONTHS,
+    ORANGE,
     PANEL_GAP,
     RIGHT,
     TITLE_Y,
     VERMILLION,
     WIDTH,
+    Band,
     Bar,
     Lane,
     Note,
@@ -178,6 +181,7 @@ def revisions() -> str:
     changes, delta = result.changes, result.cases_delta
     inserted = changes.inserted[0].date
     start = min(delta) - dt.timedelta(days=4)
+    end = inserted + dt.timedelta(days=1)  # a day of margin: the new day is not the axis' edge
     biggest = max(delta, key=lambda day: delta[day])
     return panel_chart(
         title=f"What the {new} NYT file changed in the past",
@@ -186,15 +190,14 @@ def revisions() -> str:
             f"of us.csv revised, by how many cases ({min(delta.values())} to "
             f"{max(delta.values())}); loading it over the {old} version inserts "
             f"{len(changes.inserted)} row and updates {len(changes.updated)}, "
-            f"{changes.unchanged} unchanged."
+            f"{changes.unchanged} unchanged. The shaded day, {inserted}, is the one it added."
         ),
         start=start,
-        end=inserted,
+        end=end,
         panels=[
             Panel(
-                f"Cases added to past days by the {new} file; the dot on "
-                f"{day_label(inserted, year=False)} is the new day ({len(changes.inserted)} "
-                f"inserted, {len(changes.updated)} updated)",
+                f"Cases the {new} file added to past days: {len(changes.updated)} days updated, "
+                f"{len(changes.inserted)} new day inserted",
                 [Series("revised day (updated)", sorted(delta.items()), BLUE, kind="bars")],
                 [
                     Note(
@@ -204,30 +207,76 @@ def revisions() -> str:
                         "end",
                         dy=-6,
                     ),
-                    Note(inserted, 0, ""),
+                ],
+                bands=[
+                    Band(
+                        inserted,
+                        f"{day_label(inserted, year=False)}: new day",
+                        "new day (inserted)",
+                        ORANGE,
+                    )
                 ],
             )
         ],
     )
 
 
+def _longest_run(points: list[tuple[dt.date, int]]) -> list[tuple[dt.date, int]]:
+    """The longest run of consecutive days whose value is not 0."""
+    runs: list[list[tuple[dt.date, int]]] = [[]]
+    for day, value in points:
+        if value == 0:
+            runs.append([])
+        else:
+            runs[-1].append((day, value))
+    return max(runs, key=len)
+
+
+def _signed_range(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:+,}" if low == high else f"{low:+,} to {high:+,}"
+
+
+# The gaps of the states figure that its second panel zooms in on: those smaller than this.
+SMALL_GAP = 1_000
+
+
 def states_vs_national() -> str:
     summed = data.states_summed()
     national = {r.date: r for r in data.nyt_rows()}
+    same_day = {r.date: r for r in data.nyt_rows(data.SAME_DAY_NATIONAL)}
     days = list(summed)
     last = days[-1]
     cases = [(d, national[d].cases - summed[d].cases) for d in days]
     deaths = [(d, national[d].deaths - summed[d].deaths) for d in days]
     equal = sum(1 for d in days if national[d][1:] == tuple(summed[d]))
+    equal_same_day = sum(1 for d in days if same_day[d][1:] == tuple(summed[d]))
     gap = dict(cases)[last]
+    small = [v for _, v in cases if 0 < abs(v) < SMALL_GAP]
+    final_days = list(takewhile(lambda p: abs(p[1]) >= SMALL_GAP, reversed(cases)))
+    spike = max(
+        (p for p in cases if abs(p[1]) >= SMALL_GAP and p not in final_days), key=lambda p: p[1]
+    )
+    dip = min(deaths, key=lambda p: p[1])
+    run = _longest_run(deaths[: days.index(dip[0])])
+    run_range = _signed_range([v for _, v in run])
+    last_deaths = dict(deaths)[last]
     return panel_chart(
-        title="National file minus the sum of the states",
+        title=f"National file minus the sum of the states file of {day_label(last)}",
         desc=(
-            f"Two line charts, {days[0]} to {last}: NYT us.csv minus the sum of NYT "
-            f"us-states.csv over every jurisdiction, for cases and deaths. They agree on {equal} "
-            f"of {len(days)} days; on {last} the national file has {national[last].cases:,} "
-            f"cases, the states add up to {summed[last].cases:,} ({gap:,} fewer). The states file "
-            f"is the version of {last}; the national file is a later one, with later revisions."
+            f"Three line charts, {days[0]} to {last}: the shipped NYT us.csv, a version with "
+            f"data to {max(national)}, minus the sum of NYT us-states.csv, the version of "
+            f"{last}, over every jurisdiction. They agree on {equal} of {len(days)} days; on "
+            f"{last} the national file has {national[last].cases:,} cases, the states add up "
+            f"to {summed[last].cases:,} ({gap:,} fewer). The national file of the same day as "
+            f"the states file agrees with their sum on {equal_same_day} of the {len(days)} "
+            f"days: every gap is a revision the NYT made to the national file later. The "
+            f"cases differ by {_signed_range([v for _, v in final_days])} on the last "
+            f"{len(final_days)} days, and by {spike[1]:+,} on {spike[0]}; the second "
+            f"chart zooms in on the {len(small)} days whose cases differ by less than "
+            f"{SMALL_GAP:,} ({_signed_range(small)}). Deaths differ by {run_range} a day on the "
+            f"{len(run)} days {run[0][0]} to {run[-1][0]}, by {dip[1]:+,} on {dip[0]} and by "
+            f"{last_deaths:+,} on {last}."
         ),
         start=days[0],
         end=last,
@@ -235,21 +284,34 @@ def states_vs_national() -> str:
             Panel(
                 "Cases: national minus states",
                 [Series("cases", cases, BLUE)],
-                [Note(last, gap, f"{day_label(last)}: {gap:+,}", "end")],
-                height=170,
+                [
+                    Note(spike[0], spike[1], f"{day_label(spike[0])}: {spike[1]:+,}", "end"),
+                    Note(last, gap, f"{day_label(last)}: {gap:+,}", "end"),
+                ],
+                height=150,
+            ),
+            Panel(
+                f"Cases again, zoomed to the {len(small)} days that differ by less than "
+                f"{SMALL_GAP:,} (larger gaps are cut)",
+                [Series("cases", cases, BLUE)],
+                height=150,
+                limits=(min(small), max(small)),
             ),
             Panel(
                 "Deaths: national minus states",
                 [Series("deaths", deaths, VERMILLION)],
                 [
                     Note(
-                        last,
-                        dict(deaths)[last],
-                        f"{day_label(last)}: {dict(deaths)[last]:+,}",
+                        run[0][0],
+                        run[0][1],
+                        f"{run_range} a day, {day_label(run[0][0], year=False)} – "
+                        f"{day_label(run[-1][0])}",
                         "end",
-                    )
+                    ),
+                    Note(dip[0], dip[1], f"{day_label(dip[0])}: {dip[1]:+,}", "end", dy=4),
+                    Note(last, last_deaths, f"{day_label(last)}: {last_deaths:+,}", "end"),
                 ],
-                height=170,
+                height=150,
             ),
         ],
     )

@@ -65,6 +65,13 @@ class Svg:
     def text(self, x: float, y: float, content: str, **attrs: str | float) -> None:
         self.add(f"<text{_attrs({'x': x, 'y': y, **attrs})}>{esc(content)}</text>")
 
+    def clip(self, name: str, x: float, y: float, w: float, h: float) -> str:
+        """A rectangle that elements can be cut to; returns the value for their clip-path.
+        ``name`` is the caller's, so the output keeps no counter or random id."""
+        rect = _attrs({"x": x, "y": y, "width": w, "height": h})
+        self.add(f'<clipPath id="{esc(name)}"><rect{rect}/></clipPath>')
+        return f"url(#{name})"
+
     def render(self) -> str:
         head = (
             '<svg xmlns="http://www.w3.org/2000/svg"'

@@ -316,7 +316,8 @@ class Settings:
     schedule: str = field(
         default="0 21 * * *",
         metadata=_doc(
-            "When `covid-etl serve` runs the ETL: a five-field cron expression in UTC, or `off`.",
+            "When `covid-etl serve` runs the ETL: a five-field cron expression, read in UTC "
+            "whatever the machine's time zone (system cron reads local time), or `off`.",
             "COVID_ETL_SCHEDULE",
             _parse_schedule,
         ),

@@ -148,8 +148,10 @@ def test_initial_load_writes_s3_and_sends_one_testing_message(aws: Aws) -> None:
     assert attributes(message)["status"] == "succeeded"
     body = message["Body"]
     assert body == summary["body"]  # the renderer's text, unchanged
-    assert "Rows updated in the database: 1100" in body and "  inserted: 1100" in body
-    assert "Data through: 2023-01-24" in body
+    assert body.startswith(
+        f"Run #{summary['run_id']} succeeded (initial load, testing): 1100 row(s) changed "
+        "(1100 inserted, 0 updated, 0 unchanged). Data through 2023-01-24.\n"
+    )
 
 
 def test_production_message_does_not_reach_the_testing_queue(aws: Aws) -> None:
@@ -268,7 +270,7 @@ def test_any_store_url_works(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_sns_subject_fits_the_limit() -> None:
-    long = "[covid-etl testing] Succeeded (initial load): 1100 row(s) updated (1100 inserted, " * 2
+    long = "[covid-etl testing] Succeeded (initial load) run #1: 1100 row(s) changed, " * 2
     assert len(sns_subject(long)) == MAX_SUBJECT and sns_subject(long).endswith("...")
     assert sns_subject("a\nb — c") == "a b ? c"
 

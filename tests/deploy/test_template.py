@@ -29,6 +29,9 @@ from typing import Any, ClassVar
 
 import pytest
 
+from covid_etl.catalog import NYT_ANOMALIES, NYT_STATES
+from covid_etl.settings import settings_from_env
+
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +64,9 @@ MOTO_SKIPPED_TYPES = {
 }
 ALARMS = ("EtlErrorsAlarm", "DeadLetterQueueAlarm", "NoSuccessfulRunAlarm")
 ALARMS_OFF = {"EtlErrorAlarmThreshold": "0", "DeadLetterAlarm": "disabled", "MaxRunAgeHours": "0"}
+# The optional sources' parameters, each with the variable the ETL function reads it from.
+OPTIONAL_SOURCES = {"StatesUrl": NYT_STATES, "AnomaliesUrl": NYT_ANOMALIES}
+SOURCES_OFF = dict.fromkeys(OPTIONAL_SOURCES, "off")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -187,6 +193,12 @@ def test_parameters_and_defaults(sam_template: dict[str, Any]) -> None:
     assert params["StoreUrl"]["NoEcho"] is True
     assert params["NytUrl"]["Default"] == NYT_URL
     assert params["JhuUrl"]["Default"] == JHU_URL
+    # The optional sources default to what a self-hosted run fetches: the stack loads them too.
+    for name, source in OPTIONAL_SOURCES.items():
+        assert source.optional
+        assert params[name]["Default"] == source.default_url, name
+        assert params[name]["Type"] == "String"
+        assert "`off`" in params[name]["Description"], name
     assert params["ApiThrottleRate"]["Type"] == "Number"
     assert params["ApiThrottleBurst"]["Type"] == "Number"
     assert sam_template["Transform"] == "AWS::Serverless-2016-10-31"
@@ -269,6 +281,8 @@ def test_functions(cfn: dict[str, Any]) -> None:
     assert env["COVID_ETL_DATABASE_URL"] == store
     assert env["COVID_ETL_NYT_URL"] == {"Ref": "NytUrl"}
     assert env["COVID_ETL_JHU_URL"] == {"Ref": "JhuUrl"}
+    for name, source in OPTIONAL_SOURCES.items():
+        assert env[source.env] == {"Ref": name}
     assert env["COVID_ETL_SNS_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
     assert cfn["Conditions"]["UseS3"] == {"Fn::Equals": [{"Ref": "StoreUrl"}, ""]}
 
@@ -672,9 +686,9 @@ def _apply_skipped(cfn: dict[str, Any], resolve: _Resolver, params: dict[str, st
     params=[
         {"NotificationEmail": ""},
         {"NotificationEmail": "ops@example.com"},
-        {"NotificationEmail": "ops@example.com", **ALARMS_OFF},
+        {"NotificationEmail": "ops@example.com", **ALARMS_OFF, **SOURCES_OFF},
     ],
-    ids=["no-email", "email", "alarms-off"],
+    ids=["no-email", "email", "switched-off"],
 )
 def moto_stack(request: pytest.FixtureRequest, cfn: dict[str, Any]) -> Iterator[dict[str, Any]]:
     pytest.importorskip("moto")
@@ -784,6 +798,14 @@ def test_moto_functions_and_schedule(moto_stack: dict[str, Any]) -> None:
     assert env["COVID_ETL_DATABASE_URL"] == f"s3://{values['DataBucket']}"
     assert env["COVID_ETL_NYT_URL"] == NYT_URL
     assert env["COVID_ETL_JHU_URL"] == JHU_URL
+    params = moto_stack["params"]
+    for name, source in OPTIONAL_SOURCES.items():
+        assert env[source.env] == params.get(name, source.default_url), name
+    # What the function's settings make of that environment: every source on by default, and
+    # `off` leaves the per-state series and the notes out.
+    on = {source.name for name, source in OPTIONAL_SOURCES.items() if params.get(name) != "off"}
+    enabled = settings_from_env(env).enabled_sources()
+    assert {s.name for s in enabled} == {"nyt", "jhu", *on}
     assert env["COVID_ETL_SNS_TOPIC_ARN"] == values["NotificationTopic"]
     concurrency = lam.get_function_concurrency(FunctionName=values["EtlFunction"])
     assert concurrency["ReservedConcurrentExecutions"] == 1

@@ -115,10 +115,12 @@ def test_accept_removals_deletes_records_and_reports_them(
     assert (run["removed"], run["removed_dates"]) == (8, DROPPED_RANGES.split(", "))
     [notice] = webhook.received
     assert "8 removed" in notice["title"]
-    assert (
-        f"removed: 8 ({DROPPED_RANGES}): the sources no longer have these dates"
-        in (notice["message"])
-    )
+    assert notice["message"].splitlines()[:2] == [
+        f"Run #{run['id']} succeeded (update, production): 8 row(s) changed (0 inserted, "
+        "0 updated, 1092 unchanged, 8 removed). Data through 2023-01-22.",
+        f"Removed: 8 date(s) ({DROPPED_RANGES}): the sources no longer have these dates and "
+        "their removal was accepted.",
+    ]
 
     # The next ordinary run on the same source has nothing left to remove.
     again = cli(database_url, shrunken, "--json")
@@ -135,7 +137,11 @@ def test_accept_removals_text_summary_names_the_removed_dates(
     result = cli(database_url, shrunken, "--accept-removals")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 removed (2021-01-01..2021-01-05)" in result.stdout
+    assert "row(s) changed (0 inserted, 0 updated, 1095 unchanged, 5 removed)" in result.stdout
+    assert (
+        "\nRemoved: 5 date(s) (2021-01-01..2021-01-05): the sources no longer have these dates "
+        "and their removal was accepted.\n" in result.stdout
+    )
 
 
 def test_ordinary_run_reports_zero_removed(database_url: str) -> None:

@@ -369,8 +369,8 @@ def test_terminal_summary_shows_the_states(sqlite_url: str) -> None:
     done = run_cli("run", env=env)
 
     assert done.returncode == 0, done.stderr
-    assert (f"States: {REAL_ROWS} inserted, 0 updated, 0 unchanged; data through 2021-07-08."
-            in done.stdout)  # fmt: skip
+    assert (f"\nStates: {REAL_ROWS} row(s) changed ({REAL_ROWS} inserted, 0 updated, 0 unchanged); "
+            "data through 2021-07-08.\n" in done.stdout)  # fmt: skip
 
 
 def test_offline_run_loads_the_shipped_states_snapshot(sqlite_url: str) -> None:

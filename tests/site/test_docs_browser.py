@@ -7,6 +7,7 @@ test-artifacts/.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.docs_site import session_site
+from tests.helpers.docs_site import ROOT, session_site
 from tests.helpers.screenshots import ARTIFACTS
 from tests.web import test_dashboard_browser as dashboard
 
@@ -68,8 +69,8 @@ Element.prototype.attachShadow = function (init) {
 """
 
 
-def visit(browser: Any, site_url: str, path: str) -> Visit:
-    context = browser.new_context(service_workers="block", viewport={"width": 1280, "height": 900})
+def visit(browser: Any, site_url: str, path: str, width: int = 1280) -> Visit:
+    context = browser.new_context(service_workers="block", viewport={"width": width, "height": 900})
     page = context.new_page()
     page.add_init_script(OPEN_SHADOW_ROOTS)
     seen = Visit(page)
@@ -148,6 +149,61 @@ def test_write_up_draws_its_mermaid_diagram_from_the_site(browser: Any, site_url
     assert mermaid and all(u.startswith(site_url) for u in mermaid)
     screenshot(seen, "docs-write-up.png")
     assert_clean(seen)
+
+
+# The pages that draw Mermaid diagrams, found from their sources so a new diagram is checked too.
+MERMAID_FENCE = re.compile(r"^ *```mermaid *$", re.MULTILINE)
+MERMAID_PAGES = sorted(
+    page.relative_to(ROOT / "docs").with_suffix(".html").as_posix()
+    for page in (ROOT / "docs").rglob("*.md")
+    if MERMAID_FENCE.search(page.read_text(encoding="utf-8"))
+)
+# The smallest label size a reader can read without zooming: a diagram wider than the column is
+# scaled down to fit it, its labels with it.
+READABLE_LABEL_PX = 11
+
+# Per diagram: the smallest label as drawn (its font size times the factor the SVG is scaled by
+# to fit the column), that label's text, and how far the SVG reaches past the article's edge.
+DRAWN_LABELS = """() => {
+  const article = document.querySelector("article").getBoundingClientRect();
+  return [...document.querySelectorAll(".mermaid")].map(diagram => {
+    const svg = diagram.shadowRoot.querySelector("svg");
+    const box = svg.getBoundingClientRect();
+    const scale = box.width / svg.viewBox.baseVal.width;
+    const labels = [...diagram.shadowRoot.querySelectorAll(
+      ".nodeLabel, .edgeLabel, .cluster-label, text")].filter(e => e.textContent.trim());
+    const sizes = labels.map(e => [parseFloat(getComputedStyle(e).fontSize) * scale,
+                                   e.textContent.trim()]);
+    sizes.sort((a, b) => a[0] - b[0]);
+    return {smallest: sizes[0], labels: sizes.length, overflow: box.right - article.right};
+  });
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])  # a desktop window and a phone
+def test_mermaid_diagrams_are_readable_at_the_column_width(
+    browser: Any, site_url: str, width: int
+) -> None:
+    assert "write-up.html" in MERMAID_PAGES
+    for path in MERMAID_PAGES:
+        seen = visit(browser, site_url, path, width=width)
+        page = seen.page
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.mermaid')].every(d => d.shadowRoot"
+            " && d.shadowRoot.querySelector('svg'))",
+            timeout=15_000,
+        )
+        for index, drawn in enumerate(page.evaluate(DRAWN_LABELS)):
+            (size, text), where = drawn["smallest"], f"{path}, diagram {index + 1}"
+            assert drawn["labels"] > 0, where
+            assert size >= READABLE_LABEL_PX, (
+                f"{where}: '{text}' is drawn at {size:.1f} px in a {width} px window "
+                f"(at least {READABLE_LABEL_PX}): make the diagram narrower (flowchart TB, "
+                "shorter labels, or two diagrams)"
+            )
+            assert drawn["overflow"] <= 1, f"{where} reaches past the column"
+        screenshot(seen, f"docs-{Path(path).stem}-{width}.png")
+        assert_clean(seen)
 
 
 def test_http_api_reference_lists_every_endpoint(browser: Any, site_url: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 from covid_etl.cli import app
 from covid_etl.settings import Settings
 from docs_gen import cli_reference, http_reference, settings_reference
-from docs_gen.pages import GENERATED, changelog_page, generated_pages
+from docs_gen.pages import BUILD_ONLY, changelog_page, generated_pages
 from docs_gen.repo_links import site_links
 from tests.helpers.docs_site import ROOT, session_site
 
@@ -51,11 +51,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return session_site(tmp_path_factory)  # one build for both docs modules
 
 
-def test_every_page_in_the_navigation_exists_or_is_generated(config: Any) -> None:
+def test_every_page_in_the_navigation_exists_or_is_written_at_build(config: Any) -> None:
     listed = list(nav_pages(config["nav"]))
-    missing = [p for p in listed if not (DOCS / p).is_file() and p not in GENERATED]
+    missing = [p for p in listed if not (DOCS / p).is_file() and p not in BUILD_ONLY]
     assert missing == []
-    assert {"index.md", "write-up.md", "changelog.md", "reference/cli.md"} <= set(listed)
+    expected = {"index.md", "write-up.md", "changelog.md", "reference/cli.md", "examples.md"}
+    assert expected | {"reference/database.md"} <= set(listed)
 
 
 def test_every_page_in_docs_is_in_the_navigation(config: Any) -> None:
@@ -64,8 +65,8 @@ def test_every_page_in_docs_is_in_the_navigation(config: Any) -> None:
     assert on_disk - listed == set()
 
 
-def test_generated_pages_have_no_copy_in_docs() -> None:
-    assert [p for p in GENERATED if (DOCS / p).exists()] == []
+def test_pages_written_at_build_have_no_copy_in_docs() -> None:
+    assert [p for p in BUILD_ONLY if (DOCS / p).exists()] == []
 
 
 def command_lines(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
@@ -211,6 +212,17 @@ def test_links_the_site_can_follow_or_must_report_are_left_alone() -> None:
     ]
     for text in kept:
         assert site_links(text, page, page) == text
+
+
+def test_links_to_the_changelog_lead_to_its_site_page() -> None:
+    text = "[what changed](../CHANGELOG.md#unreleased) and [again](../../CHANGELOG.md)"
+    assert site_links(text, "docs/upgrading.md", "docs/upgrading.md") == (
+        "[what changed](changelog.md#unreleased) and [again](../../CHANGELOG.md)"
+    )  # the second leaves the repository: the strict build reports it
+    nested = "[what changed](../../CHANGELOG.md)"
+    assert site_links(nested, "docs/reference/cli.md", "docs/reference/cli.md") == (
+        "[what changed](../changelog.md)"
+    )
 
 
 def test_changelog_links_into_docs_point_at_the_site_pages() -> None:

@@ -13,6 +13,7 @@ from figures import data
 from figures.charts import (
     BLUE,
     LEFT,
+    ORANGE,
     RIGHT,
     WIDTH,
     DayScale,
@@ -23,6 +24,7 @@ from figures.charts import (
     date_ticks,
     nice_ticks,
     panel_chart,
+    value_axis,
 )
 from figures.make import FIGURES, write_all
 from figures.svg import Svg, num
@@ -99,12 +101,43 @@ def test_states_figure_reports_the_gap_on_the_last_common_day() -> None:
     assert "8 Jul 2021: +73,594" in texts(root)
 
 
+def test_states_figure_labels_its_outliers_and_explains_the_gaps() -> None:
+    root = ET.fromstring((COMMITTED / "states-vs-national.svg").read_bytes())
+    shown, desc = texts(root), root.find("svg:desc", NS)
+    assert {"21 May 2021: +7,789", "1 Jul 2021: -49", "8 Jul 2021: +350"} <= set(shown)
+    assert "+3 to +4 a day, 15 Mar – 3 May 2021" in shown
+    assert desc is not None
+    # the national file of the states file's own day adds up: every gap is a later revision
+    assert "agrees with their sum on 535 of the 535 days" in (desc.text or "")
+    assert "0" in shown and "-20k" not in shown  # the axis ends at the data, no empty band
+
+
+def test_states_figure_zooms_in_on_the_small_gaps_and_cuts_the_rest() -> None:
+    root = ET.fromstring((COMMITTED / "states-vs-national.svg").read_bytes())
+    (clip,) = root.iter("{http://www.w3.org/2000/svg}clipPath")
+    cut = [line for line in root.iter() if line.get("clip-path") == f"url(#{clip.get('id')})"]
+    assert len(cut) == 1 and cut[0].get("stroke") == BLUE  # the zoomed cases line, cut
+    assert any(t.startswith("Cases again, zoomed to the 54 days") for t in texts(root))
+
+
 def test_revisions_figure_has_one_bar_per_revised_day() -> None:
     root = ET.fromstring((COMMITTED / "revisions.svg").read_bytes())
     bars = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("fill") == BLUE]
     # the legend's swatch, then the 16 days the 2021-06-16 file revised
     assert len(bars) == 1 + 16
     assert "15 Jun 2021: +91" in texts(root)
+
+
+def test_revisions_figure_shades_and_labels_the_new_day_inside_the_plot() -> None:
+    root = ET.fromstring((COMMITTED / "revisions.svg").read_bytes())
+    shaded = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("fill") == ORANGE]
+    assert len(shaded) == 2  # the legend's swatch, then the band over the new day
+    band = shaded[1]
+    x = DayScale(dt.date(2021, 5, 10), dt.date(2021, 6, 17), LEFT, WIDTH - RIGHT)
+    assert float(band.attrib["x"]) == pytest.approx(x(dt.date(2021, 6, 16)) - x.slot / 2, abs=0.05)
+    assert float(band.attrib["x"]) + float(band.attrib["width"]) < WIDTH - RIGHT - 1  # not the edge
+    assert {"16 Jun: new day", "new day (inserted)"} <= set(texts(root))
+    assert not list(root.iter("{http://www.w3.org/2000/svg}circle"))[1:]  # one dot: the +91 note
 
 
 def test_panel_chart_places_values_on_the_axes() -> None:
@@ -134,6 +167,35 @@ def test_panel_chart_places_values_on_the_axes() -> None:
     assert bottom > top
     assert first[1][1] == pytest.approx((bottom + top) / 2, abs=0.1)  # 50 halfway up
     assert second[0][1] == pytest.approx(bottom - 0.8 * (bottom - top), abs=0.1)
+
+
+def test_value_axis_ends_at_the_data_when_it_barely_enters_the_last_band() -> None:
+    assert value_axis(-224, 73_594) == ([0, 20_000, 40_000, 60_000, 80_000], -224)
+    assert value_axis(-49, 350) == ([-100, 0, 100, 200, 300, 400], -100)  # room for the dip
+    assert value_axis(0, 100) == ([0, 20, 40, 60, 80, 100], 0)
+
+
+def test_a_zoomed_panel_cuts_what_lies_beyond_its_limits() -> None:
+    start = dt.date(2021, 3, 1)
+    points: list[tuple[dt.date, int | None]] = [
+        (start + dt.timedelta(days=i), v) for i, v in enumerate([0, 50, 5_000, 100])
+    ]
+    svg = panel_chart(
+        title="zoom",
+        desc="a zoomed chart of four days",
+        start=start,
+        end=start + dt.timedelta(days=3),
+        panels=[Panel("heading", [Series("values", points, BLUE)], limits=(0, 100))],
+    )
+    root = ET.fromstring(svg)
+    (line,) = polylines(root, BLUE)
+    shown = texts(root)
+    assert [t for t in shown if t.isdigit()] == ["0", "20", "40", "60", "80", "100"]
+    (clip,) = root.iter("{http://www.w3.org/2000/svg}clipPath")
+    (rect,) = clip
+    top = float(rect.attrib["y"])
+    assert line[2][1] < top  # 5,000 is drawn above the panel, where the clip path cuts it
+    assert line[3][1] == pytest.approx(top, abs=0.1)  # 100 is the panel's top
 
 
 def test_nice_ticks_cover_the_range_in_round_steps() -> None:

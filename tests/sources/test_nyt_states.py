@@ -197,8 +197,10 @@ def test_notifications_report_both_series() -> None:
         inserted=440, updated=2, unchanged=26687, data_through=dt.date(2021, 7, 8)
     )
     body = render(_run(counts), None).body
-    assert "States and territories: 442 row(s) updated" in body
-    assert "  data through: 2021-07-08" in body
+    assert (
+        "\nStates: 442 row(s) changed (440 inserted, 2 updated, 26687 unchanged); data through "
+        "2021-07-08.\n" in body
+    )
     assert "States" not in render(_run(None), None).body
     failed = render(_run(SeriesCounts(data_through=dt.date(2021, 6, 30)), RunStatus.FAILED), None)
     assert "States and territories unchanged; through 2021-06-30." in failed.body

@@ -117,6 +117,38 @@ def test_migrations_keep_existing_data(store: HistoryStore, database_url: str) -
         again.close()
 
 
+def test_an_older_covid_etl_refuses_a_database_a_newer_one_migrated(
+    store: HistoryStore, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rolling the code back without the data: the older code would read and write tables it
+    does not know (an older national rule once asked to delete 284 stored days), so it stops
+    before touching anything and says what to do."""
+    finished(store, series(3))
+    from covid_etl.store.postgres import PostgresStore
+    from covid_etl.store.sqlite import SqliteStore
+
+    with monkeypatch.context() as older_code:
+        for backend in (SqliteStore, PostgresStore):  # S3 keeps an SQLite object
+            older_code.setattr(backend, "migrations", backend.migrations[:-1])
+        older = open_store(database_url)
+        try:
+            with pytest.raises(StoreError) as refused:
+                older.migrate()
+            message = str(refused.value)
+            assert message.startswith(f"{older.url_for_display} has schema version 8, ")
+            assert "newer than this covid-etl knows (7)" in message
+            assert "upgrade covid-etl, or restore the backup taken before the upgrade" in message
+        finally:
+            older.close()
+    again = open_store(database_url)
+    try:
+        again.migrate()
+        assert again.schema_version() == 8
+        assert again.rows(registry.NATIONAL) == series(3)
+    finally:
+        again.close()
+
+
 # -- finish_run: one transaction ------------------------------------------------------------------
 
 

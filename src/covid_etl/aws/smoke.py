@@ -39,7 +39,9 @@ from covid_etl.errors import EtlError, SmokeFailed
 from covid_etl.series.registry import NATIONAL
 
 ENVIRONMENT = "testing"
-_COUNT = re.compile(r"^\s+(inserted|updated|unchanged): (\d+)$", re.MULTILINE)
+# The national counts in the body's first line: "... 1100 row(s) changed (1100 inserted, 0
+# updated, 0 unchanged). ..." (the per-state counts follow on the next line).
+_COUNT = re.compile(r"(\d+) (inserted|updated|unchanged)\b")
 
 
 @dataclass
@@ -170,11 +172,12 @@ def check_message(message: dict[str, Any], stored_rows: int | None) -> dict[str,
     body = str(message.get("Body", ""))
     if attributes.get("environment") != ENVIRONMENT:
         raise SmokeFailed(f"environment attribute is {attributes.get('environment')!r}")
-    if attributes.get("status") != "succeeded" or " succeeded." not in body.split("\n", 1)[0]:
+    first = body.split("\n", 1)[0]
+    if attributes.get("status") != "succeeded" or " succeeded " not in first:
         raise SmokeFailed(f"the testing run did not succeed:\n{body}")
     if "Environment: testing" not in body:
         raise SmokeFailed(f"the body does not name the testing environment:\n{body}")
-    counts = {name: int(value) for name, value in _COUNT.findall(body)}
+    counts = {name: int(value) for value, name in _COUNT.findall(first)}
     if set(counts) != {"inserted", "updated", "unchanged"}:
         raise SmokeFailed(f"the body lacks the row counts:\n{body}")
     total = sum(counts.values())

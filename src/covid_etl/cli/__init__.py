@@ -71,12 +71,18 @@ def load_settings(**overrides: Any) -> Settings:
     return settings
 
 
+# One definition for every command that opens the store, so their --help cannot disagree.
+DATABASE_URL_OPTION = click.option(
+    "--database-url", help="Store URL (sqlite:///..., postgresql://... or s3://...)."
+)
+
+
 @app.command()
 @click.option("--offline", is_flag=True, help="Use the data snapshot shipped with the package.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary.")
 @click.option("--nyt-url", help="NYT us.csv: URL or local path.")
 @click.option("--jhu-url", help="JHU combined CSV: URL or local path.")
-@click.option("--database-url", help="Store URL (sqlite:///... or postgresql://...).")
+@DATABASE_URL_OPTION
 @click.option(
     "--trigger",
     type=click.Choice(["manual", "schedule", "event"]),
@@ -90,6 +96,13 @@ def load_settings(**overrides: Any) -> Settings:
     help="Delete stored dates the sources no longer have (recorded with the run) instead of "
     "failing; for when a source really dropped dates, e.g. to remove a bad row.",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Print every warning in full; by default the per-state decreases are summed up in two "
+    "lines (the run record, runs --json and the notification keep them all).",
+)
 def run(
     offline: bool,
     as_json: bool,
@@ -98,6 +111,7 @@ def run(
     database_url: str | None,
     trigger: str,
     accept_removals: bool,
+    verbose: bool,
 ) -> None:
     """Fetch, validate, join and load the data once; notify subscribers.
 
@@ -124,6 +138,7 @@ def run(
             printed_because_no_channel=not settings.notify,
             offline_hint=not settings.offline and _unreachable(result),
             data_known=result.data_known,
+            verbose=verbose,
         )
     sys.exit(EXIT_OK if result.succeeded else EXIT_FAILED)
 
@@ -150,10 +165,6 @@ def _progress_printer() -> Any:
 
 # Imported at start-up for the export command's choices: pure declarations, standard library only.
 SERIES_NAMES = tuple(series.name for series in SERIES)
-
-DATABASE_URL_OPTION = click.option(
-    "--database-url", help="Store URL (sqlite:///..., postgresql://... or s3://...)."
-)
 
 
 @app.command()
@@ -226,7 +237,8 @@ def _check_facts(settings: Settings) -> Any:
 )
 @click.option(
     "--schedule",
-    help="Run the ETL on this five-field cron expression (UTC). Default 0 21 * * *.",
+    help="Run the ETL on this five-field cron expression, read in UTC whatever the machine's "
+    "time zone. Default 0 21 * * *.",
 )
 @click.option("--no-schedule", is_flag=True, help="Serve only; never run the ETL.")
 @click.option("--offline", is_flag=True, help="Scheduled runs use the bundled snapshot.")

@@ -7,10 +7,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from covid_etl.models import RunRecord, RunStatus, SeriesCounts
-from covid_etl.notify.render import UNKNOWN_DATA
-from covid_etl.ranges import join_ranges
-from covid_etl.series.anomalies import ANOMALIES_NAME
+from covid_etl.models import RunRecord, RunStatus
+from covid_etl.notify.digest import fold_warnings
+from covid_etl.notify.render import UNKNOWN_DATA, succeeded, success_lines
 from covid_etl.series.changelog import NATIONAL, display_rows, summary_lines, value_change
 
 
@@ -26,34 +25,28 @@ def print_run(
     printed_because_no_channel: bool = False,
     offline_hint: bool = False,
     data_known: bool = True,
+    verbose: bool = False,
 ) -> None:
-    """A short summary of one run. ``offline_hint``: a source could not be reached, so say how
-    to run on the snapshot shipped with the package instead. ``data_known`` is False when the
-    store could not be read to say what it holds."""
+    """A short summary of one run: what happened, then its warnings, the per-state decreases
+    summed up in two lines unless ``verbose``. ``offline_hint``: a source could not be reached,
+    so say how to run on the snapshot shipped with the package instead. ``data_known`` is False
+    when the store could not be read to say what it holds."""
     from rich.markup import escape
 
     out = _console()
-    through = run.data_through.isoformat() if run.data_through else "-"
     if run.status is RunStatus.SUCCEEDED:
-        kind = "initial load" if run.initial_load else "update"
-        out.print(
-            f"[bold green]Run #{run.id} succeeded[/] ({kind}, {escape(run.environment)}): "
-            f"{run.changed} row(s) changed — {run.inserted} inserted, {run.updated} updated, "
-            f"{run.unchanged} unchanged{_removed(run)}. Data through {through}."
-        )
-        if run.states is not None:
-            out.print(f"States: {states_summary(run)}.")
-        notes = run.counts(ANOMALIES_NAME)
-        if notes is not None:
-            out.print(f"NYT anomaly notes: {notes_summary(notes)}.")
-        if run.recovered_from is not None:
-            out.print(f"Recovered from failed run #{run.recovered_from}.")
+        first, *rest = success_lines(run)
+        head = succeeded(run)
+        out.print(f"[bold green]{escape(head)}[/]{escape(first.removeprefix(head))}")
+        for line in rest:
+            out.print(escape(line))
     else:
         out.print(
             f"[bold red]Run #{run.id} failed[/] at stage {run.failed_stage}: "
             f"{escape(run.error or 'unknown error')}"
         )
         if data_known:
+            through = run.data_through.isoformat() if run.data_through else "-"
             stored = f"data still through {through}" if run.data_through else "no data stored yet"
         else:
             stored = UNKNOWN_DATA
@@ -63,7 +56,7 @@ def print_run(
                 "A source could not be reached (no network?). To load the data snapshot shipped "
                 "with the package instead, run `make run OFFLINE=1` (or `covid-etl run --offline`)."
             )
-    for warning in run.warnings:
+    for warning in warning_lines(run.warnings, verbose=verbose):
         out.print(f"[yellow]warning:[/] {escape(warning)}")
     if run.notification_status:
         out.print(f"Notifications: {escape(run.notification_status)}")
@@ -71,32 +64,17 @@ def print_run(
         out.print("[dim]No notification channel configured (COVID_ETL_NOTIFY); summary printed.[/]")
 
 
-def notes_summary(notes: SeriesCounts) -> str:
-    """``615 added, 0 changed, 0 removed, 0 unchanged`` for the NYT's notes."""
-    return (
-        f"{notes.inserted} added, {notes.updated} changed, {notes.removed} removed, "
-        f"{notes.unchanged} unchanged"
-    )
-
-
-def states_summary(run: RunRecord) -> str:
-    """``27129 inserted, 0 updated, 0 unchanged; data through 2021-07-08`` for the per-state
-    series (the caller checks that the run has one)."""
-    s = run.states
-    assert s is not None
-    removed = f", {s.removed} removed" if s.removed else ""
-    through = s.data_through.isoformat() if s.data_through else "-"
-    return (
-        f"{s.inserted} inserted, {s.updated} updated, {s.unchanged} unchanged{removed}; "
-        f"data through {through}"
-    )
-
-
-def _removed(run: RunRecord) -> str:
-    if not run.removed:
-        return ""
-
-    return f", {run.removed} removed ({join_ranges(run.removed_dates, 10)})"
+def warning_lines(warnings: list[str], *, verbose: bool = False) -> list[str]:
+    """The warnings to print: all of them with ``verbose``; otherwise each national one, then
+    the per-state decreases summed up, with how to see them all."""
+    if verbose:
+        return list(warnings)
+    folded = fold_warnings(warnings)
+    if not folded.folded:
+        return folded.shown
+    *summary, last = folded.summary
+    hint = f"; --verbose prints the {len(folded.folded)} per-state warnings"
+    return [*folded.shown, *summary, last + hint]
 
 
 def print_runs(runs: Sequence[RunRecord]) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from covid_etl.models import ChangeEntry, Record, RunRecord, RunStatus
+from covid_etl.models import ChangeEntry, Record, RunRecord, RunStatus, SeriesCounts
+from covid_etl.notify.digest import Folded, fold_warnings
 from covid_etl.ranges import SHOWN_RANGES, join_ranges
+from covid_etl.series.anomalies import ANOMALIES_NAME
 from covid_etl.series.changelog import change_lines
-
-# Removed dates spelled out in a message; the run record keeps them all.
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +46,14 @@ def render(
 
 
 def success_subject(run: RunRecord) -> str:
+    """What happened, within SNS's 100 characters for a production initial load as run #1 and
+    for an update up to run #99999 that changed under a million rows; the counts of each kind
+    open the body."""
     kind = "initial load" if run.initial_load else "update"
-    removed = f", {run.removed} removed" if run.removed else ""
+    removed = f" ({run.removed} removed)" if run.removed else ""
     return (
-        f"[covid-etl {run.environment}] Succeeded ({kind}): {run.changed} row(s) updated "
-        f"({run.inserted} inserted, {run.updated} updated, {run.unchanged} unchanged{removed})"
+        f"[covid-etl {run.environment}] Succeeded ({kind}) run #{run.id}: "
+        f"{run.changed} row(s) changed{removed}, data through {_date(run.data_through)}"
     )
 
 
@@ -60,30 +63,68 @@ def failure_subject(run: RunRecord) -> str:
     return f"[covid-etl {run.environment}] {what} at stage {stage} (run #{run.id})"
 
 
-def success_body(run: RunRecord, latest: Record | None, changes: Sequence[ChangeEntry] = ()) -> str:
-    kind = "initial load" if run.initial_load else "incremental update"
+def rows_changed(inserted: int, updated: int, unchanged: int, removed: int = 0) -> str:
+    """``17 row(s) changed (1 inserted, 16 updated, 496 unchanged)``: the one wording of a
+    series' counts, in the terminal and in every message."""
+    gone = f", {removed} removed" if removed else ""
+    return (
+        f"{inserted + updated + removed} row(s) changed "
+        f"({inserted} inserted, {updated} updated, {unchanged} unchanged{gone})"
+    )
+
+
+def succeeded(run: RunRecord) -> str:
+    """The start of a successful run's first line (the terminal colours it)."""
+    return f"Run #{run.id} succeeded"
+
+
+def success_lines(run: RunRecord) -> list[str]:
+    """What a successful run did, first: the lines ``covid-etl run`` prints and every
+    message opens with."""
+    kind = "initial load" if run.initial_load else "update"
+    counts = rows_changed(run.inserted, run.updated, run.unchanged, run.removed)
     lines = [
-        f"covid-etl run #{run.id} succeeded.",
-        "",
-        f"Environment: {run.environment}",
-        f"Run: #{run.id} ({run.trigger}), {kind}",
-        f"Rows updated in the database: {run.changed}",
-        f"  inserted: {run.inserted}",
-        f"  updated: {run.updated}",
-        f"  unchanged: {run.unchanged}",
-        *_removed(run),
-        f"Data through: {_date(run.data_through)}",
-        *_states(run),
+        f"{succeeded(run)} ({kind}, {run.environment}): {counts}. "
+        f"Data through {_date(run.data_through)}."
     ]
+    if (s := run.states) is not None:
+        states = rows_changed(s.inserted, s.updated, s.unchanged, s.removed)
+        lines.append(f"States: {states}; data through {_date(s.data_through)}.")
+    if (notes := run.counts(ANOMALIES_NAME)) is not None:
+        lines.append(f"NYT anomaly notes: {notes_summary(notes)}.")
+    if run.removed:
+        lines.append(
+            f"Removed: {run.removed} date(s) ({join_ranges(run.removed_dates, SHOWN_RANGES)}): "
+            "the sources no longer have these dates and their removal was accepted."
+        )
+    if run.recovered_from is not None:
+        lines.append(f"Recovered from failed run #{run.recovered_from}.")
+    return lines
+
+
+def notes_summary(notes: SeriesCounts) -> str:
+    """``615 added, 0 changed, 0 removed, 0 unchanged`` for the NYT's notes."""
+    return (
+        f"{notes.inserted} added, {notes.updated} changed, {notes.removed} removed, "
+        f"{notes.unchanged} unchanged"
+    )
+
+
+def success_body(run: RunRecord, latest: Record | None, changes: Sequence[ChangeEntry] = ()) -> str:
+    """What happened first, then the warnings (the per-state ones summed up), the changes and
+    the details; below a rule, the per-state warnings in full."""
+    kind = "initial load" if run.initial_load else "incremental update"
+    lines = success_lines(run)
     if latest is not None:
         lines.append(
             f"Latest figures ({latest.date.isoformat()}): cases {latest.cases:,}, "
             f"deaths {latest.deaths:,}, recovered "
             + (f"{latest.recovered:,}" if latest.recovered is not None else "not reported")
         )
-    if run.recovered_from is not None:
-        lines.append(f"Recovered from failed run #{run.recovered_from}.")
-    lines += _changes(changes) + _warnings(run) + _sources(run) + _times(run)
+    warnings = fold_warnings(run.warnings)
+    lines += _warnings(warnings) + _changes(changes)
+    lines += ["", f"Environment: {run.environment}", f"Run: #{run.id} ({run.trigger}), {kind}"]
+    lines += _sources(run) + _times(run) + _in_full(warnings)
     return "\n".join(lines) + "\n"
 
 
@@ -112,33 +153,9 @@ def failure_body(run: RunRecord, *, data_known: bool = True) -> str:
         f"Database unchanged; {through}.",
         *_states_unchanged(run, data_known),
     ]
-    lines += _warnings(run) + _sources(run) + _times(run)
+    warnings = fold_warnings(run.warnings)
+    lines += _warnings(warnings) + _sources(run) + _times(run) + _in_full(warnings)
     return "\n".join(lines) + "\n"
-
-
-def _removed(run: RunRecord) -> list[str]:
-    if not run.removed:
-        return []
-    return [
-        f"  removed: {run.removed} ({join_ranges(run.removed_dates, SHOWN_RANGES)}): the sources "
-        "no longer have these dates and their removal was accepted"
-    ]
-
-
-def _states(run: RunRecord) -> list[str]:
-    """The per-state series' counts (a separate series: never summed into the national one)."""
-    s = run.states
-    if s is None:
-        return []
-    removed = [f"  removed: {s.removed} (removal accepted)"] if s.removed else []
-    return [
-        f"States and territories: {s.inserted + s.updated + s.removed} row(s) updated",
-        f"  inserted: {s.inserted}",
-        f"  updated: {s.updated}",
-        f"  unchanged: {s.unchanged}",
-        *removed,
-        f"  data through: {_date(s.data_through)}",
-    ]
 
 
 def _states_unchanged(run: RunRecord, data_known: bool) -> list[str]:
@@ -149,10 +166,32 @@ def _states_unchanged(run: RunRecord, data_known: bool) -> list[str]:
     return [f"States and territories unchanged; {held}."]
 
 
-def _warnings(run: RunRecord) -> list[str]:
-    if not run.warnings:
+def _warnings(warnings: Folded) -> list[str]:
+    total = len(warnings.shown) + len(warnings.folded)
+    if not total:
         return []
-    return ["", f"Warnings ({len(run.warnings)}):", *(f"  - {w}" for w in run.warnings)]
+    heading = f"Warnings ({total}):"
+    if warnings.folded:
+        heading = (
+            f"Warnings ({total}; the {len(warnings.folded)} per-state ones are summed up here "
+            "and listed in full at the end):"
+        )
+    return ["", heading, *(f"  - {w}" for w in warnings.shown + warnings.summary)]
+
+
+# Sets the per-state warnings in full apart from the message above them.
+RULE = "-" * 72
+
+
+def _in_full(warnings: Folded) -> list[str]:
+    if not warnings.folded:
+        return []
+    return [
+        "",
+        RULE,
+        f"Per-state warnings in full ({len(warnings.folded)}):",
+        *(f"  - {w}" for w in warnings.folded),
+    ]
 
 
 def _sources(run: RunRecord) -> list[str]:

@@ -111,10 +111,16 @@ def rounded(value: float | None) -> float | None:
 CASES = Column("cases", int, "Cumulative cases (NYT).")
 DEATHS = Column("deaths", int, "Cumulative deaths (NYT).")
 NEW_CASES = Column(
-    "new_cases", int, "Cases minus the previous day's (a place's first day: its cases)."
+    "new_cases",
+    int,
+    "Daily new cases: cases minus the previous day's (a place's first day: its cases); "
+    "negative when the NYT revised the cumulative count down.",
 )
 NEW_DEATHS = Column(
-    "new_deaths", int, "Deaths minus the previous day's (a place's first day: its deaths)."
+    "new_deaths",
+    int,
+    "Daily new deaths: deaths minus the previous day's (a place's first day: its deaths); "
+    "negative when the NYT revised the cumulative count down.",
 )
 _AVERAGE_RULE = (
     "the NYT's rule: the mean over the 7 days ending on this day, days before the first row "
@@ -122,8 +128,18 @@ _AVERAGE_RULE = (
     "null only if all 7 are left out"
 )
 AVERAGES = (
-    Column("new_cases_7d_avg", float, f"7-day average of new_cases by {_AVERAGE_RULE}.", True),
-    Column("new_deaths_7d_avg", float, f"7-day average of new_deaths by {_AVERAGE_RULE}.", True),
+    Column(
+        "new_cases_7d_avg",
+        float,
+        f"7-day average of new_cases, rounded to 2 decimals, by {_AVERAGE_RULE}.",
+        True,
+    ),
+    Column(
+        "new_deaths_7d_avg",
+        float,
+        f"7-day average of new_deaths, rounded to 2 decimals, by {_AVERAGE_RULE}.",
+        True,
+    ),
 )
 OMITTED = (
     Column(

@@ -201,10 +201,23 @@ NATIONAL = Series(
         date_column("2020-01-21"),
         CASES,
         DEATHS,
-        Column("recovered", int, "Cumulative recoveries (JHU); null when unreported.", True),
+        Column(
+            "recovered",
+            int,
+            "Cumulative recoveries (JHU); null where JHU has no row for the date (the NYT's "
+            "first day, 2020-01-21, and every day after JHU's last, 2022-04-16) or does not "
+            "report it (from 2020-12-14, when JHU stopped reporting US recoveries).",
+            True,
+        ),
         NEW_CASES,
         NEW_DEATHS,
-        Column("new_recovered", int, "Null where either day's value is null.", True),
+        Column(
+            "new_recovered",
+            int,
+            "recovered minus the previous day's; null on the first day and wherever either "
+            "day's recovered is null.",
+            True,
+        ),
         *AVERAGES,
         *OMITTED,
     ),

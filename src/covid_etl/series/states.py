@@ -4,7 +4,8 @@
   rows whose values differ are written. As for the national series, a run never deletes on its
   own: incoming data that lacks stored keys is refused unless the operator accepted the removals
   (``covid-etl run --accept-removals``).
-- Warnings: a cumulative value that falls from one reported day to the next, one line per state.
+- Warnings: a cumulative value that falls from one reported day to the next, one line per state
+  (``format_falls``), which ``parse_falls`` reads back for the summaries that group them.
 - Per-capita figures: the U.S. Census Bureau's Vintage 2019 estimates shipped with the package
   (``data/state-population-2019.csv``: ``fips,state,population``). They cover the 50 states, DC
   and Puerto Rico; Guam (66), the Northern Mariana Islands (69) and the U.S. Virgin Islands (78)
@@ -16,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from itertools import compress, groupby, islice
@@ -54,20 +56,49 @@ def _shrinks(lost: Sequence[StateKey]) -> HistoryShrinks:
 SHOWN_DECREASES = 3
 
 
+class Fall(NamedTuple):
+    """A cumulative value below the one of the day before."""
+
+    date: dt.date
+    before: int
+    after: int
+
+
+class ColumnFalls(NamedTuple):
+    """The days one state's cumulative ``column`` (cases or deaths) fell: how many, and the
+    first :data:`SHOWN_DECREASES` of them, as its warning spells them out."""
+
+    column: str
+    days: int
+    listed: tuple[Fall, ...]
+
+
+class StateFalls(NamedTuple):
+    """What one per-state decrease warning says, in the fields it was written from."""
+
+    name: str
+    fips: str
+    columns: tuple[ColumnFalls, ...]
+
+
 def decrease_warnings(rows: Sequence[StateRecord]) -> list[str]:
     """One line per state whose cumulative cases or deaths fall from one reported day to the
     next; ``rows`` in date order within each fips, as :func:`parse_states` returns them."""
-    warnings: list[str] = []
+    return [format_falls(state) for state in state_falls(rows)]
+
+
+def state_falls(rows: Sequence[StateRecord]) -> list[StateFalls]:
+    """The states whose cumulative cases or deaths fall, in fips order."""
+    found: list[StateFalls] = []
     for group in fips_groups(rows):
-        parts = [
-            part
+        columns = tuple(
+            falls
             for column, i in (("cases", 3), ("deaths", 4))
-            if (part := _column_decreases(group, column, i))
-        ]
-        if parts:
-            state = group[0]
-            warnings.append(f"states: {state.name} ({state.fips}): cumulative " + "; ".join(parts))
-    return warnings
+            if (falls := _column_falls(group, column, i)) is not None
+        )
+        if columns:
+            found.append(StateFalls(group[0].name, group[0].fips, columns))
+    return found
 
 
 def fips_groups(rows: Sequence[StateRecord]) -> list[list[StateRecord]]:
@@ -78,17 +109,64 @@ def fips_groups(rows: Sequence[StateRecord]) -> list[list[StateRecord]]:
     return [list(group) for _, group in groupby(sorted(rows, key=by_fips), key=by_fips)]
 
 
-def _column_decreases(series: Sequence[StateRecord], column: str, i: int) -> str:
+def _column_falls(series: Sequence[StateRecord], column: str, i: int) -> ColumnFalls | None:
     values: list[int] = list(map(itemgetter(i), series))
     # The positions k where values[k] < values[k - 1], found by C iterators alone: a
     # county-sized file has millions of pairs and only a few hundred decreases.
-    falls = compress(range(1, len(values)), map(lt, islice(values, 1, None), values))
-    drops = [f"{series[k].date.isoformat()} ({values[k - 1]} -> {values[k]})" for k in falls]
-    if not drops:
-        return ""
-    shown = ", ".join(drops[:SHOWN_DECREASES])
-    more = f" and {len(drops) - SHOWN_DECREASES} more" if len(drops) > SHOWN_DECREASES else ""
-    return f"{column} decrease on {len(drops)} day(s): {shown}{more}"
+    falls = list(compress(range(1, len(values)), map(lt, islice(values, 1, None), values)))
+    if not falls:
+        return None
+    listed = tuple(Fall(series[k].date, values[k - 1], values[k]) for k in falls[:SHOWN_DECREASES])
+    return ColumnFalls(column, len(falls), listed)
+
+
+WARNING_PREFIX = "states: "
+
+
+def format_falls(state: StateFalls) -> str:
+    """The warning's text: ``states: Ohio (39): cumulative deaths decrease on 1 day(s):
+    2021-03-02 (17348 -> 16750)``, with ``and N more`` past the listed days."""
+    parts = []
+    for falls in state.columns:
+        shown = ", ".join(f"{f.date.isoformat()} ({f.before} -> {f.after})" for f in falls.listed)
+        more = falls.days - len(falls.listed)
+        parts.append(
+            f"{falls.column} decrease on {falls.days} day(s): {shown}"
+            + (f" and {more} more" if more else "")
+        )
+    return f"{WARNING_PREFIX}{state.name} ({state.fips}): cumulative " + "; ".join(parts)
+
+
+_HEAD = re.compile(r"states: (?P<name>.+) \((?P<fips>\d\d)\): cumulative (?P<parts>.+)")
+_PART = re.compile(
+    r"(?P<column>cases|deaths) decrease on (?P<days>\d+) day\(s\): (?P<listed>.+?)"
+    r"(?: and \d+ more)?"
+)
+_FALL = re.compile(r"(\d{4}-\d\d-\d\d) \((\d+) -> (\d+)\)")
+
+
+def parse_falls(text: str) -> StateFalls | None:
+    """The fields of a warning :func:`format_falls` wrote; None for any other text.
+
+    Run records keep their warnings as text (stored, served and sent as such), so a reader
+    that wants them grouped reads them back with this. Only text that formats back to itself
+    is taken, so a warning of another kind, or of an older wording, is never misread.
+    """
+    head = _HEAD.fullmatch(text)
+    if head is None:
+        return None
+    columns = []
+    for part in head["parts"].split("; "):
+        match = _PART.fullmatch(part)
+        if match is None:
+            return None
+        listed = tuple(
+            Fall(dt.date.fromisoformat(day), int(before), int(after))
+            for day, before, after in _FALL.findall(match["listed"])
+        )
+        columns.append(ColumnFalls(match["column"], int(match["days"]), listed))
+    state = StateFalls(head["name"], head["fips"], tuple(columns))
+    return state if format_falls(state) == text else None
 
 
 POPULATION_FILE = "state-population-2019.csv"
@@ -190,15 +268,30 @@ STATES = Series(
         Column(
             "cases_per_100k",
             float,
-            "Cases per 100,000 inhabitants (Census 2019); null without an estimate.",
+            "Cases per 100,000 inhabitants (Census 2019), rounded to 2 decimals; null without "
+            "an estimate.",
             True,
         ),
-        Column("deaths_per_100k", float, "Deaths per 100,000 inhabitants.", True),
         Column(
-            "new_cases_7d_avg_per_100k", float, "new_cases_7d_avg per 100,000 inhabitants.", True
+            "deaths_per_100k",
+            float,
+            "Deaths per 100,000 inhabitants (Census 2019), rounded to 2 decimals; null without "
+            "an estimate.",
+            True,
         ),
         Column(
-            "new_deaths_7d_avg_per_100k", float, "new_deaths_7d_avg per 100,000 inhabitants.", True
+            "new_cases_7d_avg_per_100k",
+            float,
+            "The unrounded new_cases_7d_avg per 100,000 inhabitants, rounded to 2 decimals; "
+            "null without an estimate or an average.",
+            True,
+        ),
+        Column(
+            "new_deaths_7d_avg_per_100k",
+            float,
+            "The unrounded new_deaths_7d_avg per 100,000 inhabitants, rounded to 2 decimals; "
+            "null without an estimate or an average.",
+            True,
         ),
     ),
 )
@@ -206,12 +299,18 @@ STATES = Series(
 
 __all__ = [
     "STATES",
+    "ColumnFalls",
+    "Fall",
     "Jurisdiction",
+    "StateFalls",
     "decrease_warnings",
     "fips_groups",
+    "format_falls",
     "load_population",
+    "parse_falls",
     "parse_population",
     "per_100k",
+    "state_falls",
 ]
 
 

@@ -293,9 +293,9 @@ class PostgresStore(SqlStore):
         cur.execute(f"SET LOCAL lock_timeout = '{self.migration_wait}'")
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
 
-    def migrate(self, series: Sequence[Series] = ()) -> None:
+    def migrate(self, series: Sequence[Series] = (), where: str | None = None) -> None:
         try:
-            super().migrate(series)
+            super().migrate(series, where)
         except psycopg.Error as exc:
             raise StoreError(
                 f"cannot migrate the PostgreSQL database at {self.where}: "

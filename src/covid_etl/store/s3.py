@@ -211,7 +211,7 @@ class S3Store:
         self._copy, self._etag = SqliteStore(path), etag
         if self._migrating:
             before = self._copy.schema_version()
-            self._copy.migrate()
+            self._copy.migrate(where=self.url_for_display)
             self._dirty = self._copy.schema_version() != before
 
     def _forget(self) -> None:
@@ -278,7 +278,7 @@ class S3Store:
             self._migrating = True
             copy = self._local()
             before = (copy.schema_version(), [copy.has_table(s.table) for s in series])
-            copy.migrate(series)
+            copy.migrate(series, where=self.url_for_display)
             after = (copy.schema_version(), [copy.has_table(s.table) for s in series])
             self._dirty = self._dirty or after != before
 

@@ -62,6 +62,16 @@ EVENT_ID_MIGRATION = (
 )
 
 
+def newer_schema(where: str, found: int, known: int) -> StoreError:
+    """A database migrated by a newer covid-etl. An older one has no migration down and would
+    read and write tables it does not know (0.3.0's national rule, on 0.4.0's data, asked to
+    delete 284 stored days), so it touches nothing."""
+    return StoreError(
+        f"{where} has schema version {found}, newer than this covid-etl knows ({known}): "
+        "upgrade covid-etl, or restore the backup taken before the upgrade"
+    )
+
+
 class SqlStore:
     """Backend-neutral SQL logic over a DB-API connection."""
 
@@ -139,10 +149,15 @@ class SqlStore:
     def has_table(self, name: str) -> bool:
         return bool(self._read(self.table_exists_sql, (name,)))
 
-    def migrate(self, series: Sequence[Series] = ()) -> None:
+    def migrate(self, series: Sequence[Series] = (), where: str | None = None) -> None:
+        """Bring the schema to this version's last migration. ``where`` names the database in
+        messages when this store is another's working copy (S3's local file)."""
         # Series that bring their own table (``Series.tables``) and do not have it yet.
         missing = [s for s in series if s.tables and not self.has_table(s.table)]
-        if self.schema_version() >= len(self.migrations) and not missing:
+        found = self.schema_version()
+        if found > len(self.migrations):
+            raise newer_schema(where or self.url_for_display, found, len(self.migrations))
+        if found >= len(self.migrations) and not missing:
             # Up to date: a plain read, so a run starting while another one is loading does not
             # queue behind that load's write transaction just to find nothing to do.
             return

@@ -259,10 +259,10 @@ class SqliteStore(SqlStore):
             with contextlib.suppress(sqlite3.Error):  # a broken connection reports itself
                 conn.execute(f"PRAGMA cache_size = {before}")
 
-    def migrate(self, series: Sequence[Series] = ()) -> None:
+    def migrate(self, series: Sequence[Series] = (), where: str | None = None) -> None:
         self._ensure_intact()
         try:
-            super().migrate(series)
+            super().migrate(series, where)
         except sqlite3.Error as exc:
             raise self._translate(exc, "cannot migrate") from exc
 

@@ -26,6 +26,7 @@ from covid_etl.store import open_store
 from covid_etl.store.asof import rows_as_of, run_as_of
 from covid_etl.store.base import Store
 from covid_etl.web.cache import Revision, SeriesCache
+from covid_etl.web.public_runs import public_run
 from covid_etl.web.states import StatesSeries, build_series
 
 
@@ -286,9 +287,10 @@ class DataService:
         }
 
     def runs(self, limit: int) -> dict[str, Any]:
-        runs = [r.to_dict() for r in self.store.list_runs(limit=limit)]
-        # Source URLs are masked when recorded; scrubbing the configured secrets again is
+        # The store keeps each source as the run used it; the public form shows no server
+        # path. Source URLs are masked when recorded; scrubbing the configured secrets again is
         # defence in depth against anything a library echoed into an error message.
+        runs = [public_run(r.to_dict()) for r in self.store.list_runs(limit=limit)]
         return {"runs": [_scrub(run, self.secrets) for run in runs]}
 
     def changes(

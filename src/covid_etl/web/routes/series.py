@@ -29,7 +29,7 @@ from covid_etl.web.params import (
     response_format,
 )
 from covid_etl.web.render import render_page
-from covid_etl.web.schemas import ErrorBody, record_model
+from covid_etl.web.schemas import PAGE_LIMIT, PAGE_OFFSET, PAGE_TOTAL, ErrorBody, record_model
 
 
 def series_router(series: Series) -> APIRouter:
@@ -39,15 +39,27 @@ def series_router(series: Series) -> APIRouter:
     column = series.partition
     doc = next(c.doc for c in series.columns if c.name == column)
     title = series.name.title().replace("_", "")
-    record = record_model(f"{title}RecordOut", series)
+    record = record_model(
+        f"{title}RecordOut",
+        series,
+        f"One day of one {column}'s records of the {series.name} series, with the columns its "
+        "declaration documents.",
+    )
     fields_of_page: dict[str, Any] = {
         column: (str, Field(description=doc)),
-        "records": (list[record], ...),  # type: ignore[valid-type]
-        "total": (int, Field(description="Rows in the start/end range, before limit and offset.")),
-        "limit": (int, Field(description="The limit applied (the range's total when none given).")),
-        "offset": (int, ...),
+        "records": (
+            list[record],  # type: ignore[valid-type]
+            Field(description="The page's records, in date order."),
+        ),
+        "total": (int, Field(description=PAGE_TOTAL)),
+        "limit": (int, Field(description=PAGE_LIMIT)),
+        "offset": (int, Field(description=PAGE_OFFSET)),
     }
-    page = create_model(f"{title}RecordsPage", **fields_of_page)
+    page = create_model(
+        f"{title}RecordsPage",
+        __doc__=f"One page of one {column}'s records of the {series.name} series, by date.",
+        **fields_of_page,
+    )
     fields = tuple(c.name for c in series.record_columns)
     not_found: dict[int | str, Any] = {
         404: {"model": ErrorBody, "description": f"No stored series for this {column}"}
