@@ -7,6 +7,7 @@ tests/site/test_links.py checks that each link of every doc leads to a file in t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from covid_etl.settings import setting_docs
@@ -70,3 +71,19 @@ def test_every_setting_has_a_description() -> None:
 def test_changelog_and_contributing_exist() -> None:
     assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
     assert "make test" in (ROOT / "CONTRIBUTING.md").read_text()
+
+
+def test_every_test_the_documentation_names_exists() -> None:
+    """The fault matrix and the other pages cite tests by id (`tests/x.py::test_name`): each
+    names a test function of that file."""
+    cited = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)")
+    missing, checked = [], 0
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for path, name in cited.findall(page.read_text(encoding="utf-8")):
+            checked += 1
+            test_file = ROOT / path
+            if not test_file.exists() or not re.search(
+                rf"^(?:async )?def {name}\(", test_file.read_text(encoding="utf-8"), re.MULTILINE
+            ):
+                missing.append(f"{page.name}: {path}::{name}")
+    assert missing == [] and checked > 150

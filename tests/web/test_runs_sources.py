@@ -135,7 +135,12 @@ def test_runs_show_a_failed_local_runs_error_without_the_directory(
             "decreases on 2 day(s): 2022-03-14 (966361 -> 963926)",
         ),
         ("cases / deaths", "cases / deaths"),
+        ("cannot read NYT file some/dir/us.csv: gone", "cannot read NYT file us.csv: gone"),
+        ("cannot read NYT file ./in/us.csv: gone", "cannot read NYT file us.csv: gone"),
+        ("read '../etl/in/2021-06-16.tar.xz'", "read '2021-06-16.tar.xz'"),
+        ("cases/deaths fell", "cases/deaths fell"),
+        ("revised 16 rows/day", "revised 16 rows/day"),
     ],
 )
-def test_without_paths_cuts_absolute_paths_to_file_names_only(text: str, shown: str) -> None:
+def test_without_paths_cuts_paths_to_file_names_only(text: str, shown: str) -> None:
     assert without_paths(text) == shown

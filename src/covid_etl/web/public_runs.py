@@ -16,10 +16,15 @@ from covid_etl.redact import mask_url
 
 _REMOTE = re.compile(r"^https?://", re.IGNORECASE)
 _FILE_SCHEME = re.compile(r"^file://", re.IGNORECASE)
-# An absolute path standing on its own in a message (after a space, a quote or a bracket, or
-# at the start), with or without file://: its directories up to the last slash. A URL's path
-# follows its host, so it never matches. A directory name holding a space is cut at the space.
-_PATH_IN_TEXT = re.compile(r"""(?:^|(?<=[\s'"(\[]))(?:file://)?/(?:[^\s'"/]+/)+""")
+# A path standing on its own in a message (after a space, a quote or a bracket, or at the
+# start): its directories up to the last slash. An absolute one (with or without file://)
+# always; a relative one only when it ends in a file name with an extension (`in/us.csv`), so
+# that prose such as "cases/deaths" stays. A URL's path follows its host, so it never matches.
+# A directory name holding a space is cut at the space.
+_PATH_IN_TEXT = re.compile(
+    r"""(?:^|(?<=[\s'"(\[]))"""
+    r"""(?:(?:file://)?/(?:[^\s'"/]+/)+|(?:[^\s'"/:]+/)+(?=[^\s'"/:]*\.[A-Za-z0-9]{1,8}\b))"""
+)
 
 
 def public_source_url(url: str) -> str:
