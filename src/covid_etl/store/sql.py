@@ -54,7 +54,7 @@ CHANGE_KIND_CHECK = "CHECK (kind = 'inserted' OR kind = 'updated' OR kind = 'rem
 # each partition's rows next to each other; and no second index has to be kept (a (fips, date)
 # index beside a (date, fips) key cost a third of the rows' write time). What needs the dates
 # across partitions seeks once per partition (_seek_partitions) instead of scanning the table.
-# Schema version 2, the same statements on SQLite and PostgreSQL: a run remembers the event that
+# Schema version 3, the same statements on SQLite and PostgreSQL: a run remembers the event that
 # started it, and at most one succeeded run per event can be committed (failed ones may retry).
 EVENT_ID_MIGRATION = (
     "ALTER TABLE runs ADD COLUMN event_id TEXT",
