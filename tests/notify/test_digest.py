@@ -75,7 +75,7 @@ def test_real_warnings_fold_into_two_lines_whose_figures_come_from_the_rows() ->
     assert folded.summary == [
         f"states: cumulative values decrease 189 times in {len(places)} place(s): cases 37 times "
         "in 25, deaths 152 times in 37; most in Kansas (17), Nebraska (15), Arizona (14)",
-        "states: largest of the 118 decreases listed: cases -40,527 in Florida on 2021-06-04 "
+        "states: largest decreases: cases -40,527 in Florida on 2021-06-04 "
         "(2329859 -> 2289332); deaths -598 in Ohio on 2021-03-02 (17348 -> 16750)",
     ]
     assert len(places) == 43
@@ -103,14 +103,53 @@ def test_text_that_does_not_write_back_to_itself_is_never_folded() -> None:
     assert folded.shown == odd and folded.folded == real
 
 
+def falls(column: str, *found: Fall) -> ColumnFalls:
+    """A column's falls as the warning producer records them (the first three listed)."""
+    return ColumnFalls(column, len(found), found[:3], max(found, key=lambda f: f.before - f.after))
+
+
 def test_largest_is_the_largest_drop_not_the_largest_value() -> None:
     day = dt.date(2021, 1, 5)
-    big_state = StateFalls("Big", "01", (ColumnFalls("cases", 1, (Fall(day, 900_000, 899_990),)),))
-    small = StateFalls("Small", "02", (ColumnFalls("cases", 1, (Fall(day, 500, 100),)),))
-    third = StateFalls("Third", "04", (ColumnFalls("cases", 1, (Fall(day, 50, 49),)),))
+    big_state = StateFalls("Big", "01", (falls("cases", Fall(day, 900_000, 899_990)),))
+    small = StateFalls("Small", "02", (falls("cases", Fall(day, 500, 100)),))
+    third = StateFalls("Third", "04", (falls("cases", Fall(day, 50, 49)),))
 
     folded = fold_warnings([format_falls(s) for s in (big_state, small, third)])
 
     assert folded.summary[1] == (
-        "states: largest of the 3 decreases listed: cases -400 in Small on 2021-01-05 (500 -> 100)"
+        "states: largest decreases: cases -400 in Small on 2021-01-05 (500 -> 100)"
     )
+
+
+def test_largest_counts_a_fall_the_warning_does_not_list() -> None:
+    """A warning spells out a state's first three falls per column; a larger later one is named
+    after them, read back, and is the summary's largest."""
+    d = [dt.date(2021, 3, k) for k in range(1, 6)]
+    deaths = falls(
+        "deaths", Fall(d[0], 10, 9), Fall(d[1], 9, 8), Fall(d[2], 8, 7), Fall(d[4], 99, 9)
+    )
+    late = StateFalls("Late", "01", (deaths,))
+    other = StateFalls("Other", "02", (falls("deaths", Fall(d[0], 50, 10)),))
+    third = StateFalls("Third", "04", (falls("cases", Fall(d[0], 5, 4)),))
+    text = format_falls(late)
+    assert text == (
+        "states: Late (01): cumulative deaths decrease on 4 day(s): 2021-03-01 (10 -> 9), "
+        "2021-03-02 (9 -> 8), 2021-03-03 (8 -> 7) and 1 more, the largest 2021-03-05 (99 -> 9)"
+    )
+    assert parse_falls(text) == late
+
+    folded = fold_warnings([text, format_falls(other), format_falls(third)])
+
+    assert folded.summary[1] == (
+        "states: largest decreases: cases -1 in Third on 2021-03-01 (5 -> 4); "
+        "deaths -90 in Late on 2021-03-05 (99 -> 9)"
+    )
+
+
+def test_the_producer_names_the_largest_fall_of_all_days() -> None:
+    """On the real file: California's deaths fell most on 2021-07-02, past the three falls its
+    warning lists; the warning names it."""
+    california = next(s for s in state_falls(state_rows()) if s.fips == "06")
+    deaths = next(c for c in california.columns if c.column == "deaths")
+    assert deaths.largest not in deaths.listed
+    assert deaths.largest == Fall(dt.date(2021, 7, 2), 63709, 63257)

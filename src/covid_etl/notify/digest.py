@@ -47,20 +47,17 @@ def fold_warnings(warnings: Sequence[str]) -> Folded:
 
 def summary_lines(states: Sequence[StateFalls]) -> list[str]:
     """Two lines on the per-state decreases: how many in each column and where, then the
-    largest of the decreases the warnings list (each lists its first few per column)."""
+    largest in each column (each warning names its state's largest, listed or not)."""
     times = {column: 0 for column in COLUMNS}
     places = {column: 0 for column in COLUMNS}
     largest: dict[str, tuple[StateFalls, Fall]] = {}
-    listed = 0
     for state in states:
         for falls in state.columns:
             times[falls.column] += falls.days
             places[falls.column] += 1
-            listed += len(falls.listed)
-            for fall in falls.listed:
-                top = largest.get(falls.column)
-                if top is None or _drop(fall) > _drop(top[1]):
-                    largest[falls.column] = (state, fall)
+            top = largest.get(falls.column)
+            if top is None or _drop(falls.largest) > _drop(top[1]):
+                largest[falls.column] = (state, falls.largest)
     by_column = ", ".join(
         f"{column} {times[column]} times in {places[column]}" for column in COLUMNS if times[column]
     )
@@ -73,7 +70,7 @@ def summary_lines(states: Sequence[StateFalls]) -> list[str]:
     return [
         f"states: cumulative values decrease {sum(times.values())} times in {len(states)} "
         f"place(s): {by_column}; most in {named}",
-        f"states: largest of the {listed} decreases listed: {biggest}",
+        f"states: largest decreases: {biggest}",
     ]
 
 

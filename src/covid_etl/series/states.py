@@ -65,12 +65,18 @@ class Fall(NamedTuple):
 
 
 class ColumnFalls(NamedTuple):
-    """The days one state's cumulative ``column`` (cases or deaths) fell: how many, and the
-    first :data:`SHOWN_DECREASES` of them, as its warning spells them out."""
+    """The days one state's cumulative ``column`` (cases or deaths) fell: how many, the first
+    :data:`SHOWN_DECREASES` of them, as its warning spells them out, and the largest fall (the
+    first of equal ones), which the warning names too when it is not among those listed."""
 
     column: str
     days: int
     listed: tuple[Fall, ...]
+    largest: Fall
+
+
+def _drop(fall: Fall) -> int:
+    return fall.before - fall.after
 
 
 class StateFalls(NamedTuple):
@@ -117,7 +123,9 @@ def _column_falls(series: Sequence[StateRecord], column: str, i: int) -> ColumnF
     if not falls:
         return None
     listed = tuple(Fall(series[k].date, values[k - 1], values[k]) for k in falls[:SHOWN_DECREASES])
-    return ColumnFalls(column, len(falls), listed)
+    # max() keeps the first of equal drops; a few hundred positions at most, so plain Python.
+    k = max(falls, key=lambda k: values[k - 1] - values[k])
+    return ColumnFalls(column, len(falls), listed, Fall(series[k].date, values[k - 1], values[k]))
 
 
 WARNING_PREFIX = "states: "
@@ -125,22 +133,32 @@ WARNING_PREFIX = "states: "
 
 def format_falls(state: StateFalls) -> str:
     """The warning's text: ``states: Ohio (39): cumulative deaths decrease on 1 day(s):
-    2021-03-02 (17348 -> 16750)``, with ``and N more`` past the listed days."""
+    2021-03-02 (17348 -> 16750)``, with ``and N more`` past the listed days, and ``, the
+    largest 2021-06-04 (63340 -> 62965)`` when the largest fall is not among them."""
     parts = []
     for falls in state.columns:
-        shown = ", ".join(f"{f.date.isoformat()} ({f.before} -> {f.after})" for f in falls.listed)
+        shown = ", ".join(map(_fall_text, falls.listed))
         more = falls.days - len(falls.listed)
         parts.append(
             f"{falls.column} decrease on {falls.days} day(s): {shown}"
             + (f" and {more} more" if more else "")
+            + (
+                ""
+                if falls.largest in falls.listed
+                else f", the largest {_fall_text(falls.largest)}"
+            )
         )
     return f"{WARNING_PREFIX}{state.name} ({state.fips}): cumulative " + "; ".join(parts)
+
+
+def _fall_text(fall: Fall) -> str:
+    return f"{fall.date.isoformat()} ({fall.before} -> {fall.after})"
 
 
 _HEAD = re.compile(r"states: (?P<name>.+) \((?P<fips>\d\d)\): cumulative (?P<parts>.+)")
 _PART = re.compile(
     r"(?P<column>cases|deaths) decrease on (?P<days>\d+) day\(s\): (?P<listed>.+?)"
-    r"(?: and \d+ more)?"
+    r"(?: and \d+ more)?(?:, the largest (?P<largest>.+))?"
 )
 _FALL = re.compile(r"(\d{4}-\d\d-\d\d) \((\d+) -> (\d+)\)")
 
@@ -164,7 +182,15 @@ def parse_falls(text: str) -> StateFalls | None:
             Fall(dt.date.fromisoformat(day), int(before), int(after))
             for day, before, after in _FALL.findall(match["listed"])
         )
-        columns.append(ColumnFalls(match["column"], int(match["days"]), listed))
+        named = _FALL.fullmatch(match["largest"] or "")
+        if not listed and named is None:
+            return None
+        largest = (
+            Fall(dt.date.fromisoformat(named[1]), int(named[2]), int(named[3]))
+            if named is not None
+            else max(listed, key=_drop)
+        )
+        columns.append(ColumnFalls(match["column"], int(match["days"]), listed, largest))
     state = StateFalls(head["name"], head["fips"], tuple(columns))
     return state if format_falls(state) == text else None
 
