@@ -74,12 +74,17 @@ def error_classes(modules: dict[str, ast.Module]) -> set[str]:
 def templates_in(modules: dict[str, ast.Module]) -> list[Template]:
     """Every message template of ``modules`` (module name -> parsed source)."""
     classes = error_classes(modules) - NOT_MESSAGE_FIRST
+    # The command line's helpers live in one module (cli/common.py) and are called from the
+    # others: a command module's `fail(...)` counts wherever `fail` is defined.
+    shared = set().union(
+        *(_factories(tree, classes) for name, tree in modules.items() if name.startswith("cli/"))
+    )
     found: list[Template] = []
     for name, tree in sorted(modules.items()):
         if name.startswith(LEFT_OUT):
             continue
         callers = classes | ({"ValueError"} if Path(name).name in VALUE_ERROR_MODULES else set())
-        found += _Collector(name, callers | _factories(tree, callers)).collect(tree)
+        found += _Collector(name, callers | shared | _factories(tree, callers)).collect(tree)
         if name == "errors.py":
             found += _composed_in_errors(tree)
     return found

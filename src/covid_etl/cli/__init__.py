@@ -13,19 +13,24 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from covid_etl import __version__
+from covid_etl.cli.common import (
+    DATABASE_URL_OPTION,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    load_settings,
+    opened_store,
+)
 from covid_etl.cli.revisions import revisions
 from covid_etl.errors import ConfigError, EtlError, StoreUnavailable
-from covid_etl.log import configure_logging
 from covid_etl.models import STATES_NAME, Trigger, utcnow
 from covid_etl.publish.original import publish_original
 from covid_etl.redact import redact, secrets_in_url
@@ -33,11 +38,9 @@ from covid_etl.run.pipeline import RUN_FAILED_TAG, run_etl
 from covid_etl.run.summary import run_summary_json
 from covid_etl.series.changelog import to_csv, valid_series
 from covid_etl.series.registry import SERIES
-from covid_etl.settings import SCHEDULE_OFF, Settings, settings_from_env
+from covid_etl.settings import SCHEDULE_OFF, Settings
 from covid_etl.sources.fetch import source_unreachable
 from covid_etl.store import check_database_url, missing_database, open_store
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,33 +51,6 @@ def app() -> None:
     Settings come from COVID_ETL_* environment variables (see the settings reference); options
     given on the command line win.
     """
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment plus CLI overrides; configure logging once."""
-    try:
-        settings = settings_from_env(os.environ, **overrides)
-        url_name = "COVID_ETL_DATABASE_URL" if overrides.get("database_url") is None else None
-        check_database_url(settings.database_url, url_name or "--database-url")
-        if settings.notify:
-            from covid_etl.notify.channels import check_channels  # only with channels
-
-            check_channels(settings.notify)
-    except ConfigError as exc:
-        fail(exc.message)
-    configure_logging(settings.log_format, settings.log_level, settings.secrets())
-    return settings
-
-
-# One definition for every command that opens the store, so their --help cannot disagree.
-DATABASE_URL_OPTION = click.option(
-    "--database-url", help="Store URL (sqlite:///..., postgresql://... or s3://...)."
-)
 
 
 @app.command()
@@ -179,7 +155,7 @@ SERIES_NAMES = tuple(series.name for series in SERIES)
 @DATABASE_URL_OPTION
 def runs(as_json: bool, limit: int, database_url: str | None) -> None:
     """Show the run history, most recent first."""
-    with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
+    with opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         history = store.list_runs(limit=limit)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in history], indent=2))
@@ -268,7 +244,7 @@ def serve(
         offline=offline or None,
         database_url=database_url,
     )
-    with _opened_store(settings):  # fail fast, with exit code 1, on an unusable store
+    with opened_store(settings):  # fail fast, with exit code 1, on an unusable store
         pass
     # Bound before anything is printed, so a busy port is one clear line and nothing else.
     listening = _listen_socket(settings.host, settings.port)
@@ -373,7 +349,7 @@ def export(
     from covid_etl.publish import export as exporting
 
     series = next(s for s in SERIES if s.name == (STATES_NAME if states else series_name))
-    with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
+    with opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         if as_of is None:
             stored = store.rows(series)
         else:
@@ -414,7 +390,7 @@ def changes(run_id: int | None, series: str | None, fmt: str, database_url: str 
             f"--series {series!r}: expected `national`, a two-digit FIPS code such as 36, or an "
             "NYT note's `anomalies:GEOID:TYPE` such as anomalies:USA-06:cases"
         )
-    with _opened_store(load_settings(database_url=database_url), must_exist=True) as store:
+    with opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         if run_id is None:
             run_id = store.last_changed_run_id()
             if run_id is None:
@@ -502,7 +478,7 @@ def replay(paths: tuple[Path, ...], offline: bool, as_json: bool, database_url: 
     settings = load_settings(offline=offline or None, database_url=database_url)
     _leave_run_failure_to_the_summary()
     shown = None if as_json else ReplayProgress()
-    with _opened_store(settings) as store:
+    with opened_store(settings) as store:
         try:
             done = replay_versions(
                 settings,
@@ -522,25 +498,6 @@ def replay(paths: tuple[Path, ...], offline: bool, as_json: bool, database_url: 
     else:
         print_replay(done)
     sys.exit(EXIT_FAILED if done.failed is not None else EXIT_OK)
-
-
-@contextmanager
-def _opened_store(settings: Settings, *, must_exist: bool = False) -> Iterator[Any]:
-    """The configured store, migrated, closed when the command is done. An unusable store (or,
-    with ``must_exist``, a SQLite file that does not exist) is one line and exit code 1."""
-    if must_exist and (path := missing_database(settings.database_url)) is not None:
-        fail(f"no database at {path}; run `covid-etl run` first", EXIT_FAILED)
-    try:
-        store = open_store(settings.database_url, lock_timeout=settings.lock_timeout)
-        store.migrate()
-    except EtlError as exc:
-        fail(exc.message, EXIT_FAILED)
-    try:
-        yield store
-    except EtlError as exc:  # a read failed after a good open: still one line, no traceback
-        fail(exc.message, EXIT_FAILED)
-    finally:
-        store.close()
 
 
 app.add_command(revisions)

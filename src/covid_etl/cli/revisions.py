@@ -1,35 +1,35 @@
 """``covid-etl revisions``: how figures settled, per date of the national series or one state's
 (:mod:`covid_etl.series.revisions` holds the definitions; ``/api/v1/revisions`` serves the same).
 
-Its own module, registered by the command line's group; it cannot import that group's helpers
-(the two modules would import each other), so it opens its store itself, as ``changes`` does.
-The computation and rich are imported when the command runs, not at every command's start-up.
+Its own module, registered by the command line's group, with the helpers every command shares
+(:mod:`covid_etl.cli.common`). The computation and rich are imported when the command runs, not
+at every command's start-up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
-from covid_etl.errors import ConfigError, EtlError
-from covid_etl.log import configure_logging
+from covid_etl.cli.common import (
+    DATABASE_URL_OPTION,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    fail,
+    load_settings,
+    opened_store,
+)
 from covid_etl.models import NATIONAL_NAME, ChangeEntry
-from covid_etl.settings import Settings, settings_from_env
-from covid_etl.store import check_database_url, missing_database, open_store
 
 if TYPE_CHECKING:
     from covid_etl.series.revisions import Settled
     from covid_etl.store.base import Store
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
 # Dates the table shows; --format csv or json gives them all.
 SHOWN = 20
-# Runs read per query when mapping run ids to as-of dates.
 
 
 @click.command()
@@ -54,7 +54,7 @@ SHOWN = 20
     help="Output format: a table (the first dates and the shares), every date as CSV, or the "
     "JSON of /api/v1/revisions.",
 )
-@click.option("--database-url", help="Store URL (sqlite:///..., postgresql://... or s3://...).")
+@DATABASE_URL_OPTION
 def revisions(fips: str | None, measure: str, fmt: str, database_url: str | None) -> None:
     """Show how figures settled: per date, the first published value, the final value, the
     number of revisions and how many days after first publication the last one came.
@@ -69,24 +69,13 @@ def revisions(fips: str | None, measure: str, fmt: str, database_url: str | None
     from covid_etl.series.revisions import report, settle, to_csv
 
     if fips is not None and not (len(fips) == 2 and fips.isdigit()):
-        _fail(f"--fips {fips!r}: expected a two-digit FIPS code such as 06", EXIT_USAGE)
+        fail(f"--fips {fips!r}: expected a two-digit FIPS code such as 06", EXIT_USAGE)
     place = fips or NATIONAL_NAME
-    settings = _settings(database_url)
-    if (path := missing_database(settings.database_url)) is not None:
-        _fail(f"no database at {path}; run `covid-etl run` first", EXIT_FAILED)
-    try:
-        store = open_store(settings.database_url, lock_timeout=settings.lock_timeout)
-    except EtlError as exc:
-        _fail(exc.message, EXIT_FAILED)
-    try:
-        store.migrate()
+    with opened_store(load_settings(database_url=database_url), must_exist=True) as store:
         entries, as_of = _read(store, place)
-    except EtlError as exc:
-        _fail(exc.message, EXIT_FAILED)
-    finally:
-        store.close()
+        where = store.url_for_display
     if as_of is None:
-        _fail(f"no stored series for fips {fips} in {store.url_for_display}", EXIT_FAILED)
+        fail(f"no stored series for fips {fips} in {where}", EXIT_FAILED)
     settled = settle(entries, as_of, measure)
     if fmt == "json":
         click.echo(json.dumps(report(settled, place, measure), indent=2))
@@ -94,18 +83,6 @@ def revisions(fips: str | None, measure: str, fmt: str, database_url: str | None
         click.echo(to_csv(settled.dates), nl=False)
     else:
         _print_table(settled, place, measure)
-
-
-def _settings(database_url: str | None) -> Settings:
-    """Settings from the environment, ``--database-url`` winning; logging configured."""
-    try:
-        settings = settings_from_env(os.environ, database_url=database_url)
-        name = "COVID_ETL_DATABASE_URL" if database_url is None else "--database-url"
-        check_database_url(settings.database_url, name)
-    except ConfigError as exc:
-        _fail(exc.message, EXIT_USAGE)
-    configure_logging(settings.log_format, settings.log_level, settings.secrets())
-    return settings
 
 
 def _read(store: Store, place: str) -> tuple[list[ChangeEntry], dict[int, dt.date | None] | None]:
@@ -183,8 +160,3 @@ def _print_table(settled: Settled, place: str, measure: str) -> None:
 
 def _number(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
