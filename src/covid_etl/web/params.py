@@ -1,5 +1,5 @@
-"""Query parameters the data routes share (dates, paging, format), declared once so that every
-route documents and checks them alike, and the one parser of their dates."""
+"""Parameters the data routes share (dates, paging, format, a state's FIPS code), declared once
+so that every route documents and checks them alike, and the one parser of their dates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 
 from covid_etl.web.context import ERRORS, NOT_MODIFIED
 from covid_etl.web.errors import invalid_parameter
@@ -43,6 +43,18 @@ Format = Annotated[
 ]
 
 
+FIPS = re.compile(r"^[0-9]{2}$")
+# Documented with its pattern, but checked by fips_param so that a bad code gets the API's 422.
+Fips = Annotated[
+    str,
+    Path(
+        description="Two-digit FIPS code, e.g. 06 (California).",
+        max_length=2,
+        json_schema_extra={"pattern": FIPS.pattern},
+    ),
+]
+
+
 def json_or_csv(model: type, *, page: bool = True, **extra: Any) -> dict[int | str, Any]:
     """The documented answers of a data route: ``model`` as JSON or the same rows as CSV, 304,
     the error shape, and ``extra`` (e.g. a 404)."""
@@ -69,6 +81,13 @@ def date_param(name: str, value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise invalid_parameter(name, f"{value} is not a calendar date", value) from None
+
+
+def fips_param(fips: str) -> str:
+    """A state's FIPS path parameter, or a 422."""
+    if not FIPS.match(fips):
+        raise invalid_parameter("fips", "expected a two-digit FIPS code", fips)
+    return fips
 
 
 def date_window(start: str | None, end: str | None) -> tuple[dt.date | None, dt.date | None]:

@@ -5,10 +5,9 @@ of the national series or one state's, from the change log and each run's as-of 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -18,14 +17,16 @@ from covid_etl.series.revisions import window as date_range
 from covid_etl.store.base import Store
 from covid_etl.web.cache import Rendered
 from covid_etl.web.context import cached, current_revision, web_context
-from covid_etl.web.errors import ApiError, invalid_parameter
+from covid_etl.web.errors import ApiError
 from covid_etl.web.params import (
     End,
+    Fips,
     Format,
     Limit,
     Offset,
     Start,
     date_window,
+    fips_param,
     json_or_csv,
     response_format,
 )
@@ -34,7 +35,6 @@ from covid_etl.web.schemas import ErrorBody, RevisionsPage
 
 PATH = "/api/v1/revisions"
 STATE_PATH = "/api/v1/states/{fips}/revisions"
-_FIPS = re.compile(r"^[0-9]{2}$")
 
 router = APIRouter()
 
@@ -82,14 +82,7 @@ async def national_revisions(
 )
 async def state_revisions(
     request: Request,
-    fips: Annotated[
-        str,
-        Path(
-            description="Two-digit FIPS code, e.g. 06 (California).",
-            max_length=2,
-            json_schema_extra={"pattern": _FIPS.pattern},
-        ),
-    ],
+    fips: Fips,
     measure: Measure = "cases",
     start: Start = None,
     end: End = None,
@@ -97,8 +90,7 @@ async def state_revisions(
     offset: Offset = 0,
     fmt: Format = None,
 ) -> Response:
-    if not _FIPS.match(fips):
-        raise invalid_parameter("fips", "expected a two-digit FIPS code", fips)
+    fips_param(fips)
     first, last = date_window(start, end)
     form = response_format(request, fmt)
     # As /api/v1/states/{fips}/records: a code with no stored series is a 404, checked before

@@ -3,26 +3,27 @@ and per-100k columns (:mod:`covid_etl.web.states`)."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from covid_etl.web.cache import Rendered
 from covid_etl.web.context import NO_HISTORY, as_of_run, cached, current_revision, web_context
-from covid_etl.web.errors import ApiError, invalid_parameter
+from covid_etl.web.errors import ApiError
 from covid_etl.web.params import (
     DATE_QUERY,
     AsOf,
     End,
+    Fips,
     Format,
     Limit,
     Offset,
     Start,
     date_param,
     date_window,
+    fips_param,
     json_or_csv,
     response_format,
 )
@@ -31,7 +32,6 @@ from covid_etl.web.schemas import ErrorBody, StateRecordsPage, StatesSnapshot
 from covid_etl.web.states import SNAPSHOT_FIELDS, STATE_RECORD_FIELDS, snapshot
 
 PREFIX = "/api/v1/states"
-_FIPS = re.compile(r"^[0-9]{2}$")
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {
         "model": ErrorBody,
@@ -82,14 +82,7 @@ async def states(
 )
 async def state_records(
     request: Request,
-    fips: Annotated[
-        str,
-        Path(
-            description="Two-digit FIPS code, e.g. 06 (California).",
-            max_length=2,
-            json_schema_extra={"pattern": _FIPS.pattern},
-        ),
-    ],
+    fips: Fips,
     start: Start = None,
     end: End = None,
     limit: Limit = None,
@@ -97,8 +90,7 @@ async def state_records(
     fmt: Format = None,
     as_of: AsOf = None,
 ) -> Response:
-    if not _FIPS.match(fips):
-        raise invalid_parameter("fips", "expected a two-digit FIPS code", fips)
+    fips_param(fips)
     first, last = date_window(start, end)
     form = response_format(request, fmt)
     service = web_context(request).service
