@@ -105,7 +105,7 @@ def test_text_that_does_not_write_back_to_itself_is_never_folded() -> None:
 
 def falls(column: str, *found: Fall) -> ColumnFalls:
     """A column's falls as the warning producer records them (the first three listed)."""
-    return ColumnFalls(column, len(found), found[:3], max(found, key=lambda f: f.before - f.after))
+    return ColumnFalls(column, len(found), found[:3], max(found, key=lambda f: f.drop))
 
 
 def test_largest_is_the_largest_drop_not_the_largest_value() -> None:

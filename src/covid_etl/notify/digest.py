@@ -56,7 +56,7 @@ def summary_lines(states: Sequence[StateFalls]) -> list[str]:
             times[falls.column] += falls.days
             places[falls.column] += 1
             top = largest.get(falls.column)
-            if top is None or _drop(falls.largest) > _drop(top[1]):
+            if top is None or falls.largest.drop > top[1].drop:
                 largest[falls.column] = (state, falls.largest)
     by_column = ", ".join(
         f"{column} {times[column]} times in {places[column]}" for column in COLUMNS if times[column]
@@ -76,13 +76,9 @@ def summary_lines(states: Sequence[StateFalls]) -> list[str]:
 
 def _largest(column: str, state: StateFalls, fall: Fall) -> str:
     return (
-        f"{column} -{_drop(fall):,} in {state.name} on {fall.date.isoformat()} "
+        f"{column} -{fall.drop:,} in {state.name} on {fall.date.isoformat()} "
         f"({fall.before} -> {fall.after})"
     )
-
-
-def _drop(fall: Fall) -> int:
-    return fall.before - fall.after
 
 
 __all__ = ["Folded", "fold_warnings", "summary_lines"]

@@ -63,6 +63,11 @@ class Fall(NamedTuple):
     before: int
     after: int
 
+    @property
+    def drop(self) -> int:
+        """How far the value fell (positive)."""
+        return self.before - self.after
+
 
 class ColumnFalls(NamedTuple):
     """The days one state's cumulative ``column`` (cases or deaths) fell: how many, the first
@@ -73,10 +78,6 @@ class ColumnFalls(NamedTuple):
     days: int
     listed: tuple[Fall, ...]
     largest: Fall
-
-
-def _drop(fall: Fall) -> int:
-    return fall.before - fall.after
 
 
 class StateFalls(NamedTuple):
@@ -188,7 +189,7 @@ def parse_falls(text: str) -> StateFalls | None:
         largest = (
             Fall(dt.date.fromisoformat(named[1]), int(named[2]), int(named[3]))
             if named is not None
-            else max(listed, key=_drop)
+            else max(listed, key=lambda fall: fall.drop)
         )
         columns.append(ColumnFalls(match["column"], int(match["days"]), listed, largest))
     state = StateFalls(head["name"], head["fips"], tuple(columns))
